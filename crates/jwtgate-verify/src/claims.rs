@@ -1,0 +1,262 @@
+//! The claims of a jwtgate token and their strict reading.
+//!
+//! Owns [`Claims`] and [`Audience`]. Every registered claim is read with its exact JSON type:
+//! `exp` as a string, a float or a negative number is an error here, never a silently skipped
+//! check (CVE-2026-25537). Policy (issuer, audience, time) is checked in `verify.rs`.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::Error;
+use crate::json::{JsonKey, Loose, StrictValue, duplicate};
+
+/// The latest NumericDate accepted: 9999-12-31T23:59:59Z. Larger values are refused rather
+/// than risk overflow in arithmetic with leeway and lifetimes.
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// The verified claims of a token: the registered claims, jwtgate's own, and the rest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the user id (never empty).
+    pub sub: String,
+    /// Audience.
+    pub aud: Audience,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issued at, seconds since the epoch.
+    pub iat: i64,
+    /// Not before, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Unique token id.
+    pub jti: String,
+    /// Session id: revoking the session revokes every token carrying it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Roles, for access control.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Plan, for rate limits without a database read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Email address of the subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The OAuth client the token was issued to (RFC 9068 §2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Any other claims, read strictly (no duplicate keys at any depth).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Claims {
+    /// Whether the token grants `role`.
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Reads claims strictly from a decoded payload.
+    ///
+    /// # Errors
+    /// [`Error::Json`], [`Error::DuplicateKey`], [`Error::MissingClaim`] or
+    /// [`Error::InvalidClaim`].
+    pub fn from_json(payload: &[u8]) -> Result<Claims, Error> {
+        crate::json::parse(payload, ClaimsSeed)
+    }
+}
+
+/// `aud`: a single string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// `"aud": "api"`.
+    One(String),
+    /// `"aud": ["api", "other"]`.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `audience` is among the token's audiences.
+    #[must_use]
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(one) => one == audience,
+            Audience::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Audience::One(one) => s.serialize_str(one),
+            Audience::Many(many) => many.serialize(s),
+        }
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(value: &str) -> Self {
+        Audience::One(value.to_owned())
+    }
+}
+
+fn string(value: Loose<'_>, name: &'static str) -> Result<String, Error> {
+    match value {
+        Loose::Str(s) => Ok(s.into_owned()),
+        _ => Err(Error::InvalidClaim(name)),
+    }
+}
+
+fn strings(value: Loose<'_>, name: &'static str) -> Result<Vec<String>, Error> {
+    match value {
+        Loose::Strings(items) => Ok(items),
+        _ => Err(Error::InvalidClaim(name)),
+    }
+}
+
+/// `sub` names the principal the token speaks for. An empty string names no one, and a service
+/// looking it up could land on a default or anonymous record, so it is refused like a wrong type.
+fn subject(value: Loose<'_>) -> Result<String, Error> {
+    match string(value, "sub")? {
+        sub if sub.is_empty() => Err(Error::InvalidClaim("sub")),
+        sub => Ok(sub),
+    }
+}
+
+fn numeric_date(value: Loose<'_>, name: &'static str) -> Result<i64, Error> {
+    match value {
+        Loose::Int(t) if (0..=MAX_NUMERIC_DATE).contains(&t) => Ok(t),
+        _ => Err(Error::InvalidClaim(name)),
+    }
+}
+
+fn audience(value: Loose<'_>) -> Result<Audience, Error> {
+    match value {
+        Loose::Str(s) => Ok(Audience::One(s.into_owned())),
+        Loose::Strings(items) => Ok(Audience::Many(items)),
+        _ => Err(Error::InvalidClaim("aud")),
+    }
+}
+
+#[derive(Default)]
+struct Partial {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<Audience>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<String>,
+    sid: Option<String>,
+    roles: Option<Vec<String>>,
+    plan: Option<String>,
+    email: Option<String>,
+    client_id: Option<String>,
+    extra: Map<String, Value>,
+}
+
+impl Partial {
+    fn finish(self) -> Result<Claims, Error> {
+        Ok(Claims {
+            iss: self.iss.ok_or(Error::MissingClaim("iss"))?,
+            sub: self.sub.ok_or(Error::MissingClaim("sub"))?,
+            aud: self.aud.ok_or(Error::MissingClaim("aud"))?,
+            exp: self.exp.ok_or(Error::MissingClaim("exp"))?,
+            iat: self.iat.ok_or(Error::MissingClaim("iat"))?,
+            nbf: self.nbf,
+            jti: self.jti.ok_or(Error::MissingClaim("jti"))?,
+            sid: self.sid,
+            roles: self.roles.unwrap_or_default(),
+            plan: self.plan,
+            email: self.email,
+            client_id: self.client_id,
+            extra: self.extra,
+        })
+    }
+}
+
+struct ClaimsSeed;
+
+impl<'de> DeserializeSeed<'de> for ClaimsSeed {
+    type Value = Result<Claims, Error>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+/// Stores a typed claim, remembering type errors but reading on, so that a duplicate key later
+/// in the object is still reported as such (a mistyped copy is a copy too: see `visit_map`).
+fn put<T, E: serde::de::Error>(
+    slot: &mut Option<T>,
+    parsed: Result<T, Error>,
+    errors: &mut Vec<Error>,
+) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(duplicate());
+    }
+    match parsed {
+        Ok(value) => *slot = Some(value),
+        Err(err) => errors.push(err),
+    }
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for ClaimsSeed {
+    type Value = Result<Claims, Error>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JWT claims object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut p = Partial::default();
+        let mut err = Vec::new();
+        // Claims seen with the wrong type: a later copy of one is a duplicate, not a second
+        // type error. `"exp":"never","exp":1800000900` must be refused as a duplicate, because a
+        // first-wins and a last-wins parser would read two different tokens from it.
+        let mut mistyped: Vec<String> = Vec::new();
+        while let Some(JsonKey(key)) = map.next_key()? {
+            let key = key.as_ref();
+            if mistyped.iter().any(|seen| seen == key) {
+                return Err(duplicate());
+            }
+            let errors_before = err.len();
+            match key {
+                "iss" => put(&mut p.iss, string(map.next_value()?, "iss"), &mut err)?,
+                "sub" => put(&mut p.sub, subject(map.next_value()?), &mut err)?,
+                "aud" => put(&mut p.aud, audience(map.next_value()?), &mut err)?,
+                "exp" => put(&mut p.exp, numeric_date(map.next_value()?, "exp"), &mut err)?,
+                "iat" => put(&mut p.iat, numeric_date(map.next_value()?, "iat"), &mut err)?,
+                "nbf" => put(&mut p.nbf, numeric_date(map.next_value()?, "nbf"), &mut err)?,
+                "jti" => put(&mut p.jti, string(map.next_value()?, "jti"), &mut err)?,
+                "sid" => put(&mut p.sid, string(map.next_value()?, "sid"), &mut err)?,
+                "roles" => put(&mut p.roles, strings(map.next_value()?, "roles"), &mut err)?,
+                "plan" => put(&mut p.plan, string(map.next_value()?, "plan"), &mut err)?,
+                "email" => put(&mut p.email, string(map.next_value()?, "email"), &mut err)?,
+                "client_id" => put(
+                    &mut p.client_id,
+                    string(map.next_value()?, "client_id"),
+                    &mut err,
+                )?,
+                _ => {
+                    let StrictValue(value) = map.next_value()?;
+                    if p.extra.insert(key.to_owned(), value).is_some() {
+                        return Err(duplicate());
+                    }
+                }
+            }
+            if err.len() > errors_before {
+                mistyped.push(key.to_owned());
+            }
+        }
+        Ok(match err.first() {
+            Some(&err) => Err(err),
+            None => p.finish(),
+        })
+    }
+}

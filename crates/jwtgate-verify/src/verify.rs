@@ -1,0 +1,392 @@
+//! The verification policy: one definition of a valid token, applied in a fixed order.
+//!
+//! Owns [`Policy`] and [`Verifier`]. Order of checks, cheapest and most structural first, and
+//! nothing read from the payload before the signature holds:
+//!
+//! 1. length cap ([`Policy::with_max_token_len`], default 8 KiB), before any decoding;
+//! 2. exactly three non-empty segments of canonical, unpadded base64url;
+//! 3. the header is a UTF-8 JSON object with no duplicate keys holding only `alg`, `typ` and
+//!    `kid`, all strings (`jwk`, `jku`, `x5u`, `x5c`, `crit`, `b64`, `zip`, `cty`... refused);
+//! 4. the key is found by `kid`; the header's `alg` must equal, byte for byte, the algorithm
+//!    bound to that key: the algorithm is never chosen by the token (RFC 8725 §3.1), so `none`,
+//!    `None`, `hs256` and key confusion (HS256 keyed with a public key) all fail here;
+//! 5. `typ` must be the expected type (RFC 8725 §3.11); access tokens are `at+jwt` (RFC 9068),
+//!    compared case-insensitively with an optional `application/` prefix (RFC 7515 §4.1.9), so
+//!    no other kind of token can stand in for an access token;
+//! 6. the signature verifies (HMAC compared in constant time; ECDSA only in fixed r||s form,
+//!    which rejects DER and r = s = 0; Ed25519 rejects non-canonical S);
+//! 7. the payload is a UTF-8 JSON object, no duplicate keys at any depth, with `iss`, `sub`,
+//!    `aud` (string or array of strings), `exp`, `iat` (integers in 0..=9999-12-31) and `jti`
+//!    present and correctly typed (`sub` non-empty; a mistyped copy of a claim is still a
+//!    duplicate); `nbf`, `sid`, `roles`, `plan`, `email` typed when present;
+//! 8. `iss` equals the configured issuer and `aud` contains the configured audience;
+//! 9. `exp - iat` is at most [`Policy::with_max_lifetime`];
+//! 10. time, against `now` with the leeway (default 30 s, at most 5 min): `exp` not passed,
+//!     `nbf` reached, `iat` not in the future;
+//! 11. the revocation view, if any.
+//!
+//! With the cache enabled, a token seen before (exact bytes) skips steps 2 to 9; steps 10 and
+//! 11 run on every call.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+
+use crate::b64::{self, decode_small};
+use crate::json::{HeaderSeed, Loose};
+use crate::{Claims, Error, Key, KeySet, RevocationView};
+
+/// The `typ` of jwtgate access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// Default cap on the token length, checked before any decoding.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Default clock-skew allowance, in seconds.
+pub const DEFAULT_LEEWAY: u32 = 30;
+/// The largest leeway a policy accepts, in seconds; larger values are clamped to it.
+pub const MAX_LEEWAY: u32 = 300;
+/// Default maximum `exp - iat`, in seconds.
+pub const DEFAULT_MAX_LIFETIME: u32 = 3600;
+
+/// A header larger than this (decoded) cannot be one jwtgate accepts: it holds at most three
+/// short strings.
+const MAX_HEADER_BYTES: usize = 1024;
+/// The largest signature of any supported algorithm (RSA 8192) is 1024 bytes.
+const MAX_SIGNATURE_BYTES: usize = 1024;
+/// Room for every non-RSA signature (ES384 is 96 bytes) and the decoder's length estimate.
+const SMALL_SIGNATURE_BYTES: usize = 128;
+/// Payloads up to this size (decoded) are read from a stack buffer, larger ones from the heap.
+/// 1 KiB holds jwtgate's tokens with room to spare; zeroing more cost as much as a malloc.
+const STACK_PAYLOAD_BYTES: usize = 1024;
+
+/// What a verifier accepts: issuer, audience, token type, clock leeway and limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    issuer: String,
+    audience: String,
+    typ: String,
+    leeway: i64,
+    max_lifetime: i64,
+    max_token_len: usize,
+}
+
+impl Policy {
+    /// A policy for access tokens (`typ: at+jwt`) of `issuer` meant for `audience`.
+    #[must_use]
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Policy {
+        Policy {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            typ: ACCESS_TOKEN_TYP.to_owned(),
+            leeway: i64::from(DEFAULT_LEEWAY),
+            max_lifetime: i64::from(DEFAULT_MAX_LIFETIME),
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+        }
+    }
+
+    /// Accept this token type instead of `at+jwt` (for single-use tokens, say).
+    #[must_use]
+    pub fn with_typ(mut self, typ: impl Into<String>) -> Policy {
+        self.typ = typ.into();
+        self
+    }
+
+    /// Clock-skew allowance in seconds, clamped to [`MAX_LEEWAY`].
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u32) -> Policy {
+        self.leeway = i64::from(seconds.min(MAX_LEEWAY));
+        self
+    }
+
+    /// Largest accepted `exp - iat`, in seconds.
+    #[must_use]
+    pub fn with_max_lifetime(mut self, seconds: u32) -> Policy {
+        self.max_lifetime = i64::from(seconds);
+        self
+    }
+
+    /// Largest accepted token, in bytes.
+    #[must_use]
+    pub fn with_max_token_len(mut self, bytes: usize) -> Policy {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// The expected issuer.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The expected audience.
+    #[must_use]
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The expected `typ`.
+    #[must_use]
+    pub fn typ(&self) -> &str {
+        &self.typ
+    }
+
+    /// The leeway in seconds.
+    #[must_use]
+    pub fn leeway(&self) -> i64 {
+        self.leeway
+    }
+
+    fn typ_matches(&self, typ: &str) -> bool {
+        fn bare(t: &str) -> &str {
+            match t.get(..12) {
+                Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &t[12..],
+                _ => t,
+            }
+        }
+        bare(typ).eq_ignore_ascii_case(bare(&self.typ))
+    }
+
+    fn check_time(&self, claims: &Claims, now: i64) -> Result<(), Error> {
+        if now >= claims.exp + self.leeway {
+            return Err(Error::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now + self.leeway) {
+            return Err(Error::NotYetValid);
+        }
+        if claims.iat > now + self.leeway {
+            return Err(Error::IssuedInFuture);
+        }
+        Ok(())
+    }
+}
+
+type Cache = quick_cache::sync::Cache<String, (Arc<Claims>, u64)>;
+
+/// Verifies tokens against a key set and a policy; cheap to share behind an `Arc`.
+///
+/// Keys can be replaced at run time ([`Verifier::set_keys`]) without a lock on the hot path.
+#[derive(Debug)]
+pub struct Verifier {
+    keys: Arc<ArcSwap<KeySet>>,
+    /// Bumped on every key change, so cached verdicts made under old keys are ignored.
+    generation: Arc<AtomicU64>,
+    policy: Policy,
+    /// Whether the policy's `typ` is exactly `at+jwt`, so the key set's precomputed
+    /// access-token headers may be matched byte for byte.
+    access_typ: bool,
+    revocation: Option<Arc<RevocationView>>,
+    cache: Option<Cache>,
+}
+
+impl Verifier {
+    /// A verifier for `policy` with `keys`, without revocation or cache.
+    #[must_use]
+    pub fn new(keys: KeySet, policy: Policy) -> Verifier {
+        Verifier {
+            keys: Arc::new(ArcSwap::from_pointee(keys)),
+            generation: Arc::new(AtomicU64::new(0)),
+            access_typ: policy.typ == ACCESS_TOKEN_TYP,
+            policy,
+            revocation: None,
+            cache: None,
+        }
+    }
+
+    /// Consults `view` after every successful verification.
+    #[must_use]
+    pub fn with_revocation(mut self, view: Arc<RevocationView>) -> Verifier {
+        self.revocation = Some(view);
+        self
+    }
+
+    /// Remembers up to `capacity` verified tokens, keyed by their exact bytes (never by the
+    /// signature alone: ECDSA signatures are malleable, so one token has several valid
+    /// signatures). Time and revocation are still checked on every hit.
+    #[must_use]
+    pub fn with_cache(mut self, capacity: usize) -> Verifier {
+        self.cache = (capacity > 0).then(|| Cache::new(capacity));
+        self
+    }
+
+    /// A verifier with another policy sharing these keys and this revocation view (for other
+    /// token kinds, such as single-use email tokens). It has no cache of its own.
+    #[must_use]
+    pub fn sibling(&self, policy: Policy) -> Verifier {
+        Verifier {
+            keys: Arc::clone(&self.keys),
+            generation: Arc::clone(&self.generation),
+            access_typ: policy.typ == ACCESS_TOKEN_TYP,
+            policy,
+            revocation: self.revocation.clone(),
+            cache: None,
+        }
+    }
+
+    /// The policy.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The revocation view, if any.
+    #[must_use]
+    pub fn revocation(&self) -> Option<&Arc<RevocationView>> {
+        self.revocation.as_ref()
+    }
+
+    /// The current key set.
+    #[must_use]
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.load_full()
+    }
+
+    /// Replaces the key set (rotation, or a refreshed remote JWKS). Verdicts cached under the
+    /// old keys are no longer used.
+    pub fn set_keys(&self, keys: KeySet) {
+        self.keys.store(Arc::new(keys));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Verifies `token` at the current system time.
+    ///
+    /// # Errors
+    /// Any [`Error`]; see the module documentation for the order of checks.
+    pub fn verify(&self, token: &str) -> Result<Arc<Claims>, Error> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.verify_at(token, now)
+    }
+
+    /// Verifies `token` as of `now` (seconds since the epoch).
+    ///
+    /// # Errors
+    /// Any [`Error`]; see the module documentation for the order of checks.
+    pub fn verify_at(&self, token: &str, now: i64) -> Result<Arc<Claims>, Error> {
+        if token.len() > self.policy.max_token_len {
+            return Err(Error::TooLarge);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(token))
+            .filter(|(_, cached_generation)| *cached_generation == generation);
+        let (claims, fresh) = match cached {
+            Some((claims, _)) => (claims, false),
+            None => (Arc::new(self.verify_signed(token)?), true),
+        };
+        self.policy.check_time(&claims, now)?;
+        if let Some(view) = &self.revocation {
+            view.check(&claims)?;
+        }
+        if fresh && let Some(cache) = &self.cache {
+            cache.insert(token.to_owned(), (Arc::clone(&claims), generation));
+        }
+        Ok(claims)
+    }
+
+    /// Steps 3 to 5: the header names a key, the algorithm is that key's, the type is right.
+    fn key_from_header<'k>(&self, keys: &'k KeySet, header_b64: &str) -> Result<&'k Key, Error> {
+        let mut header_buf = [0u8; MAX_HEADER_BYTES];
+        let header_bytes = decode_small(header_b64, &mut header_buf)?;
+        let header = crate::json::parse(header_bytes, HeaderSeed)?;
+        let kid = header_str(header.kid, "kid")?;
+        let alg = header_str(header.alg, "alg")?;
+        let typ = header_str(header.typ, "typ")?;
+        let key = keys.get(&kid).ok_or(Error::UnknownKey)?;
+        if alg != key.algorithm().name() {
+            return Err(Error::AlgorithmMismatch);
+        }
+        if !self.policy.typ_matches(&typ) {
+            return Err(Error::WrongType);
+        }
+        Ok(key)
+    }
+
+    /// Steps 2 to 9: everything that depends only on the token bytes and the keys.
+    fn verify_signed(&self, token: &str) -> Result<Claims, Error> {
+        let (signed, signature_b64) = token.rsplit_once('.').ok_or(Error::Malformed)?;
+        let (header_b64, payload_b64) = signed.split_once('.').ok_or(Error::Malformed)?;
+        if header_b64.is_empty()
+            || payload_b64.is_empty()
+            || signature_b64.is_empty()
+            || payload_b64.contains('.')
+        {
+            return Err(Error::Malformed);
+        }
+
+        let keys = self.keys.load();
+        let key = match keys.by_access_header(header_b64) {
+            Some(key) if self.access_typ => key,
+            _ => self.key_from_header(&keys, header_b64)?,
+        };
+
+        // HMAC, ECDSA and EdDSA signatures (at most 96 bytes) use a small buffer, so only RSA
+        // pays for zeroing the 1 KiB one.
+        let mut small_signature_buf = [0u8; SMALL_SIGNATURE_BYTES];
+        let mut signature_buf;
+        let signature = if signature_b64.len() <= (SMALL_SIGNATURE_BYTES - 3) / 3 * 4 {
+            decode_small(signature_b64, &mut small_signature_buf)?
+        } else {
+            signature_buf = [0u8; MAX_SIGNATURE_BYTES];
+            decode_small(signature_b64, &mut signature_buf)?
+        };
+        if !key.verify_signature(signed.as_bytes(), signature) {
+            return Err(Error::BadSignature);
+        }
+
+        // Payloads of ordinary size decode on the stack: no heap allocation per verify.
+        let mut payload_buf = [0u8; STACK_PAYLOAD_BYTES];
+        let payload_heap;
+        // The bound leaves room for the engine's conservative length estimate.
+        let payload = if payload_b64.len() <= (STACK_PAYLOAD_BYTES - 3) / 3 * 4 {
+            decode_small(payload_b64, &mut payload_buf)?
+        } else {
+            payload_heap = b64::decode(payload_b64)?;
+            &payload_heap
+        };
+        let claims = Claims::from_json(payload)?;
+        if claims.iss != self.policy.issuer {
+            return Err(Error::WrongIssuer);
+        }
+        if !claims.aud.contains(&self.policy.audience) {
+            return Err(Error::WrongAudience);
+        }
+        if claims.exp - claims.iat > self.policy.max_lifetime {
+            return Err(Error::LifetimeTooLong);
+        }
+        Ok(claims)
+    }
+}
+
+fn header_str<'a>(
+    value: Option<Loose<'a>>,
+    name: &'static str,
+) -> Result<std::borrow::Cow<'a, str>, Error> {
+    match value {
+        None => Err(Error::MissingHeader(name)),
+        Some(Loose::Str(s)) => Ok(s),
+        Some(_) => Err(Error::InvalidHeader(name)),
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[test]
+    fn stack_decoding_refuses_every_non_canonical_form() {
+        let mut buf = [0u8; 16];
+        assert_eq!(decode_small("QQ", &mut buf), Ok(&b"A"[..]));
+        // Same byte, non-zero trailing bits: a second spelling of one value.
+        assert_eq!(decode_small("QR", &mut buf), Err(Error::Base64));
+        assert_eq!(decode_small("QQ==", &mut buf), Err(Error::Base64));
+        assert_eq!(decode_small("Q", &mut buf), Err(Error::Base64));
+        assert_eq!(decode_small("Q+", &mut buf), Err(Error::Base64));
+        assert_eq!(decode_small("Q/", &mut buf), Err(Error::Base64));
+        assert_eq!(decode_small("Q Q", &mut buf), Err(Error::Base64));
+        assert_eq!(decode_small("-_8", &mut buf), Ok(&[0xfb, 0xff][..]));
+    }
+}

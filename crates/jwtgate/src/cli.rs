@@ -1,0 +1,299 @@
+//! Owns the command line of the `jwtgate` binary: serve, migrate, user add, secret, token
+//! decode/verify, check-config. Glue only (anyhow allowed); the rules live in the domain.
+//! Must not import sqlx or axum.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+use jwtgate_verify::remote::RemoteJwks;
+use jwtgate_verify::{Algorithm, Jwks, Key, KeySet, Policy, Verifier};
+
+use crate::config::Settings;
+use crate::domain::clock::Clock;
+use crate::domain::email::Email;
+use crate::domain::password::{Password, check_strength};
+use crate::domain::tokens::random_key_bytes;
+use crate::startup::{self, Application};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jwtgate",
+    version,
+    about = "Self-hosted JWT authentication server"
+)]
+pub struct Cli {
+    /// TOML configuration file (defaults < file < JWTGATE_* env < flags).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database and generated keys).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks one).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print a new random 256-bit secret (for JWT_SECRET).
+    Secret,
+    /// Inspect tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the effective settings (secrets redacted) and exit non-zero if they are invalid.
+    CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is read from the terminal, or from stdin when piped.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// A role to grant (repeatable), e.g. --role admin.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a token's header and claims WITHOUT verifying anything.
+    Decode { jwt: String },
+    /// Verify a token's signature and claims.
+    Verify {
+        jwt: String,
+        /// Issuer JWKS URL, e.g. http://127.0.0.1:8080/.well-known/jwks.json
+        #[arg(long, conflicts_with = "key", required_unless_present = "key")]
+        jwks: Option<String>,
+        /// A JWKS JSON file, or a PKCS#8 PEM private key.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Algorithm of a PEM key.
+        #[arg(long, default_value = "EdDSA")]
+        alg: String,
+        /// Expected issuer (default: the configured one).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Expected audience (default: the configured one).
+        #[arg(long)]
+        audience: Option<String>,
+    },
+}
+
+fn settings(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Settings> {
+    let mut settings = Settings::from_env(cli.config.as_deref())?;
+    if let Some(dir) = &cli.data_dir {
+        settings.data_dir = dir.clone();
+    }
+    if let Some(listen) = listen {
+        settings.listen = listen;
+    }
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// Entry point of the binary.
+pub async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Serve { listen } => serve(settings(&cli, *listen)?).await,
+        Command::Migrate => {
+            let settings = settings(&cli, None)?;
+            let store = startup::open_store(&settings).await?;
+            store.close().await;
+            println!(
+                "database is up to date: {}",
+                settings.data_dir.join(startup::DATABASE_FILE).display()
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Add { email, roles },
+        } => user_add(settings(&cli, None)?, email, roles.clone()).await,
+        Command::Secret => {
+            println!("{}", URL_SAFE_NO_PAD.encode(random_key_bytes()));
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Decode { jwt },
+        } => decode(jwt),
+        Command::Token {
+            command:
+                TokenCommand::Verify {
+                    jwt,
+                    jwks,
+                    key,
+                    alg,
+                    issuer,
+                    audience,
+                },
+        } => {
+            let s = settings(&cli, None)?;
+            let issuer = issuer.clone().unwrap_or(s.issuer);
+            let audience = audience.clone().unwrap_or(s.audience);
+            verify(jwt, jwks.as_deref(), key.as_deref(), alg, issuer, audience).await
+        }
+        Command::CheckConfig => {
+            let settings = settings(&cli, None)?;
+            print!("{}", settings.redacted_toml());
+            eprintln!("configuration is valid");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let hs256 = settings.jwt_secret.is_some();
+    let data_dir = settings.data_dir.clone();
+    let app = Application::build(settings).await?;
+    let url = format!("http://{}", app.local_addr());
+    println!("jwtgate listening on {url}");
+    println!("  data dir:  {}", data_dir.display());
+    println!(
+        "  signing:   {}",
+        if hs256 {
+            "HS256 (JWT_SECRET)"
+        } else {
+            "asymmetric key (public keys at /.well-known/jwks.json)"
+        }
+    );
+    println!("next steps:");
+    println!(
+        "  curl -s -X POST {url}/auth/register -H 'content-type: application/json' -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery staple\"}}'"
+    );
+    println!(
+        "  curl -s -X POST {url}/auth/login -H 'content-type: application/json' -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery staple\"}}'"
+    );
+    println!("  curl -s {url}/api/me -H 'authorization: Bearer <access_token>'");
+    app.run_until_stopped().await
+}
+
+fn read_password() -> anyhow::Result<Password> {
+    let raw = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let second = rpassword::prompt_password("again: ")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        first
+    } else {
+        let mut buf = String::new();
+        std::io::stdin().take(1024).read_to_string(&mut buf)?;
+        buf.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    Ok(Password::new(raw))
+}
+
+async fn user_add(settings: Settings, email: &str, roles: Vec<String>) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("invalid email: {e}"))?;
+    let password = read_password()?;
+    check_strength(&password, &[email.as_str()]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = startup::build_state(settings, Clock::system()).await?;
+    let hash = state
+        .auth
+        .hash_password(&password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = state
+        .auth
+        .create_user(email, hash, roles)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    state.auth.close().await;
+    println!(
+        "created user {} ({}) roles={:?}",
+        user.id, user.email, user.roles
+    );
+    Ok(())
+}
+
+fn decode_part(part: &str) -> anyhow::Result<serde_json::Value> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part.trim_end_matches('='))
+        .context("not base64url")?;
+    serde_json::from_slice(&bytes).context("not JSON")
+}
+
+fn decode(jwt: &str) -> anyhow::Result<()> {
+    let mut parts = jwt.trim().split('.');
+    let (Some(h), Some(p), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        bail!("a JWS compact token has three dot-separated parts");
+    };
+    println!("*** NOT VERIFIED: this only decodes; anyone can write these bytes ***");
+    println!(
+        "header:\n{}",
+        serde_json::to_string_pretty(&decode_part(h)?)?
+    );
+    println!(
+        "claims:\n{}",
+        serde_json::to_string_pretty(&decode_part(p)?)?
+    );
+    Ok(())
+}
+
+async fn verify(
+    jwt: &str,
+    jwks_url: Option<&str>,
+    key_file: Option<&std::path::Path>,
+    alg: &str,
+    issuer: String,
+    audience: String,
+) -> anyhow::Result<()> {
+    let policy = Policy::new(issuer, audience);
+    let result = match (jwks_url, key_file) {
+        // jwtgate-verify's remote JWKS client: https only, except to a loopback host.
+        (Some(url), _) => {
+            let verifier = Arc::new(Verifier::new(KeySet::empty(), policy));
+            let remote = RemoteJwks::connect(url, verifier)
+                .await
+                .with_context(|| format!("cannot fetch the JWKS at {url}"))?;
+            remote.verify(jwt.trim()).await
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let keyset = if text.trim_start().starts_with('{') {
+                let jwks: Jwks = serde_json::from_str(&text).context("not a JWKS")?;
+                KeySet::from_jwks(&jwks)?
+            } else {
+                let alg = Algorithm::from_name(alg)
+                    .with_context(|| format!("unknown algorithm {alg}"))?;
+                KeySet::new(Key::from_pem(&text, alg, None)?)?
+            };
+            Verifier::new(keyset, policy).verify(jwt.trim())
+        }
+        (None, None) => bail!("give --jwks URL or --key FILE"),
+    };
+    match result {
+        Ok(claims) => {
+            println!("VALID");
+            println!("{}", serde_json::to_string_pretty(&*claims)?);
+            Ok(())
+        }
+        Err(e) => bail!("INVALID: {} ({e})", e.reason()),
+    }
+}

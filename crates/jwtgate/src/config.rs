@@ -1,0 +1,631 @@
+//! Owns `Settings`: built-in defaults, then an optional TOML file, then `JWTGATE_*` environment
+//! variables (and `JWT_SECRET`), validated once into typed values.
+//! Must not import axum, sqlx or the domain: every other module receives a validated `Settings`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A secret string whose `Debug`/`Display`/`Serialize` never show the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The only way to read the value: grep for it to audit every use.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+impl Serialize for SecretString {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(SecretString)
+    }
+}
+
+/// Algorithms accepted for a signing key given as a PEM file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PemAlgorithm {
+    EdDSA,
+    ES256,
+    RS256,
+}
+
+impl std::str::FromStr for PemAlgorithm {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "EdDSA" => Ok(Self::EdDSA),
+            "ES256" => Ok(Self::ES256),
+            "RS256" => Ok(Self::RS256),
+            other => Err(format!(
+                "unsupported signing_key_alg {other:?} (EdDSA, ES256 or RS256)"
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SameSite {
+    Strict,
+    Lax,
+}
+
+impl std::str::FromStr for SameSite {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "Strict" | "strict" => Ok(Self::Strict),
+            "Lax" | "lax" => Ok(Self::Lax),
+            other => Err(format!(
+                "cookie_same_site must be Strict or Lax, not {other:?}"
+            )),
+        }
+    }
+}
+
+/// Every setting of the server. Field names are the TOML keys; the env name is
+/// `JWTGATE_` + the upper-cased field name (see [`ENV_KEYS`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_idle_ttl_secs: i64,
+    pub refresh_absolute_ttl_secs: i64,
+    pub refresh_grace_secs: i64,
+    pub leeway_secs: i64,
+    /// HS256 secret (the tutorials' `JWT_SECRET`); when set, signing uses HS256 with it.
+    pub jwt_secret: Option<SecretString>,
+    /// A PKCS#8 PEM private key to sign with instead of the generated Ed25519 key.
+    pub signing_key_file: Option<PathBuf>,
+    pub signing_key_alg: PemAlgorithm,
+    pub cookie_same_site: SameSite,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// Explicit opt-in needed to go below the OWASP Argon2id minimum (test suites only).
+    pub allow_weak_password_hashing: bool,
+    /// Concurrent Argon2 hashes (0 = number of cores).
+    pub hash_workers: usize,
+    /// Logins allowed to wait for a hashing slot before the server answers 503.
+    pub hash_queue: usize,
+    pub login_free_attempts_account: u32,
+    pub login_free_attempts_ip: u32,
+    pub login_window_secs: i64,
+    pub login_max_lockout_secs: i64,
+    pub trust_proxy_headers: bool,
+    pub db_max_connections: u32,
+    /// Requests a minute per plan on `/api/*`, or `off`. TOML: a table (`[rate_limits]
+    /// free = 60`) or a string; env `JWTGATE_RATE_LIMITS="free=60,pro=600"` or `off`.
+    pub rate_limits: RateLimits,
+    /// Base URL of the links in mails (the web client's origin); the issuer when unset.
+    pub public_url: Option<String>,
+    /// SMTP server for mail (`smtp://host:port`, `smtps://user:pass@host`,
+    /// `smtp://host:587?tls=required`); unset = the development outbox under `data_dir/outbox`.
+    pub smtp_url: Option<SecretString>,
+    /// The From of every mail.
+    pub mail_from: String,
+    /// Login waits for a verified address; registration no longer reveals taken addresses.
+    pub require_email_verification: bool,
+}
+
+/// Per-plan request rates for `/api/*`: requests per minute by plan name. `free` is always
+/// present (the plan of users without one, and of tokens naming an unknown plan).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `false` when configured as `off`: nothing is enforced, the plan names stay known.
+    pub enabled: bool,
+    pub per_minute: std::collections::BTreeMap<String, u32>,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_minute: [("free".to_owned(), 60), ("pro".to_owned(), 600)].into(),
+        }
+    }
+}
+
+impl std::str::FromStr for RateLimits {
+    type Err = String;
+    /// `off`, or `plan=requests_per_minute` pairs separated by commas.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if matches!(s, "off" | "none" | "false" | "0") {
+            return Ok(Self {
+                enabled: false,
+                ..Self::default()
+            });
+        }
+        let mut per_minute = std::collections::BTreeMap::new();
+        for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (plan, rate) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("expected plan=requests_per_minute, got {pair:?}"))?;
+            let rate = rate
+                .trim()
+                .parse::<u32>()
+                .map_err(|e| format!("rate of plan {:?}: {e}", plan.trim()))?;
+            per_minute.insert(plan.trim().to_owned(), rate);
+        }
+        Ok(Self {
+            enabled: true,
+            per_minute,
+        })
+    }
+}
+
+impl fmt::Display for RateLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.enabled {
+            return f.write_str("off");
+        }
+        let pairs: Vec<String> = self
+            .per_minute
+            .iter()
+            .map(|(plan, rate)| format!("{plan}={rate}"))
+            .collect();
+        f.write_str(&pairs.join(","))
+    }
+}
+
+impl Serialize for RateLimits {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimits {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Text(String),
+            Table(std::collections::BTreeMap<String, u32>),
+        }
+        match Form::deserialize(d)? {
+            Form::Text(text) => text.parse().map_err(serde::de::Error::custom),
+            Form::Table(per_minute) => Ok(Self {
+                enabled: true,
+                per_minute,
+            }),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            issuer: "http://127.0.0.1:8080".to_owned(),
+            audience: "jwtgate".to_owned(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_idle_ttl_secs: 7 * 24 * 3600,
+            refresh_absolute_ttl_secs: 30 * 24 * 3600,
+            refresh_grace_secs: 10,
+            leeway_secs: 30,
+            jwt_secret: None,
+            signing_key_file: None,
+            signing_key_alg: PemAlgorithm::EdDSA,
+            cookie_same_site: SameSite::Strict,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            allow_weak_password_hashing: false,
+            hash_workers: 0,
+            hash_queue: 32,
+            login_free_attempts_account: 5,
+            login_free_attempts_ip: 20,
+            login_window_secs: 15 * 60,
+            login_max_lockout_secs: 15 * 60,
+            trust_proxy_headers: false,
+            db_max_connections: 8,
+            rate_limits: RateLimits::default(),
+            public_url: None,
+            smtp_url: None,
+            mail_from: "jwtgate <noreply@localhost>".to_owned(),
+            require_email_verification: false,
+        }
+    }
+}
+
+/// The environment variables read, in the order of the fields.
+pub const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "issuer",
+    "audience",
+    "access_token_ttl_secs",
+    "refresh_idle_ttl_secs",
+    "refresh_absolute_ttl_secs",
+    "refresh_grace_secs",
+    "leeway_secs",
+    "jwt_secret",
+    "signing_key_file",
+    "signing_key_alg",
+    "cookie_same_site",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
+    "allow_weak_password_hashing",
+    "hash_workers",
+    "hash_queue",
+    "login_free_attempts_account",
+    "login_free_attempts_ip",
+    "login_window_secs",
+    "login_max_lockout_secs",
+    "trust_proxy_headers",
+    "db_max_connections",
+    "rate_limits",
+    "public_url",
+    "smtp_url",
+    "mail_from",
+    "require_email_verification",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Toml {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid value for {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Defaults -> optional TOML file -> environment (`lookup` is `std::env::var` in production,
+    /// a map in tests), then validated.
+    pub fn load(
+        config_file: Option<&Path>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut settings = match config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Settings::default(),
+        };
+        settings.apply_env(&lookup)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Reads the process environment.
+    pub fn from_env(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load(config_file, |name| std::env::var(name).ok())
+    }
+
+    fn apply_env(&mut self, lookup: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        // The tutorials' variable: accepted as is, JWTGATE_JWT_SECRET wins if both are set.
+        if let Some(secret) = lookup("JWT_SECRET") {
+            self.jwt_secret = Some(SecretString::new(secret));
+        }
+        for key in ENV_KEYS {
+            let name = format!("JWTGATE_{}", key.to_ascii_uppercase());
+            let Some(value) = lookup(&name) else { continue };
+            let bad = |message: String| ConfigError::Env {
+                name: name.clone(),
+                message,
+            };
+            fn num<T: std::str::FromStr>(v: &str) -> Result<T, String>
+            where
+                T::Err: fmt::Display,
+            {
+                v.trim().parse::<T>().map_err(|e| e.to_string())
+            }
+            fn boolean(v: &str) -> Result<bool, String> {
+                match v.trim() {
+                    "1" | "true" | "yes" | "on" => Ok(true),
+                    "0" | "false" | "no" | "off" => Ok(false),
+                    other => Err(format!("expected true or false, got {other:?}")),
+                }
+            }
+            match *key {
+                "listen" => self.listen = num(&value).map_err(bad)?,
+                "data_dir" => self.data_dir = PathBuf::from(value),
+                "issuer" => self.issuer = value,
+                "audience" => self.audience = value,
+                "access_token_ttl_secs" => self.access_token_ttl_secs = num(&value).map_err(bad)?,
+                "refresh_idle_ttl_secs" => self.refresh_idle_ttl_secs = num(&value).map_err(bad)?,
+                "refresh_absolute_ttl_secs" => {
+                    self.refresh_absolute_ttl_secs = num(&value).map_err(bad)?
+                }
+                "refresh_grace_secs" => self.refresh_grace_secs = num(&value).map_err(bad)?,
+                "leeway_secs" => self.leeway_secs = num(&value).map_err(bad)?,
+                "jwt_secret" => self.jwt_secret = Some(SecretString::new(value)),
+                "signing_key_file" => self.signing_key_file = Some(PathBuf::from(value)),
+                "signing_key_alg" => self.signing_key_alg = value.parse().map_err(bad)?,
+                "cookie_same_site" => self.cookie_same_site = value.parse().map_err(bad)?,
+                "argon2_memory_kib" => self.argon2_memory_kib = num(&value).map_err(bad)?,
+                "argon2_iterations" => self.argon2_iterations = num(&value).map_err(bad)?,
+                "argon2_parallelism" => self.argon2_parallelism = num(&value).map_err(bad)?,
+                "allow_weak_password_hashing" => {
+                    self.allow_weak_password_hashing = boolean(&value).map_err(bad)?
+                }
+                "hash_workers" => self.hash_workers = num(&value).map_err(bad)?,
+                "hash_queue" => self.hash_queue = num(&value).map_err(bad)?,
+                "login_free_attempts_account" => {
+                    self.login_free_attempts_account = num(&value).map_err(bad)?
+                }
+                "login_free_attempts_ip" => {
+                    self.login_free_attempts_ip = num(&value).map_err(bad)?
+                }
+                "login_window_secs" => self.login_window_secs = num(&value).map_err(bad)?,
+                "login_max_lockout_secs" => {
+                    self.login_max_lockout_secs = num(&value).map_err(bad)?
+                }
+                "trust_proxy_headers" => self.trust_proxy_headers = boolean(&value).map_err(bad)?,
+                "db_max_connections" => self.db_max_connections = num(&value).map_err(bad)?,
+                "rate_limits" => self.rate_limits = value.parse().map_err(bad)?,
+                "public_url" => self.public_url = Some(value),
+                "smtp_url" => self.smtp_url = Some(SecretString::new(value)),
+                "mail_from" => self.mail_from = value,
+                "require_email_verification" => {
+                    self.require_email_verification = boolean(&value).map_err(bad)?
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every cross-field rule once, so the rest of the server can trust the values.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose().len() < 32 {
+                return invalid(
+                    "JWT_SECRET is shorter than 32 bytes (256 bits), which RFC 8725 forbids for HS256; \
+                     generate one with `jwtgate secret`",
+                );
+            }
+            if self.signing_key_file.is_some() {
+                return invalid("set either JWT_SECRET or signing_key_file, not both");
+            }
+        }
+        if self.issuer.trim().is_empty() {
+            return invalid("issuer must not be empty");
+        }
+        if self.audience.trim().is_empty() {
+            return invalid("audience must not be empty");
+        }
+        if !(30..=24 * 3600).contains(&self.access_token_ttl_secs) {
+            return invalid("access_token_ttl_secs must be between 30 and 86400");
+        }
+        if self.refresh_idle_ttl_secs < 60
+            || self.refresh_absolute_ttl_secs < self.refresh_idle_ttl_secs
+        {
+            return invalid("refresh_idle_ttl_secs must be >= 60 and <= refresh_absolute_ttl_secs");
+        }
+        if !(0..=300).contains(&self.refresh_grace_secs) {
+            return invalid("refresh_grace_secs must be between 0 and 300");
+        }
+        if !(0..=300).contains(&self.leeway_secs) {
+            return invalid("leeway_secs must be between 0 and 300");
+        }
+        if self.argon2_parallelism == 0 || self.argon2_iterations == 0 {
+            return invalid("argon2_parallelism and argon2_iterations must be >= 1");
+        }
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism {
+            return invalid("argon2_memory_kib must be >= 8 * argon2_parallelism");
+        }
+        let below_owasp = self.argon2_memory_kib < 19_456 || self.argon2_iterations < 2;
+        if below_owasp && !self.allow_weak_password_hashing {
+            return invalid(
+                "argon2 parameters below the OWASP minimum (m=19456 KiB, t=2); \
+                 set allow_weak_password_hashing = true only in test suites",
+            );
+        }
+        if self.hash_queue == 0 || self.hash_queue > 10_000 {
+            return invalid("hash_queue must be between 1 and 10000");
+        }
+        if self.login_free_attempts_account == 0 || self.login_free_attempts_ip == 0 {
+            return invalid("login free attempts must be >= 1");
+        }
+        if self.login_window_secs < 1 || self.login_max_lockout_secs < 1 {
+            return invalid("login_window_secs and login_max_lockout_secs must be >= 1");
+        }
+        if self.db_max_connections == 0 {
+            return invalid("db_max_connections must be >= 1");
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return invalid("public_url must start with https:// or http://");
+        }
+        if let Some(url) = &self.smtp_url
+            && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
+        {
+            return invalid("smtp_url must start with smtp:// or smtps://");
+        }
+        if self.mail_from.trim().is_empty() {
+            return invalid("mail_from must not be empty");
+        }
+        if !self.rate_limits.per_minute.contains_key("free") {
+            return invalid("rate_limits must include the plan \"free\" (the default plan)");
+        }
+        for (plan, rate) in &self.rate_limits.per_minute {
+            let valid_name = plan.len() <= 32
+                && plan.starts_with(|c: char| c.is_ascii_lowercase())
+                && plan
+                    .bytes()
+                    .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'));
+            if !valid_name {
+                return invalid("rate_limits plan names must match ^[a-z][a-z0-9_-]{0,31}$");
+            }
+            if *rate == 0 {
+                return invalid(
+                    "rate_limits rates must be >= 1 request a minute (or set rate_limits = \"off\")",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The base of the links in mails: `public_url`, or the issuer.
+    pub fn effective_public_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(&self.issuer)
+    }
+
+    /// Number of concurrent password hashes.
+    pub fn effective_hash_workers(&self) -> usize {
+        if self.hash_workers > 0 {
+            self.hash_workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    /// The effective settings as TOML, secrets redacted (for `jwtgate check-config`).
+    pub fn redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load(None, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = load(&[]).expect("defaults");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.access_token_ttl_secs, 900);
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused_naming_the_secret_command() {
+        let err = load(&[("JWT_SECRET", "too-short")]).expect_err("short secret");
+        assert!(err.to_string().contains("jwtgate secret"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_and_secret_is_redacted() {
+        let secret = "x".repeat(40);
+        let s = load(&[("JWT_SECRET", &secret), ("JWTGATE_AUDIENCE", "api")]).expect("valid");
+        assert_eq!(s.audience, "api");
+        assert!(!format!("{s:?}").contains(&secret));
+        assert!(!s.redacted_toml().contains(&secret));
+    }
+
+    #[test]
+    fn toml_file_is_read_and_env_wins_over_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jwtgate.toml");
+        std::fs::write(
+            &path,
+            "issuer = \"https://auth.example\"\naudience = \"file\"\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&path), |k| {
+            (k == "JWTGATE_AUDIENCE").then(|| "env".to_owned())
+        })
+        .expect("valid");
+        assert_eq!(s.issuer, "https://auth.example");
+        assert_eq!(s.audience, "env");
+        std::fs::write(&path, "isuer = \"typo\"\n").expect("write");
+        assert!(matches!(
+            Settings::load(Some(&path), |_| None),
+            Err(ConfigError::Toml { .. })
+        ));
+    }
+
+    #[test]
+    fn rate_limits_read_from_env_table_or_off() {
+        let s = load(&[("JWTGATE_RATE_LIMITS", "free=5, pro=50")]).expect("valid");
+        assert_eq!(s.rate_limits.per_minute.get("pro"), Some(&50));
+        assert!(s.rate_limits.enabled);
+        let off = load(&[("JWTGATE_RATE_LIMITS", "off")]).expect("valid");
+        assert!(!off.rate_limits.enabled);
+        assert!(load(&[("JWTGATE_RATE_LIMITS", "pro=50")]).is_err());
+        assert!(load(&[("JWTGATE_RATE_LIMITS", "free=0")]).is_err());
+        let table: Settings = toml::from_str("[rate_limits]\nfree = 7\nteam = 70\n").expect("toml");
+        assert_eq!(table.rate_limits.per_minute.get("team"), Some(&70));
+        let text: Settings = toml::from_str("rate_limits = \"off\"\n").expect("toml");
+        assert!(!text.rate_limits.enabled);
+        assert!(table.redacted_toml().contains("free=7,team=70"));
+    }
+
+    #[test]
+    fn mail_settings_are_read_checked_and_the_smtp_url_is_never_shown() {
+        let url = "smtps://mailer:hunter2-secret@mail.example.org";
+        let s = load(&[
+            ("JWTGATE_SMTP_URL", url),
+            ("JWTGATE_PUBLIC_URL", "https://app.example.org"),
+            ("JWTGATE_REQUIRE_EMAIL_VERIFICATION", "true"),
+            ("JWTGATE_MAIL_FROM", "Auth <auth@example.org>"),
+        ])
+        .expect("valid");
+        assert!(s.require_email_verification);
+        assert_eq!(s.effective_public_url(), "https://app.example.org");
+        assert_eq!(s.mail_from, "Auth <auth@example.org>");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!s.redacted_toml().contains("hunter2"));
+        assert_eq!(
+            load(&[]).expect("defaults").effective_public_url(),
+            "http://127.0.0.1:8080"
+        );
+        assert!(load(&[("JWTGATE_PUBLIC_URL", "app.example.org")]).is_err());
+        assert!(load(&[("JWTGATE_SMTP_URL", "mail.example.org:25")]).is_err());
+    }
+
+    #[test]
+    fn weak_argon2_needs_the_explicit_test_setting() {
+        assert!(load(&[("JWTGATE_ARGON2_MEMORY_KIB", "64")]).is_err());
+        assert!(
+            load(&[
+                ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
+                ("JWTGATE_ALLOW_WEAK_PASSWORD_HASHING", "true")
+            ])
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,497 @@
+//! Owns the account flows around passwords and email: password change, forgot/reset, email
+//! verification (and its resend), and registration when `require_email_verification` is on.
+//! Must not import axum or sqlx.
+//!
+//! Reset and verification links carry single-use JWTs with their own `typ` (`reset+jwt`,
+//! `verify-email+jwt`), signed with the server's keys through `jwtgate-verify` and checked by
+//! sibling verifiers, so neither can stand in for an access token nor the reverse. A token is
+//! single-use because the SHA-256 of its `jti` is stored when minted and marked used by one
+//! atomic UPDATE when consumed. The siblings share the access verifier's revocation view: these
+//! tokens carry no `sid`, so only a user-wide cut-off ("issued before") can refuse them, which
+//! is the wanted outcome after a sign-out-everywhere.
+//!
+//! Links point at the web client's pages (`/#/reset-password?token=...`), which only show a
+//! button: a mail scanner that opens them consumes nothing; only the POSTs do.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_lc_rs::digest;
+use jwtgate_verify::{Audience, Claims, Policy, Verifier};
+
+use crate::domain::audit::{AuditEvent, Outcome};
+use crate::domain::auth::{Auth, AuthError, User};
+use crate::domain::email::Email;
+use crate::domain::mail::{Mail, Mailer};
+use crate::domain::password::{Password, Verified};
+use crate::domain::sessions::reason;
+use crate::domain::tokens;
+use crate::store::{Consumed, UserRow};
+
+/// Header `typ` of password-reset tokens.
+pub const RESET_TYP: &str = "reset+jwt";
+/// Header `typ` of email-verification tokens.
+pub const VERIFY_EMAIL_TYP: &str = "verify-email+jwt";
+/// A reset link works for 30 minutes.
+pub const RESET_TTL: i64 = 30 * 60;
+/// A verification link works for 24 hours.
+pub const VERIFY_TTL: i64 = 24 * 3600;
+/// At most one reset (or verification) mail per account per minute: the forgot and resend
+/// endpoints cannot be used to flood someone's mailbox. The answer does not change.
+pub const MAIL_COOLDOWN: i64 = 60;
+/// Entries kept for the cooldown before old ones are swept.
+const COOLDOWN_SWEEP_AT: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Purpose {
+    Reset,
+    VerifyEmail,
+}
+
+impl Purpose {
+    fn typ(self) -> &'static str {
+        match self {
+            Purpose::Reset => RESET_TYP,
+            Purpose::VerifyEmail => VERIFY_EMAIL_TYP,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Purpose::Reset => "reset",
+            Purpose::VerifyEmail => "verify_email",
+        }
+    }
+    fn ttl(self) -> i64 {
+        match self {
+            Purpose::Reset => RESET_TTL,
+            Purpose::VerifyEmail => VERIFY_TTL,
+        }
+    }
+}
+
+/// What registration answered.
+#[derive(Debug)]
+pub enum Registered {
+    /// The account exists now (`require_email_verification` off: 201).
+    Created(User),
+    /// Nothing is said about the address (`require_email_verification` on: 202).
+    Accepted,
+}
+
+/// The password and email flows. Shared behind an `Arc` (flows that mail spawn a task).
+#[derive(Debug)]
+pub struct Accounts {
+    auth: Arc<Auth>,
+    mailer: Mailer,
+    reset: Verifier,
+    verify_email: Verifier,
+    public_url: String,
+    /// (purpose, user id) -> when the last mail of that kind went to that account.
+    last_mail: Mutex<HashMap<(Purpose, String), i64>>,
+}
+
+fn jti_hash(jti: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, jti.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+impl Accounts {
+    /// `public_url` is the base of the links in mails (the web client's origin).
+    pub fn new(auth: Arc<Auth>, mailer: Mailer, public_url: &str) -> Self {
+        let c = auth.config.clone();
+        let leeway = u32::try_from(c.leeway).unwrap_or(30);
+        let sibling = |p: Purpose| {
+            auth.verifier.sibling(
+                Policy::new(c.issuer.clone(), c.audience.clone())
+                    .with_typ(p.typ())
+                    .with_leeway(leeway)
+                    .with_max_lifetime(u32::try_from(p.ttl()).unwrap_or(u32::MAX)),
+            )
+        };
+        Self {
+            reset: sibling(Purpose::Reset),
+            verify_email: sibling(Purpose::VerifyEmail),
+            auth,
+            mailer,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            last_mail: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn auth(&self) -> &Arc<Auth> {
+        &self.auth
+    }
+
+    async fn mint(&self, purpose: Purpose, user: &UserRow) -> Result<String, AuthError> {
+        let now = self.auth.clock.now();
+        let jti = tokens::random_id();
+        let config = &self.auth.config;
+        let claims = Claims {
+            iss: config.issuer.clone(),
+            sub: user.id.clone(),
+            aud: Audience::One(config.audience.clone()),
+            exp: now + purpose.ttl(),
+            iat: now,
+            nbf: Some(now),
+            jti: jti.clone(),
+            sid: None,
+            roles: Vec::new(),
+            plan: None,
+            email: Some(user.email.clone()),
+            client_id: None,
+            extra: serde_json::Map::new(),
+        };
+        let token = self
+            .auth
+            .keys
+            .sign(purpose.typ(), &claims)
+            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
+        self.auth
+            .store
+            .insert_one_time(
+                &jti_hash(&jti),
+                purpose.name(),
+                &user.id,
+                now,
+                now + purpose.ttl(),
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// Verifies a single-use token of `purpose` (signature, `typ`, expiry) without using it.
+    fn check(&self, purpose: Purpose, token: &str) -> Result<Arc<Claims>, AuthError> {
+        let verifier = match purpose {
+            Purpose::Reset => &self.reset,
+            Purpose::VerifyEmail => &self.verify_email,
+        };
+        verifier
+            .verify_at(token.trim(), self.auth.clock.now())
+            .map_err(|e| match e {
+                jwtgate_verify::Error::Expired => AuthError::TokenExpired,
+                other => {
+                    tracing::debug!(reason = other.reason(), "single-use token rejected");
+                    AuthError::InvalidToken
+                }
+            })
+    }
+
+    /// Marks the token used; exactly one caller ever succeeds.
+    async fn consume(&self, purpose: Purpose, claims: &Claims) -> Result<(), AuthError> {
+        let now = self.auth.clock.now();
+        match self
+            .auth
+            .store
+            .consume_one_time(&jti_hash(&claims.jti), purpose.name(), &claims.sub, now)
+            .await?
+        {
+            Consumed::Now => Ok(()),
+            Consumed::AlreadyUsed => Err(AuthError::TokenUsed),
+            Consumed::Unknown => Err(AuthError::InvalidToken),
+        }
+    }
+
+    /// Whether a mail of `purpose` may go to `user_id` now (and records it if so).
+    fn may_mail(&self, purpose: Purpose, user_id: &str) -> bool {
+        let now = self.auth.clock.now();
+        let mut last = self
+            .last_mail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.len() >= COOLDOWN_SWEEP_AT {
+            last.retain(|_, at| now - *at < MAIL_COOLDOWN);
+        }
+        let key = (purpose, user_id.to_owned());
+        match last.get(&key) {
+            Some(at) if now - *at < MAIL_COOLDOWN => false,
+            _ => {
+                last.insert(key, now);
+                true
+            }
+        }
+    }
+
+    fn link(&self, page: &str, token: &str) -> String {
+        format!("{}/#/{page}?token={token}", self.public_url)
+    }
+
+    async fn send_verification(&self, user: &UserRow) -> Result<(), AuthError> {
+        if !self.may_mail(Purpose::VerifyEmail, &user.id) {
+            return Ok(());
+        }
+        let token = self.mint(Purpose::VerifyEmail, user).await?;
+        let link = self.link("verify-email", &token);
+        self.mailer.send(Mail {
+            to: user.email.clone(),
+            subject: "Confirm your email address".into(),
+            text: format!(
+                "Hello,\r\n\r\nConfirm that this address is yours by opening the link below and \
+                 pressing the button on the page. It works once, for 24 hours.\r\n\r\n{link}\r\n\r\n\
+                 If you did not create an account, ignore this message.\r\n"
+            ),
+            link: Some(link),
+        });
+        Ok(())
+    }
+
+    /// Registration. With `require_email_verification` off: the account is created (201, or
+    /// `EmailTaken`) and a verification mail goes out. With it on, the answer is always
+    /// `Accepted` once the address and password pass the checks: the work happens in the
+    /// background (so timing does not tell either), an existing address gets a "someone tried
+    /// to register" mail instead of an error.
+    pub async fn register(
+        self: &Arc<Self>,
+        email: &str,
+        password: Password,
+    ) -> Result<Registered, AuthError> {
+        let email = Email::parse(email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
+        self.auth.check_strength(&email, &password).await?;
+        if !self.auth.config.require_email_verification {
+            let user = self.auth.register_checked(email, password).await?;
+            self.after_register(&user.id).await;
+            return Ok(Registered::Created(user));
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            match this.auth.register_checked(email.clone(), password).await {
+                Ok(user) => this.after_register(&user.id).await,
+                Err(AuthError::EmailTaken) => this.mailer.send(Mail {
+                    to: email.as_str().to_owned(),
+                    subject: "Someone tried to register with your address".into(),
+                    text: "Hello,\r\n\r\nSomeone (perhaps you) tried to create an account with \
+                           this address, which already has one. Nothing was changed. If it was \
+                           you, sign in instead, or reset your password from the sign-in page.\r\n"
+                        .into(),
+                    link: None,
+                }),
+                Err(e) => tracing::error!(error = %e, "background registration failed"),
+            }
+        });
+        Ok(Registered::Accepted)
+    }
+
+    async fn after_register(&self, user_id: &str) {
+        self.auth
+            .audit()
+            .record(AuditEvent {
+                actor: Some(user_id),
+                subject: Some(user_id),
+                ip: None,
+                event: "register",
+                outcome: Outcome::Success,
+                detail: None,
+            })
+            .await;
+        match self.auth.store.user_by_id(user_id).await {
+            Ok(Some(user)) => {
+                if let Err(e) = self.send_verification(&user).await {
+                    tracing::error!(error = %e, "could not send the verification mail");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "could not send the verification mail"),
+        }
+    }
+
+    /// Sends a new verification link unless the address is already verified (or one went out
+    /// less than [`MAIL_COOLDOWN`] seconds ago).
+    pub async fn resend_verification(&self, user_id: &str) -> Result<(), AuthError> {
+        if self.auth.store.email_verified_at(user_id).await?.is_some() {
+            return Ok(());
+        }
+        let Some(user) = self.auth.store.user_by_id(user_id).await? else {
+            return Ok(());
+        };
+        self.send_verification(&user).await
+    }
+
+    /// Consumes a verification token and marks the address verified.
+    pub async fn verify_email(&self, token: &str, ip: &str) -> Result<(), AuthError> {
+        let claims = self.check(Purpose::VerifyEmail, token)?;
+        let email = claims.email.clone().ok_or(AuthError::InvalidToken)?;
+        self.consume(Purpose::VerifyEmail, &claims).await?;
+        // The link names the address it was sent to: after an address change it verifies nothing.
+        if !self
+            .auth
+            .store
+            .mark_email_verified(&claims.sub, &email, self.auth.clock.now())
+            .await?
+        {
+            return Err(AuthError::InvalidToken);
+        }
+        self.auth
+            .audit()
+            .record(AuditEvent {
+                actor: Some(&claims.sub),
+                subject: Some(&claims.sub),
+                ip: Some(ip),
+                event: "email_verified",
+                outcome: Outcome::Success,
+                detail: None,
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Starts a password reset in the background and returns at once, whether or not the
+    /// account exists: the answer and its timing are the same either way. At most one reset
+    /// mail per account per [`MAIL_COOLDOWN`] seconds.
+    pub fn forgot_password(self: &Arc<Self>, email: String, ip: String) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.send_reset(&email, &ip).await {
+                tracing::error!(error = %e, "could not send a password reset mail");
+            }
+        });
+    }
+
+    async fn send_reset(&self, email: &str, ip: &str) -> Result<(), AuthError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(());
+        };
+        let Some(user) = self.auth.store.user_by_email(email.as_str()).await? else {
+            return Ok(());
+        };
+        if !self.may_mail(Purpose::Reset, &user.id) {
+            return Ok(());
+        }
+        let token = self.mint(Purpose::Reset, &user).await?;
+        let link = self.link("reset-password", &token);
+        self.mailer.send(Mail {
+            to: user.email.clone(),
+            subject: "Reset your password".into(),
+            text: format!(
+                "Hello,\r\n\r\nA password reset was requested for your account. Open the link \
+                 below and choose a new password. It works once, for 30 minutes, and signs you \
+                 out everywhere.\r\n\r\n{link}\r\n\r\nIf you did not ask for this, ignore this \
+                 message: your password is unchanged.\r\n"
+            ),
+            link: Some(link),
+        });
+        self.auth
+            .audit()
+            .record(AuditEvent {
+                actor: None,
+                subject: Some(&user.id),
+                ip: Some(ip),
+                event: "password_reset_requested",
+                outcome: Outcome::Success,
+                detail: None,
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Consumes a reset token, sets the new password and ends every session of the account.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: Password,
+        ip: &str,
+    ) -> Result<(), AuthError> {
+        let claims = self.check(Purpose::Reset, token)?;
+        let user = self
+            .auth
+            .store
+            .user_by_id(&claims.sub)
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
+        // Strength and hashing before the token is spent: a weak password or a busy pool must
+        // not burn the link.
+        self.auth.check_strength(&email, &new_password).await?;
+        let hash = self.auth.hasher.hash(&new_password).await?;
+        self.consume(Purpose::Reset, &claims).await?;
+        let now = self.auth.clock.now();
+        self.auth
+            .store
+            .update_password_hash(&user.id, &hash)
+            .await?;
+        self.auth
+            .store
+            .retire_one_time(&user.id, Purpose::Reset.name(), now)
+            .await?;
+        let ended = self
+            .auth
+            .end_sessions_of_user(&user.id, None, reason::PASSWORD_RESET)
+            .await?;
+        tracing::info!(user_id = %user.id, ended, "password reset");
+        self.auth
+            .audit()
+            .record(AuditEvent {
+                actor: Some(&user.id),
+                subject: Some(&user.id),
+                ip: Some(ip),
+                event: "password_reset",
+                outcome: Outcome::Success,
+                detail: Some(format!("{ended} sessions ended")),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// Changes the password of a signed-in user after checking the current one (throttled like
+    /// a login), then ends every other session of the account.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        current_session: Option<&str>,
+        current_password: Password,
+        new_password: Password,
+        ip: &str,
+    ) -> Result<(), AuthError> {
+        let auth = &self.auth;
+        let user = auth
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        let now = auth.clock.now();
+        auth.throttle
+            .check(&user.email, ip, now)
+            .map_err(AuthError::Throttled)?;
+        if auth
+            .hasher
+            .verify(&current_password, Some(&user.password_hash))
+            .await?
+            == Verified::No
+        {
+            auth.throttle.record_failure(&user.email, ip, now);
+            auth.audit()
+                .record(AuditEvent {
+                    actor: Some(user_id),
+                    subject: Some(user_id),
+                    ip: Some(ip),
+                    event: "password_change",
+                    outcome: Outcome::Failure,
+                    detail: Some("wrong current password".into()),
+                })
+                .await;
+            return Err(AuthError::WrongPassword);
+        }
+        auth.throttle.record_success(&user.email);
+        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
+        auth.check_strength(&email, &new_password).await?;
+        let hash = auth.hasher.hash(&new_password).await?;
+        auth.store.update_password_hash(user_id, &hash).await?;
+        // A reset link mailed before the change must not undo it.
+        auth.store
+            .retire_one_time(user_id, Purpose::Reset.name(), now)
+            .await?;
+        let ended = auth
+            .end_sessions_of_user(user_id, current_session, reason::PASSWORD_CHANGED)
+            .await?;
+        auth.audit()
+            .record(AuditEvent {
+                actor: Some(user_id),
+                subject: Some(user_id),
+                ip: Some(ip),
+                event: "password_change",
+                outcome: Outcome::Success,
+                detail: Some(format!("{ended} other sessions ended")),
+            })
+            .await;
+        Ok(())
+    }
+}

@@ -1,0 +1,253 @@
+//! Owns the administrators' rules: list and show users, set roles (cutting off the user's
+//! existing access tokens at once), set the plan (next refresh), disable and enable accounts,
+//! end a user's sessions, and the self-protection rule. Must not import axum or sqlx.
+//!
+//! Why roles cut tokens off but plans do not: a role is authority, and a token that still
+//! carries a removed role must not be honoured for its remaining lifetime; a plan only sizes a
+//! rate limit, so the old value may live until the next refresh (at most one access-token
+//! lifetime).
+
+use serde::Serialize;
+
+use crate::domain::auth::{Auth, AuthError};
+use crate::domain::plans::{DEFAULT_PLAN, Plan};
+use crate::store::StoreError;
+use crate::store::admin::AdminUserRow;
+
+/// The role that may use the admin API.
+pub const ADMIN_ROLE: &str = "admin";
+/// At most this many roles per user.
+pub const MAX_ROLES: usize = 16;
+/// Largest page of the user list.
+pub const MAX_PER_PAGE: u32 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("no such user")]
+    NotFound,
+    /// An administrator may not lock themself out (the last admin would lock everyone out).
+    #[error("{0}")]
+    CannotModifySelf(&'static str),
+    #[error("{0}")]
+    InvalidRoles(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Internal(e.to_string())
+    }
+}
+
+impl From<AuthError> for AdminError {
+    fn from(e: AuthError) -> Self {
+        AdminError::Internal(e.to_string())
+    }
+}
+
+/// Whether `name` is a valid role or plan name: `^[a-z][a-z0-9_-]{0,31}$`.
+pub fn is_valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    matches!(bytes.first(), Some(b'a'..=b'z'))
+        && bytes.len() <= 32
+        && bytes
+            .iter()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
+}
+
+/// A validated, de-duplicated, sorted set of role names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles(Vec<String>);
+
+impl Roles {
+    pub fn parse(roles: Vec<String>) -> Result<Roles, AdminError> {
+        if let Some(bad) = roles.iter().find(|r| !is_valid_name(r)) {
+            let shown: String = bad.chars().take(40).collect();
+            return Err(AdminError::InvalidRoles(format!(
+                "role {shown:?} is not a valid name (a lower-case letter, then up to 31 of a-z, 0-9, _ or -)"
+            )));
+        }
+        let mut roles = roles;
+        roles.sort_unstable();
+        roles.dedup();
+        if roles.len() > MAX_ROLES {
+            return Err(AdminError::InvalidRoles(format!(
+                "at most {MAX_ROLES} roles per user"
+            )));
+        }
+        Ok(Roles(roles))
+    }
+
+    pub fn contains(&self, role: &str) -> bool {
+        self.0.iter().any(|r| r == role)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// A user as the admin API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminUser {
+    pub id: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub plan: String,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+impl From<AdminUserRow> for AdminUser {
+    fn from(row: AdminUserRow) -> Self {
+        AdminUser {
+            id: row.user.id,
+            email: row.user.email,
+            roles: row.user.roles,
+            plan: row.user.plan.unwrap_or_else(|| DEFAULT_PLAN.to_owned()),
+            disabled: row.disabled_at.is_some(),
+            created_at: row.user.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserPage {
+    pub users: Vec<AdminUser>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: i64,
+}
+
+impl Auth {
+    /// Users whose email contains `query` (case-insensitive), page `page` (from 1).
+    pub async fn admin_list_users(
+        &self,
+        query: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<UserPage, AdminError> {
+        let page = page.max(1);
+        let per_page = per_page.clamp(1, MAX_PER_PAGE);
+        let offset = i64::from(page - 1) * i64::from(per_page);
+        let needle = query.trim().to_lowercase();
+        let (rows, total) = self
+            .store()
+            .list_users(&needle, i64::from(per_page), offset)
+            .await?;
+        Ok(UserPage {
+            users: rows.into_iter().map(AdminUser::from).collect(),
+            page,
+            per_page,
+            total,
+        })
+    }
+
+    pub async fn admin_get_user(&self, user_id: &str) -> Result<AdminUser, AdminError> {
+        self.store()
+            .admin_user(user_id)
+            .await?
+            .map(AdminUser::from)
+            .ok_or(AdminError::NotFound)
+    }
+
+    /// Replaces a user's roles. Their access tokens stop verifying at once; their sessions stay
+    /// alive, and the next refresh (which reads roles from the users table) carries the new
+    /// roles.
+    pub async fn admin_set_roles(
+        &self,
+        actor: &str,
+        user_id: &str,
+        roles: Roles,
+    ) -> Result<AdminUser, AdminError> {
+        if actor == user_id && !roles.contains(ADMIN_ROLE) {
+            return Err(AdminError::CannotModifySelf(
+                "an administrator cannot remove their own admin role",
+            ));
+        }
+        let now = self.clock().now();
+        // Cut-off now + 1: every token minted up to this second is refused; the next refresh
+        // mints with iat = max(now, cut-off) (see `mint_access`) and so passes.
+        let cutoff = now + 1;
+        if !self
+            .store()
+            .set_roles(user_id, roles.as_slice(), cutoff)
+            .await?
+        {
+            return Err(AdminError::NotFound);
+        }
+        self.revocation().revoke_user_tokens_issued_before(
+            user_id,
+            cutoff,
+            now + self.revocation_horizon(),
+        );
+        self.admin_get_user(user_id).await
+    }
+
+    /// Sets a user's plan. No revocation: the plan only sizes a rate limit and takes effect on
+    /// the next refresh.
+    pub async fn admin_set_plan(
+        &self,
+        user_id: &str,
+        plan: &Plan,
+    ) -> Result<AdminUser, AdminError> {
+        if !self.store().set_plan(user_id, plan.as_str()).await? {
+            return Err(AdminError::NotFound);
+        }
+        self.admin_get_user(user_id).await
+    }
+
+    /// Disables an account and ends every session of it (`disabled_by_admin`), which revokes
+    /// the access tokens at once.
+    pub async fn admin_disable(&self, actor: &str, user_id: &str) -> Result<AdminUser, AdminError> {
+        if actor == user_id {
+            return Err(AdminError::CannotModifySelf(
+                "an administrator cannot disable their own account",
+            ));
+        }
+        let now = self.clock().now();
+        if !self.store().set_disabled(user_id, Some(now)).await? {
+            return Err(AdminError::NotFound);
+        }
+        self.end_user_sessions(user_id, "disabled_by_admin").await?;
+        self.admin_get_user(user_id).await
+    }
+
+    pub async fn admin_enable(&self, user_id: &str) -> Result<AdminUser, AdminError> {
+        if !self.store().set_disabled(user_id, None).await? {
+            return Err(AdminError::NotFound);
+        }
+        self.admin_get_user(user_id).await
+    }
+
+    /// Ends every live session of the user with `reason`. Returns how many ended.
+    pub async fn admin_end_sessions(&self, user_id: &str) -> Result<usize, AdminError> {
+        if self.store().admin_user(user_id).await?.is_none() {
+            return Err(AdminError::NotFound);
+        }
+        self.end_user_sessions(user_id, "signed_out_by_admin").await
+    }
+
+    async fn end_user_sessions(&self, user_id: &str, reason: &str) -> Result<usize, AdminError> {
+        let sessions = self.store().live_session_ids(user_id).await?;
+        for sid in &sessions {
+            self.end_session(sid, reason).await?;
+        }
+        Ok(sessions.len())
+    }
+
+    /// INVARIANT: a restart never revives a token cut off by a role change. Every cut-off still
+    /// within an access-token lifetime goes back into the revocation view before the server
+    /// listens.
+    pub async fn restore_user_cutoffs(&self) -> Result<usize, AdminError> {
+        let now = self.clock().now();
+        let horizon = self.revocation_horizon();
+        let cutoffs = self.store().user_cutoffs_since(now - horizon).await?;
+        for (user_id, cutoff) in &cutoffs {
+            self.revocation()
+                .revoke_user_tokens_issued_before(user_id, *cutoff, cutoff + horizon);
+        }
+        Ok(cutoffs.len())
+    }
+}

@@ -1,0 +1,138 @@
+//! Owns the server's key material lifecycle: the JWT signing key (generated Ed25519 saved as
+//! PKCS#8 PEM, a configured PEM file, or HS256 from `JWT_SECRET`) and the two 256-bit HMAC keys
+//! (refresh successor, CSRF). Must not import axum or sqlx.
+//!
+//! Files are created with mode 0600 and `create_new`, so a second process racing the first never
+//! overwrites a key tokens were already signed with.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwtgate_verify::{Algorithm, Key, KeySet};
+
+use crate::config::{PemAlgorithm, Settings};
+use crate::domain::tokens::{ServerKey, derive_key, random_key_bytes};
+
+pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
+pub const REFRESH_KEY_FILE: &str = "refresh-hmac.key";
+pub const CSRF_KEY_FILE: &str = "csrf-hmac.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("signing key: {0}")]
+    Key(#[from] jwtgate_verify::KeyError),
+}
+
+#[derive(Debug)]
+pub struct ServerKeys {
+    pub keyset: KeySet,
+    pub refresh: ServerKey,
+    pub csrf: ServerKey,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeysError + '_ {
+    move |source| KeysError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `contents` to a new file readable only by the owner.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeysError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io(path))?;
+    file.write_all(contents).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn load_or_create_hmac_key(dir: &Path, name: &str) -> Result<ServerKey, KeysError> {
+    let path = dir.join(name);
+    if !path.exists() {
+        let encoded = URL_SAFE_NO_PAD.encode(random_key_bytes());
+        match write_private(&path, encoded.as_bytes()) {
+            Ok(()) => {}
+            Err(KeysError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()
+        .filter(|b| b.len() >= 32)
+        .ok_or_else(|| KeysError::Invalid {
+            path: path.clone(),
+            message: "expected at least 32 base64url bytes".into(),
+        })?;
+    Ok(ServerKey::from_bytes(&bytes))
+}
+
+fn load_or_create_signing_key(dir: &Path) -> Result<Key, KeysError> {
+    let path = dir.join(SIGNING_KEY_FILE);
+    if !path.exists() {
+        let key = Key::generate(Algorithm::EdDSA)?;
+        let pem = key.to_pkcs8_pem().ok_or_else(|| KeysError::Invalid {
+            path: path.clone(),
+            message: "generated key cannot be exported".into(),
+        })?;
+        match write_private(&path, pem.as_bytes()) {
+            Ok(()) => {
+                tracing::info!(kid = key.kid(), path = %path.display(), "generated a new Ed25519 signing key");
+                return Ok(key);
+            }
+            Err(KeysError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let pem = std::fs::read_to_string(&path).map_err(io(&path))?;
+    Ok(Key::from_pem(&pem, Algorithm::EdDSA, None)?)
+}
+
+/// Loads (or creates on first start) every key the server needs, following the settings.
+pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
+    let dir = &settings.data_dir;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    if let Some(secret) = &settings.jwt_secret {
+        let master = secret.expose().as_bytes();
+        let key = Key::hmac(Key::derive_hmac_kid(master), Algorithm::HS256, master)?;
+        return Ok(ServerKeys {
+            keyset: KeySet::new(key)?,
+            refresh: derive_key(master, "jwtgate refresh-successor v1"),
+            csrf: derive_key(master, "jwtgate csrf v1"),
+        });
+    }
+    let signing = match &settings.signing_key_file {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).map_err(io(path))?;
+            let alg = match settings.signing_key_alg {
+                PemAlgorithm::EdDSA => Algorithm::EdDSA,
+                PemAlgorithm::ES256 => Algorithm::ES256,
+                PemAlgorithm::RS256 => Algorithm::RS256,
+            };
+            Key::from_pem(&pem, alg, None)?
+        }
+        None => load_or_create_signing_key(dir)?,
+    };
+    Ok(ServerKeys {
+        keyset: KeySet::new(signing)?,
+        refresh: load_or_create_hmac_key(dir, REFRESH_KEY_FILE)?,
+        csrf: load_or_create_hmac_key(dir, CSRF_KEY_FILE)?,
+    })
+}

@@ -1,0 +1,201 @@
+//! Owns outgoing mail: `Mailer` builds RFC 5322 messages with `lettre` and delivers them through
+//! one of two backends chosen by settings. Must not import axum or sqlx.
+//!
+//! - **Outbox** (the default, for development): each message is written to
+//!   `<data_dir>/outbox/<timestamp>-<id>.eml` and its link is logged at INFO. This is the one
+//!   place a log line may carry a single-use link: the outbox is a developer's mailbox.
+//! - **SMTP** (`smtp_url`, e.g. `smtp://127.0.0.1:2525`, `smtps://user:pass@host` or
+//!   `smtp://host:587?tls=required`): never logs a link or a body, only the failure.
+//!
+//! Sending never blocks the request path: `send` spawns the delivery and returns.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::domain::clock::Clock;
+use crate::domain::tokens;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail_from is not a valid mailbox: {0}")]
+    From(String),
+    #[error("smtp_url is not valid: {0}")]
+    Url(String),
+}
+
+/// One message to send (plain text).
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// The action link in the text, for the outbox log line only.
+    pub link: Option<String>,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Outbox(PathBuf),
+    Smtp(Arc<AsyncSmtpTransport<Tokio1Executor>>),
+}
+
+/// Delivers mail in the background. Cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    backend: Backend,
+    from: Mailbox,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SMTP URL may carry credentials: never print it.
+        let backend = match &self.backend {
+            Backend::Outbox(dir) => format!("outbox({})", dir.display()),
+            Backend::Smtp(_) => "smtp".to_owned(),
+        };
+        f.debug_struct("Mailer")
+            .field("backend", &backend)
+            .field("from", &self.from.to_string())
+            .finish()
+    }
+}
+
+impl Mailer {
+    /// The SMTP backend when `smtp_url` is set, the outbox under `outbox_dir` otherwise.
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: &str,
+        outbox_dir: PathBuf,
+        clock: Clock,
+    ) -> Result<Self, MailError> {
+        let from: Mailbox = from.parse().map_err(|e| MailError::From(format!("{e}")))?;
+        let backend = match smtp_url {
+            Some(url) => {
+                // The parse error would echo the URL (and its password): keep only the kind.
+                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|_| MailError::Url("expected smtp:// or smtps:// URL".into()))?;
+                Backend::Smtp(Arc::new(
+                    builder.timeout(Some(Duration::from_secs(15))).build(),
+                ))
+            }
+            None => Backend::Outbox(outbox_dir),
+        };
+        Ok(Self {
+            backend,
+            from,
+            clock,
+        })
+    }
+
+    fn build(&self, mail: &Mail) -> Result<Message, String> {
+        let to: Mailbox = mail.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+        // 7bit keeps the link on one unbroken line: lettre would pick quoted-printable for a
+        // line over 76 characters and fold the link. RFC 5322 allows 998, which we check here.
+        let text = mail.text.replace("\r\n", "\n").replace('\n', "\r\n");
+        let seven_bit = text.bytes().all(|b| b.is_ascii() && b != 0)
+            && text.split("\r\n").all(|line| line.len() <= 998);
+        if !seven_bit {
+            return Err("body is not 7-bit text".to_owned());
+        }
+        let body =
+            Body::dangerous_pre_encoded(text.into_bytes(), ContentTransferEncoding::SevenBit);
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Queues `mail` for delivery and returns at once; a failure is logged, never raised.
+    pub fn send(&self, mail: Mail) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.deliver(&mail).await {
+                tracing::error!(subject = %mail.subject, error = %e, "mail delivery failed");
+            }
+        });
+    }
+
+    /// Delivers now (what `send` runs in the background).
+    pub async fn deliver(&self, mail: &Mail) -> Result<(), String> {
+        let message = self.build(mail)?;
+        match &self.backend {
+            Backend::Outbox(dir) => {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| format!("cannot create the outbox: {e}"))?;
+                let name = format!("{}-{}.eml", self.clock.now(), tokens::random_id());
+                let path = dir.join(name);
+                let tmp = path.with_extension("tmp");
+                // Write then rename, so a reader never sees half a message.
+                tokio::fs::write(&tmp, message.formatted())
+                    .await
+                    .map_err(|e| format!("cannot write to the outbox: {e}"))?;
+                tokio::fs::rename(&tmp, &path)
+                    .await
+                    .map_err(|e| format!("cannot write to the outbox: {e}"))?;
+                // Development mailer only: the link is logged so a developer can click it.
+                tracing::info!(
+                    file = %path.display(),
+                    subject = %mail.subject,
+                    link = mail.link.as_deref().unwrap_or("-"),
+                    "dev mailer: message written to the outbox"
+                );
+                Ok(())
+            }
+            Backend::Smtp(transport) => transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("smtp: {e}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_outbox_gets_one_eml_file_with_the_link_on_one_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mailer = Mailer::new(
+            None,
+            "jwtgate <noreply@localhost>",
+            dir.path().join("outbox"),
+            Clock::manual(1_000),
+        )
+        .expect("mailer");
+        let link = format!("http://x/#/verify-email?token={}", "a".repeat(400));
+        mailer
+            .deliver(&Mail {
+                to: "ada@example.com".into(),
+                subject: "Hello".into(),
+                text: format!("Open this:\r\n\r\n{link}\r\n"),
+                link: Some(link.clone()),
+            })
+            .await
+            .expect("delivered");
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+            .expect("outbox")
+            .filter_map(Result::ok)
+            .collect();
+        assert_eq!(files.len(), 1);
+        let name = files[0].file_name().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("1000-") && name.ends_with(".eml"),
+            "{name}"
+        );
+        let text = std::fs::read_to_string(files[0].path()).expect("read");
+        assert!(text.contains("To: ada@example.com"), "{text}");
+        assert!(text.contains(&link), "{text}");
+    }
+}

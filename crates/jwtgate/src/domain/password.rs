@@ -1,0 +1,424 @@
+//! Owns `Password` (a redacted wrapper), the strength policy (length + zxcvbn) and the bounded
+//! Argon2id hashing pool. Must not import axum or sqlx.
+//!
+//! Hashing is CPU- and memory-heavy (19 MiB per hash by default), so it never runs on the async
+//! workers: at most `workers` hashes run at once on the blocking pool, at most `queue` more wait,
+//! and anything beyond is refused at once (`Busy`) instead of growing memory without bound.
+
+use std::fmt;
+use std::sync::Arc;
+
+use std::sync::Mutex;
+
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::Semaphore;
+
+/// A password as typed by the user. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(raw: String) -> Self {
+        Self(raw)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WeakPassword {
+    #[error("password must be at least 8 characters")]
+    TooShort,
+    #[error("password must be at most 128 characters")]
+    TooLong,
+    #[error("{0}")]
+    Guessable(String),
+}
+
+/// The registration policy: 8..=128 characters and a zxcvbn score of at least 3, judged with the
+/// email as a user input (so "ada@example.com1" is weak for Ada).
+pub fn check_strength(password: &Password, user_inputs: &[&str]) -> Result<(), WeakPassword> {
+    let chars = password.0.chars().count();
+    if chars < 8 {
+        return Err(WeakPassword::TooShort);
+    }
+    if chars > 128 {
+        return Err(WeakPassword::TooLong);
+    }
+    let entropy = zxcvbn::zxcvbn(&password.0, user_inputs);
+    if u8::from(entropy.score()) >= 3 {
+        return Ok(());
+    }
+    let mut advice = String::from("password is too easy to guess");
+    if let Some(feedback) = entropy.feedback() {
+        if let Some(warning) = feedback.warning() {
+            advice.push_str(&format!(": {warning}"));
+        }
+        for suggestion in feedback.suggestions() {
+            advice.push_str(&format!(" {suggestion}"));
+        }
+    }
+    Err(WeakPassword::Guessable(advice))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing slot and queue place is taken: the caller answers 503 with Retry-After.
+    #[error("password hashing pool is saturated")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Internal(String),
+}
+
+/// Result of a verification.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    Yes,
+    /// The password matched, and here is a hash with the current parameters to store.
+    YesRehashed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    params: Params,
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+    buffers: Arc<Buffers>,
+    dummy_hash: Arc<str>,
+}
+
+/// Argon2 working memory, reused across hashes. Allocating 19 MiB per hash on whichever blocking
+/// thread runs it made glibc keep a copy per malloc arena (hundreds of MiB after a login flood);
+/// with at most `workers` buffers, the hashing memory is `workers * m` and stays there.
+#[derive(Debug, Default)]
+struct Buffers {
+    free: Mutex<Vec<Vec<Block>>>,
+    blocks: usize,
+}
+
+impl Buffers {
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        let reused = self
+            .free
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        let mut buffer = reused.unwrap_or_default();
+        if buffer.len() < blocks {
+            buffer.resize(blocks, Block::default());
+        }
+        buffer
+    }
+
+    fn give(&self, buffer: Vec<Block>) {
+        // Only the configured size is kept: a bigger one (an old hash with a larger m) is freed.
+        if buffer.len() == self.blocks {
+            self.free
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(buffer);
+        }
+    }
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("m", &self.params.m_cost())
+            .field("t", &self.params.t_cost())
+            .field("p", &self.params.p_cost())
+            .field("running", &self.running.available_permits())
+            .finish()
+    }
+}
+
+fn argon2(params: &Params) -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+}
+
+fn internal(e: impl std::fmt::Display) -> HashError {
+    HashError::Internal(e.to_string())
+}
+
+fn hash_blocking(params: &Params, buffers: &Buffers, password: &[u8]) -> Result<String, HashError> {
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| HashError::Internal("rng failed".into()))?;
+    let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    let blocks = params.block_count();
+    let mut memory = buffers.take(blocks);
+    let result = argon2(params).hash_password_into_with_memory(
+        password,
+        &salt,
+        &mut out,
+        memory.get_mut(..blocks).unwrap_or_default(),
+    );
+    buffers.give(memory);
+    result.map_err(internal)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(internal)?,
+        salt: Some(Salt::new(&salt).map_err(internal)?),
+        hash: Some(Output::new(&out).map_err(internal)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Recomputes the hash of `password` with the parameters and salt stored in `stored` and compares
+/// in constant time. `None` when `stored` is not an Argon2 PHC string.
+fn verify_blocking(stored: &PasswordHash, buffers: &Buffers, password: &[u8]) -> Option<bool> {
+    let algorithm = Algorithm::try_from(stored.algorithm.as_str()).ok()?;
+    let version = stored
+        .version
+        .map_or(Some(Version::V0x13), |v| Version::try_from(v).ok())?;
+    let params = Params::try_from(stored).ok()?;
+    let salt = stored.salt.as_ref()?;
+    let expected = stored.hash.as_ref()?;
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    let mut memory = buffers.take(blocks);
+    let result = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password,
+        salt.as_ref(),
+        &mut out,
+        memory.get_mut(..blocks).unwrap_or_default(),
+    );
+    buffers.give(memory);
+    result.ok()?;
+    Some(aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_bytes()).is_ok())
+}
+
+impl PasswordHasher {
+    /// Builds the pool and computes the dummy hash used for unknown users (same parameters, so a
+    /// login for an unknown email costs the same time as a wrong password).
+    pub async fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, HashError> {
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| HashError::Internal(e.to_string()))?;
+        let buffers = Arc::new(Buffers {
+            free: Mutex::new(Vec::new()),
+            blocks: params.block_count(),
+        });
+        let (p, b) = (params.clone(), Arc::clone(&buffers));
+        let dummy = tokio::task::spawn_blocking(move || {
+            hash_blocking(&p, &b, b"jwtgate dummy password for unknown users")
+        })
+        .await
+        .map_err(internal)??;
+        Ok(Self {
+            params,
+            running: Arc::new(Semaphore::new(workers.max(1))),
+            admitted: Arc::new(Semaphore::new(workers.max(1) + queue)),
+            buffers,
+            dummy_hash: dummy.into(),
+        })
+    }
+
+    /// Runs `f` on the blocking pool once a slot is free, or refuses at once when the queue is full.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| HashError::Busy)?;
+        // The permits move into the blocking task: if the client disconnects, the hash still runs
+        // to completion and keeps its slot until then, so the bound holds.
+        tokio::task::spawn_blocking(move || {
+            let result = f();
+            drop((running, admitted));
+            result
+        })
+        .await
+        .map_err(|e| HashError::Internal(e.to_string()))?
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let (params, buffers) = (self.params.clone(), Arc::clone(&self.buffers));
+        let password = password.0.clone();
+        self.run(move || hash_blocking(&params, &buffers, password.as_bytes()))
+            .await
+    }
+
+    /// Verifies against `stored`, or against the dummy hash when the user is unknown (`None`),
+    /// which always answers `No` after the same work.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verified, HashError> {
+        let known = stored.is_some();
+        let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
+        let (params, buffers) = (self.params.clone(), Arc::clone(&self.buffers));
+        let password = password.0.clone();
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                return Ok(Verified::No);
+            };
+            let ok = verify_blocking(&parsed, &buffers, password.as_bytes()).unwrap_or(false);
+            if !ok || !known {
+                return Ok(Verified::No);
+            }
+            let current = Params::try_from(&parsed).ok();
+            let same = current.is_some_and(|c| {
+                c.m_cost() == params.m_cost()
+                    && c.t_cost() == params.t_cost()
+                    && c.p_cost() == params.p_cost()
+            }) && parsed.algorithm.as_str() == "argon2id";
+            if same {
+                Ok(Verified::Yes)
+            } else {
+                // Upgrade on login: the only moment the plaintext is available.
+                hash_blocking(&params, &buffers, password.as_bytes()).map(Verified::YesRehashed)
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEAK: HashParams = HashParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[test]
+    fn common_and_short_passwords_are_weak() {
+        assert_eq!(
+            check_strength(&Password::new("short".into()), &[]),
+            Err(WeakPassword::TooShort)
+        );
+        assert!(matches!(
+            check_strength(&Password::new("password123".into()), &[]),
+            Err(WeakPassword::Guessable(_))
+        ));
+        assert!(
+            check_strength(&Password::new("correct horse battery staple 9".into()), &[]).is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn hash_verifies_and_rehashes_when_parameters_change() {
+        let old = PasswordHasher::new(WEAK, 1, 1).await.expect("pool");
+        let pw = Password::new("tr0ub4dor&3-horse".into());
+        let stored = old.hash(&pw).await.expect("hash");
+        assert_eq!(
+            old.verify(&pw, Some(&stored)).await.expect("v"),
+            Verified::Yes
+        );
+        assert_eq!(
+            old.verify(&Password::new("nope".into()), Some(&stored))
+                .await
+                .expect("v"),
+            Verified::No
+        );
+        assert_eq!(old.verify(&pw, None).await.expect("v"), Verified::No);
+        let new = PasswordHasher::new(
+            HashParams {
+                memory_kib: 128,
+                ..WEAK
+            },
+            1,
+            1,
+        )
+        .await
+        .expect("pool");
+        assert!(matches!(
+            new.verify(&pw, Some(&stored)).await.expect("v"),
+            Verified::YesRehashed(_)
+        ));
+    }
+}
+
+#[cfg(test)]
+mod interop {
+    use super::*;
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
+
+    #[tokio::test]
+    async fn our_phc_strings_match_the_reference_implementation_both_ways() {
+        let params = HashParams {
+            memory_kib: 256,
+            iterations: 2,
+            parallelism: 2,
+        };
+        let pool = PasswordHasher::new(params, 1, 1).await.expect("pool");
+        let pw = Password::new("interop check password".into());
+        let ours = pool.hash(&pw).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(
+            Argon2::default()
+                .verify_password(pw.expose().as_bytes(), &parsed)
+                .is_ok()
+        );
+
+        let reference_params = Params::new(256, 2, 2, None).expect("params");
+        let theirs = argon2(&reference_params)
+            .hash_password_with_salt(pw.expose().as_bytes(), b"0123456789abcdef")
+            .expect("hash")
+            .to_string();
+        assert_eq!(
+            pool.verify(&pw, Some(&theirs)).await.expect("v"),
+            Verified::Yes
+        );
+        let wrong = Password::new("interop check passwore".into());
+        assert_eq!(
+            pool.verify(&wrong, Some(&theirs)).await.expect("v"),
+            Verified::No
+        );
+    }
+}
+
+#[cfg(test)]
+mod strength_cost {
+    use super::*;
+
+    #[test]
+    fn the_longest_allowed_password_is_judged_quickly() {
+        let start = std::time::Instant::now();
+        for pw in [
+            "a".repeat(128),
+            "ab1!".repeat(32),
+            "correct horse battery staple ".repeat(5)[..128].to_owned(),
+        ] {
+            let _ = check_strength(&Password::new(pw), &["ada@example.com"]);
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! Owns the opaque secrets the server mints: ids, refresh tokens (stored only as SHA-256), the
+//! deterministic refresh successor and the stateless CSRF token. Must not import axum or sqlx.
+
+use std::fmt;
+
+use aws_lc_rs::{digest, hmac, rand};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// A 256-bit server key for an HMAC purpose. `Debug` is redacted.
+#[derive(Clone)]
+pub struct ServerKey(hmac::Key);
+
+impl ServerKey {
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
+    }
+
+    fn tag(&self, message: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, message).as_ref())
+    }
+
+    fn verify(&self, message: &[u8], tag_b64: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(tag_b64)
+            .is_ok_and(|tag| hmac::verify(&self.0, message, &tag).is_ok())
+    }
+}
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerKey([redacted])")
+    }
+}
+
+/// A refresh token as handed to a client. `Debug` is redacted so it can never reach a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    pub fn new(raw: String) -> Self {
+        Self(raw)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// What the database stores: SHA-256 of the token (a 256-bit random value needs no salt).
+    pub fn hash(&self) -> Vec<u8> {
+        digest::digest(&digest::SHA256, self.0.as_bytes())
+            .as_ref()
+            .to_vec()
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken([redacted])")
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // aws-lc's system RNG does not fail on supported platforms; a zeroed buffer would be
+    // catastrophic, so refuse to continue rather than hand it out.
+    if rand::fill(&mut bytes).is_err() {
+        std::process::abort();
+    }
+    bytes
+}
+
+pub fn random_key_bytes() -> [u8; 32] {
+    random_bytes::<32>()
+}
+
+/// A 128-bit random id in base64url (jti, request ids).
+pub fn random_id() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<16>())
+}
+
+/// A random UUID v4 string (user and session ids).
+pub fn uuid_v4() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+pub fn new_refresh_token() -> RefreshToken {
+    RefreshToken(URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
+/// The successor of a refresh token is a pure function of it, so a spent token re-presented
+/// inside the grace window (a second tab racing the first) gets the very same successor without
+/// the server ever storing a plaintext token.
+pub fn refresh_successor(key: &ServerKey, presented: &RefreshToken) -> RefreshToken {
+    RefreshToken(key.tag(presented.0.as_bytes()))
+}
+
+/// Stateless CSRF token bound to the session: only someone who can read our JSON responses
+/// (same origin) learns it; a cross-site form cannot.
+pub fn csrf_token(key: &ServerKey, session_id: &str) -> String {
+    key.tag(session_id.as_bytes())
+}
+
+pub fn csrf_matches(key: &ServerKey, session_id: &str, presented: &str) -> bool {
+    key.verify(session_id.as_bytes(), presented)
+}
+
+/// Derives a purpose-specific key from a master secret (`JWT_SECRET`), so the signing secret,
+/// the refresh key and the CSRF key are never the same bytes.
+pub fn derive_key(master: &[u8], label: &str) -> ServerKey {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, master);
+    ServerKey::from_bytes(hmac::sign(&k, label.as_bytes()).as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successor_is_deterministic_and_csrf_is_bound_to_the_session() {
+        let key = ServerKey::from_bytes(&[7; 32]);
+        let t = new_refresh_token();
+        assert_eq!(refresh_successor(&key, &t), refresh_successor(&key, &t));
+        assert_ne!(refresh_successor(&key, &t), t);
+        assert_eq!(t.hash().len(), 32);
+        let csrf = csrf_token(&key, "s1");
+        assert!(csrf_matches(&key, "s1", &csrf));
+        assert!(!csrf_matches(&key, "s2", &csrf));
+        assert!(!csrf_matches(&key, "s1", "garbage!"));
+        assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn uuids_look_like_uuids() {
+        let u = uuid_v4();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+    }
+}

@@ -1,0 +1,80 @@
+//! Owns the audit-log routes: `GET /auth/activity` (the caller's own events) and
+//! `GET /api/admin/audit` (every event, administrators only). Same page shape for both:
+//! `{events: [...], next_cursor}`, newest first; pass `next_cursor` back as `before`.
+//! Must not import sqlx.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Admin, Authenticated};
+use crate::domain::audit::{AuditPage, DEFAULT_PAGE, MAX_PAGE};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/activity", get(own))
+        .route("/api/admin/audit", get(all))
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+fn parse(q: Result<Query<PageQuery>, QueryRejection>) -> Result<(Option<i64>, i64), ApiError> {
+    let Query(q) = q.map_err(|_| ApiError::invalid_request("before and limit must be integers"))?;
+    let before = match q.before.as_deref().filter(|b| !b.is_empty()) {
+        None => None,
+        Some(b) => Some(
+            b.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ApiError::invalid_request("before must be a next_cursor value"))?,
+        ),
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    Ok((before, limit))
+}
+
+async fn page(
+    state: &AppState,
+    user: Option<&str>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    let (before, limit) = parse(q)?;
+    let page = state
+        .auth
+        .audit()
+        .page(user, before, limit)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(page))
+}
+
+async fn own(
+    State(state): State<AppState>,
+    Authenticated { claims, .. }: Authenticated,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    page(&state, Some(&claims.sub), q).await
+}
+
+/// Administrators only, through the library's role guard: 401 without credentials, 403
+/// `insufficient_scope` without the `admin` role.
+async fn all(
+    State(state): State<AppState>,
+    _admin: Admin,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<AuditPage>, ApiError> {
+    page(&state, None, q).await
+}

@@ -1,0 +1,205 @@
+//! Owns `/api/admin/*`: list, search and show users, set roles and plan, disable and enable,
+//! end a user's sessions. Every route is guarded by `jwtgate-verify`'s `RequireRole` (through
+//! [`Admin`]): 401 without credentials, 403 `insufficient_scope` without the `admin` role.
+//! Must not import sqlx.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Admin, ApiJson, ClientIp};
+use crate::domain::admin::{AdminError, AdminUser, Roles, UserPage};
+use crate::domain::audit::{AuditEvent, Outcome};
+use crate::domain::plans::Plan;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/users", get(list_users))
+        .route("/api/admin/users/{id}", get(show_user))
+        .route("/api/admin/users/{id}/roles", put(set_roles))
+        .route("/api/admin/users/{id}/plan", put(set_plan))
+        .route("/api/admin/users/{id}/disable", post(disable))
+        .route("/api/admin/users/{id}/enable", post(enable))
+        .route("/api/admin/users/{id}/sessions", delete(end_sessions))
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::NotFound => {
+                ApiError::client(StatusCode::NOT_FOUND, "not_found", "no such user")
+            }
+            AdminError::CannotModifySelf(why) => {
+                ApiError::client(StatusCode::CONFLICT, "cannot_modify_self", why)
+            }
+            AdminError::InvalidRoles(why) => {
+                ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", why)
+            }
+            AdminError::Internal(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// The one call site per admin action for the audit log (actor, subject, action, ip, outcome).
+/// Never pass secrets here.
+async fn audit_admin_action(
+    state: &AppState,
+    admin: &Admin,
+    ip: &ClientIp,
+    action: &'static str,
+    subject: &str,
+    ok: bool,
+) {
+    state
+        .auth
+        .audit()
+        .record(AuditEvent {
+            actor: Some(&admin.0.claims.sub),
+            subject: Some(subject),
+            ip: Some(&ip.0),
+            event: action,
+            outcome: if ok {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            detail: None,
+        })
+        .await;
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    q: String,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: Admin,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<UserPage>, ApiError> {
+    let Query(query) = query.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            "page and per_page must be positive integers; q is a search string",
+        )
+    })?;
+    let page = state
+        .auth
+        .admin_list_users(
+            &query.q,
+            query.page.unwrap_or(1),
+            query.per_page.unwrap_or(20),
+        )
+        .await?;
+    Ok(Json(page))
+}
+
+#[derive(Serialize)]
+struct UserBody {
+    user: AdminUser,
+}
+
+async fn show_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<UserBody>, ApiError> {
+    let user = state.auth.admin_get_user(&id).await?;
+    Ok(Json(UserBody { user }))
+}
+
+#[derive(Deserialize)]
+struct RolesBody {
+    roles: Vec<String>,
+}
+
+async fn set_roles(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RolesBody>,
+) -> Result<Json<UserBody>, ApiError> {
+    let roles = Roles::parse(body.roles)?;
+    let result = state
+        .auth
+        .admin_set_roles(&admin.0.claims.sub, &id, roles)
+        .await;
+    audit_admin_action(&state, &admin, &ip, "set_roles", &id, result.is_ok()).await;
+    Ok(Json(UserBody { user: result? }))
+}
+
+#[derive(Deserialize)]
+struct PlanBody {
+    plan: String,
+}
+
+async fn set_plan(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PlanBody>,
+) -> Result<Json<UserBody>, ApiError> {
+    let limits = &state.settings.rate_limits.per_minute;
+    let plan = Plan::parse(&body.plan, |p| limits.contains_key(p)).ok_or_else(|| {
+        let known: Vec<&str> = limits.keys().map(String::as_str).collect();
+        ApiError::client(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("plan must be one of: {}", known.join(", ")),
+        )
+    })?;
+    let result = state.auth.admin_set_plan(&id, &plan).await;
+    audit_admin_action(&state, &admin, &ip, "set_plan", &id, result.is_ok()).await;
+    Ok(Json(UserBody { user: result? }))
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> Result<Json<UserBody>, ApiError> {
+    let result = state.auth.admin_disable(&admin.0.claims.sub, &id).await;
+    audit_admin_action(&state, &admin, &ip, "disable_user", &id, result.is_ok()).await;
+    Ok(Json(UserBody { user: result? }))
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> Result<Json<UserBody>, ApiError> {
+    let result = state.auth.admin_enable(&id).await;
+    audit_admin_action(&state, &admin, &ip, "enable_user", &id, result.is_ok()).await;
+    Ok(Json(UserBody { user: result? }))
+}
+
+#[derive(Serialize)]
+struct EndedBody {
+    ended_sessions: usize,
+}
+
+async fn end_sessions(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> Result<Json<EndedBody>, ApiError> {
+    let result = state.auth.admin_end_sessions(&id).await;
+    audit_admin_action(&state, &admin, &ip, "end_sessions", &id, result.is_ok()).await;
+    Ok(Json(EndedBody {
+        ended_sessions: result?,
+    }))
+}

@@ -1,0 +1,367 @@
+//! Owns the `/auth/*` routes: register, login, refresh, logout, csrf, and the two transports
+//! (JSON body, or cookies + CSRF header). Extract -> call `domain::Auth` -> map to response.
+//! Must not import sqlx.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{
+    ACCESS_COOKIE, ApiJson, ClientIp, OptionalJson, REFRESH_COOKIE, access_credential,
+    authenticate, cookie, csrf_header, user_agent,
+};
+use crate::config::SameSite;
+use crate::domain::accounts::Registered;
+use crate::domain::auth::{Csrf, Issued, LoginRequest, User};
+use crate::domain::password::Password;
+use crate::domain::sessions::LogoutScope;
+use crate::domain::tokens::RefreshToken;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/csrf", get(csrf))
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct UserBody {
+    user: User,
+}
+
+#[derive(Serialize)]
+struct AcceptedBody {
+    status: &'static str,
+}
+
+/// 201 with the user; with `require_email_verification` on, always 202
+/// `{"status":"check_your_email"}` (the address is never confirmed to exist).
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Result<Response, ApiError> {
+    match state
+        .accounts
+        .register(&body.email, Password::new(body.password))
+        .await?
+    {
+        Registered::Created(user) => {
+            Ok((StatusCode::CREATED, Json(UserBody { user })).into_response())
+        }
+        Registered::Accepted => Ok((
+            StatusCode::ACCEPTED,
+            Json(AcceptedBody {
+                status: "check_your_email",
+            }),
+        )
+            .into_response()),
+    }
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum TransportChoice {
+    #[default]
+    Body,
+    Cookie,
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    transport: TransportChoice,
+}
+
+/// RFC 6749 §5.1 token response (body transport).
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    user: User,
+}
+
+/// Cookie transport: no token in the body, only what the page script needs.
+#[derive(Serialize)]
+struct CookieResponse {
+    token_type: &'static str,
+    expires_in: i64,
+    csrf_token: String,
+    user: User,
+}
+
+fn same_site(state: &AppState) -> &'static str {
+    match state.settings.cookie_same_site {
+        SameSite::Strict => "Strict",
+        SameSite::Lax => "Lax",
+    }
+}
+
+fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+    same_site: &str,
+) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; HttpOnly; Secure; SameSite={same_site}; Path={path}; Max-Age={max_age}"
+    ))
+    .ok()
+}
+
+fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
+    let ss = same_site(state);
+    for (name, path) in [(ACCESS_COOKIE, "/"), (REFRESH_COOKIE, "/auth")] {
+        if let Some(v) = set_cookie(name, "", path, 0, ss) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+fn respond(
+    state: &AppState,
+    issued: Issued,
+    transport: TransportChoice,
+) -> Result<Response, ApiError> {
+    match transport {
+        TransportChoice::Body => Ok(Json(TokenResponse {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token.expose().to_owned(),
+            user: issued.user,
+        })
+        .into_response()),
+        TransportChoice::Cookie => {
+            let ss = same_site(state);
+            let access = set_cookie(
+                ACCESS_COOKIE,
+                &issued.access_token,
+                "/",
+                issued.expires_in,
+                ss,
+            );
+            let refresh = set_cookie(
+                REFRESH_COOKIE,
+                issued.refresh_token.expose(),
+                "/auth",
+                issued.refresh_max_age,
+                ss,
+            );
+            let (Some(access), Some(refresh)) = (access, refresh) else {
+                return Err(ApiError::internal("token not valid in a cookie"));
+            };
+            let mut response = Json(CookieResponse {
+                token_type: "cookie",
+                expires_in: issued.expires_in,
+                csrf_token: issued.csrf_token,
+                user: issued.user,
+            })
+            .into_response();
+            response.headers_mut().append(header::SET_COOKIE, access);
+            response.headers_mut().append(header::SET_COOKIE, refresh);
+            Ok(response)
+        }
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    let ua = user_agent(&headers);
+    let issued = state
+        .auth
+        .login(LoginRequest {
+            email: &body.email,
+            password: Password::new(body.password),
+            ip: &ip,
+            user_agent: ua.as_deref(),
+        })
+        .await?;
+    respond(&state, issued, body.transport)
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+/// The refresh credential of a request: body (no CSRF) or cookie (CSRF required), never both.
+fn refresh_credential(
+    headers: &HeaderMap,
+    body: Option<RefreshBody>,
+) -> Result<Option<(RefreshToken, TransportChoice)>, ApiError> {
+    let from_body = body.and_then(|b| b.refresh_token).filter(|t| !t.is_empty());
+    let from_cookie = cookie(headers, REFRESH_COOKIE)?;
+    match (from_body, from_cookie) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_request(
+            "send the refresh token in the body or the cookie, not both",
+        )),
+        (Some(t), None) => Ok(Some((RefreshToken::new(t), TransportChoice::Body))),
+        (None, Some(c)) => Ok(Some((
+            RefreshToken::new(c.to_owned()),
+            TransportChoice::Cookie,
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn csrf_for(transport: TransportChoice, headers: &HeaderMap) -> Csrf<'_> {
+    match transport {
+        TransportChoice::Body => Csrf::NotRequired,
+        TransportChoice::Cookie => Csrf::Required(csrf_header(headers)),
+    }
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RefreshBody>,
+) -> Result<Response, ApiError> {
+    let Some((token, transport)) = refresh_credential(&headers, body)? else {
+        return Err(ApiError::unauthorized(
+            "missing_credentials",
+            "send {\"refresh_token\": ...} or the refresh cookie",
+            false,
+        ));
+    };
+    match state
+        .auth
+        .refresh(&token, csrf_for(transport, &headers))
+        .await
+    {
+        Ok(issued) => respond(&state, issued, transport),
+        Err(e) => {
+            let mut response = ApiError::from(e).into_response();
+            // A dead cookie session is cleared so the browser stops sending it.
+            if transport == TransportChoice::Cookie && response.status() == StatusCode::UNAUTHORIZED
+            {
+                clear_cookies(&state, response.headers_mut());
+            }
+            Ok(response)
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum ScopeChoice {
+    #[default]
+    Current,
+    Others,
+    All,
+}
+
+#[derive(Deserialize)]
+struct LogoutBody {
+    refresh_token: Option<String>,
+    #[serde(default)]
+    scope: ScopeChoice,
+}
+
+/// Ends the caller's session (`scope` `current`, the default), every other one (`others`) or
+/// all of them (`all`). The credential is the access token, or the refresh token alone.
+async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    method: Method,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<LogoutBody>,
+) -> Result<Response, ApiError> {
+    let scope = match body.as_ref().map(|b| b.scope).unwrap_or_default() {
+        ScopeChoice::Current => LogoutScope::Current,
+        ScopeChoice::Others => LogoutScope::Others,
+        ScopeChoice::All => LogoutScope::All,
+    };
+    let body = body.map(|b| RefreshBody {
+        refresh_token: b.refresh_token,
+    });
+    if let Some((token, transport)) = access_credential(&headers)? {
+        let claims = authenticate(&state, &method, &headers, &token, transport)?;
+        let Some(sid) = claims.sid.as_deref() else {
+            return Err(ApiError::invalid_request(
+                "this token is not tied to a session",
+            ));
+        };
+        state
+            .auth
+            .logout_scope(&claims.sub, sid, scope, &ip)
+            .await?;
+    } else if let Some((token, transport)) = refresh_credential(&headers, body)? {
+        state
+            .auth
+            .logout_with_refresh_scope(&token, csrf_for(transport, &headers), scope, &ip)
+            .await?;
+    } else {
+        return Err(ApiError::unauthorized(
+            "missing_credentials",
+            "send the access token (or the refresh token) of the session to end",
+            false,
+        ));
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    // `others` keeps this session: its cookies stay.
+    if scope != LogoutScope::Others {
+        clear_cookies(&state, response.headers_mut());
+    }
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct CsrfBody {
+    csrf_token: String,
+}
+
+/// The CSRF token of the cookie session (after a page reload the script no longer has it).
+async fn csrf(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let sid = match access_credential(&headers)? {
+        Some((token, transport)) => authenticate(&state, &method, &headers, &token, transport)?
+            .sid
+            .clone(),
+        None => match cookie(&headers, REFRESH_COOKIE)? {
+            Some(rt) => {
+                state
+                    .auth
+                    .active_session_for_refresh(&RefreshToken::new(rt.to_owned()))
+                    .await?
+            }
+            None => None,
+        },
+    };
+    let Some(sid) = sid else {
+        return Err(ApiError::unauthorized(
+            "missing_credentials",
+            "log in with \"transport\": \"cookie\" first",
+            false,
+        ));
+    };
+    Ok(Json(CsrfBody {
+        csrf_token: state.auth.csrf_token(&sid),
+    })
+    .into_response())
+}

@@ -1,0 +1,274 @@
+//! Owns `ApiError`, the one HTTP error type: client-safe 4xx variants with a stable snake_case
+//! `code`, and an opaque 5xx carrying a request id (the cause goes to the log, never the body).
+//! Rendered as RFC 9457 `application/problem+json`. Every 401 carries `WWW-Authenticate`.
+//! Must not import sqlx.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use jwtgate_verify::axum::{AuthRejection, problem_title};
+
+use crate::domain::AuthError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// A 4xx with a stable code and a human detail.
+    Client {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
+    /// 401. `token_presented` adds `error="invalid_token"` to `WWW-Authenticate` (RFC 6750 §3.1).
+    Unauthorized {
+        code: String,
+        detail: String,
+        token_presented: bool,
+    },
+    /// 429 or 503 with `Retry-After`.
+    RetryLater {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+        retry_after_secs: i64,
+    },
+    /// 422 `invalid_field`, naming the field in a `field` member as well as in the detail.
+    InvalidField { field: &'static str, detail: String },
+    /// 500: the body carries only the request id.
+    Internal { request_id: String },
+    /// A refusal by `jwtgate-verify`'s extractor, rendered by the library itself so the server
+    /// and every service using the library answer byte for byte alike.
+    Auth(AuthRejection),
+}
+
+impl From<AuthRejection> for ApiError {
+    fn from(rejection: AuthRejection) -> Self {
+        // Which check failed is for the log only; clients all get invalid_token (RFC 9068 §4).
+        tracing::debug!(reason = rejection.kind().reason(), "access token refused");
+        Self::Auth(rejection)
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn client(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Client {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::bad_request("invalid_request", detail)
+    }
+
+    pub fn unauthorized(
+        code: impl Into<String>,
+        detail: impl Into<String>,
+        token_presented: bool,
+    ) -> Self {
+        Self::Unauthorized {
+            code: code.into(),
+            detail: detail.into(),
+            token_presented,
+        }
+    }
+
+    pub fn csrf_failed() -> Self {
+        Self::client(
+            StatusCode::FORBIDDEN,
+            "csrf_failed",
+            "cookie-authenticated requests that change state must send the X-CSRF-Token header",
+        )
+    }
+
+    /// Logs `cause` with a fresh request id and returns the opaque 500.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let request_id = crate::domain::tokens::random_id();
+        tracing::error!(%request_id, error = %cause, "internal error");
+        Self::Internal { request_id }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        use AuthError as E;
+        match e {
+            E::InvalidEmail(m) => {
+                Self::client(StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", m)
+            }
+            E::WeakPassword(m) => {
+                Self::client(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", m)
+            }
+            E::EmailTaken => Self::client(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "an account with this email already exists",
+            ),
+            E::InvalidCredentials => {
+                Self::unauthorized("invalid_credentials", "email or password is wrong", false)
+            }
+            E::Throttled(t) => {
+                let which = match t.limit {
+                    crate::domain::throttle::Limit::Account => "account",
+                    crate::domain::throttle::Limit::Ip => "ip",
+                };
+                Self::RetryLater {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    code: "too_many_attempts",
+                    detail: format!(
+                        "too many failed logins for this {which}; the {which} limit resets in {} seconds",
+                        t.retry_after_secs
+                    ),
+                    retry_after_secs: t.retry_after_secs,
+                }
+            }
+            E::Busy => Self::RetryLater {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "server_busy",
+                detail: "too many logins in progress; retry shortly".into(),
+                retry_after_secs: 1,
+            },
+            E::InvalidRefreshToken => {
+                Self::unauthorized("invalid_token", "the refresh token is unknown", true)
+            }
+            E::SessionEnded(reason) => Self::unauthorized(
+                reason.clone(),
+                format!("the session has ended ({reason}); log in again"),
+                true,
+            ),
+            E::CsrfFailed => Self::csrf_failed(),
+            E::AccountDisabled => Self::client(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "this account has been disabled by an administrator",
+            ),
+            E::EmailNotVerified => Self::client(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "confirm your email address first: open the link we sent (or ask for a new one)",
+            ),
+            E::WrongPassword => {
+                Self::bad_request("wrong_password", "the current password is wrong")
+            }
+            E::NotFound => Self::client(StatusCode::NOT_FOUND, "not_found", "no such resource"),
+            E::TokenUsed => Self::bad_request(
+                "token_used",
+                "this link has already been used; ask for a new one",
+            ),
+            E::TokenExpired => {
+                Self::bad_request("token_expired", "this link has expired; ask for a new one")
+            }
+            E::InvalidToken => Self::bad_request(
+                "invalid_token",
+                "this link is not valid; check that it was copied whole",
+            ),
+            E::Internal(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, detail, request_id, retry, www) = match &self {
+            ApiError::Auth(rejection) => return rejection.clone().into_response(),
+            ApiError::InvalidField { detail, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                detail.as_str(),
+                None,
+                None,
+                None,
+            ),
+            ApiError::Client {
+                status,
+                code,
+                detail,
+            } => (*status, *code, detail.as_str(), None, None, None),
+            ApiError::Unauthorized {
+                code,
+                detail,
+                token_presented,
+            } => (
+                StatusCode::UNAUTHORIZED,
+                code.as_str(),
+                detail.as_str(),
+                None,
+                None,
+                Some(if *token_presented {
+                    "Bearer realm=\"jwtgate\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"jwtgate\""
+                }),
+            ),
+            ApiError::RetryLater {
+                status,
+                code,
+                detail,
+                retry_after_secs,
+            } => (
+                *status,
+                *code,
+                detail.as_str(),
+                None,
+                Some(*retry_after_secs),
+                None,
+            ),
+            ApiError::Internal { request_id } => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "an internal error occurred; quote the request id when reporting it",
+                Some(request_id.as_str()),
+                None,
+                None,
+            ),
+        };
+        let problem = Problem {
+            kind: format!("https://jwtgate.dev/problems/{code}"),
+            // The library's titles for its codes, so one `type` always has one `title`.
+            title: problem_title(code)
+                .or_else(|| status.canonical_reason())
+                .unwrap_or("Error"),
+            status: status.as_u16(),
+            code,
+            detail,
+            field: match &self {
+                ApiError::InvalidField { field, .. } => Some(*field),
+                _ => None,
+            },
+            request_id,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(www) = www {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(www));
+        }
+        if let Some(secs) = retry {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}

@@ -1,0 +1,342 @@
+//! Owns the request-side adapters: the JSON body extractor (problem+json on every failure), the
+//! client IP, cookies, and the access-token extractor (Bearer header or `__Host-` cookie, with the
+//! CSRF rule for cookie-authenticated state changes). Must not import sqlx.
+//!
+//! The access token itself is found and verified by `jwtgate-verify`'s axum extractor (one
+//! definition of a valid token, shared with every service that trusts ours), fed the server's
+//! injected clock through `AppState::access`. What stays here is the server's own rule: a
+//! cookie-authenticated request that changes state must also carry the CSRF header.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use jwtgate_verify::Claims;
+use jwtgate_verify::axum::TokenSource;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+
+pub const ACCESS_COOKIE: &str = "__Host-jwtgate_at";
+pub const REFRESH_COOKIE: &str = "__Secure-jwtgate_rt";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+}
+
+async fn body_bytes(req: Request, state: &AppState) -> Result<(HeaderMap, Bytes), ApiError> {
+    let headers = req.headers().clone();
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request bodies are limited to {} bytes", super::BODY_LIMIT),
+            )
+        } else {
+            ApiError::invalid_request("the request body could not be read")
+        }
+    })?;
+    Ok((headers, bytes))
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                let message = e.to_string();
+                // serde's messages name the field but never echo values of other fields.
+                let detail = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
+                if message.starts_with("missing field") {
+                    ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "missing_field", detail)
+                } else {
+                    ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail)
+                }
+            }
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request("invalid_json", "the request body is not valid JSON")
+            }
+        }
+    })
+}
+
+/// A JSON body: 415 `unsupported_media_type` without a JSON content type, 413 over the limit,
+/// 400 `invalid_json` for bad syntax, 422 `missing_field`/`invalid_field` for the wrong shape.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::client(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let (_, bytes) = body_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Like [`ApiJson`], but an empty body is `None` (refresh and logout in cookie mode).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (headers, bytes) = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        if !is_json(&headers) {
+            return Err(ApiError::client(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// The value of cookie `name`, if sent exactly once (a duplicate is treated as absent-and-invalid
+/// by the caller through `Err`).
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut found = None;
+    for value in headers.get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=')
+                && k == name
+            {
+                if found.is_some() {
+                    return Err(ApiError::invalid_request(format!(
+                        "cookie {name} sent twice"
+                    )));
+                }
+                found = Some(v);
+            }
+        }
+    }
+    Ok(found.filter(|v| !v.is_empty()))
+}
+
+pub fn csrf_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
+}
+
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect())
+}
+
+/// The client address: the socket peer, or the right-most X-Forwarded-For entry (the one our own
+/// proxy appended) when `trust_proxy_headers` is on.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.settings.trust_proxy_headers {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
+                .next_back();
+            if let Some(ip) = forwarded {
+                return Ok(ClientIp(ip.to_string()));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        Ok(ClientIp(peer))
+    }
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Where an access token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Bearer,
+    Cookie,
+}
+
+/// The raw access credential of a request, if any: `Err` for a malformed or ambiguous one.
+pub fn access_credential(headers: &HeaderMap) -> Result<Option<(String, Transport)>, ApiError> {
+    let bearer = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| ApiError::invalid_request("the Authorization header is not ASCII"))?;
+            match value.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                    let token = token.trim();
+                    if token.is_empty() || token.contains(' ') {
+                        return Err(ApiError::invalid_request("malformed Bearer credentials"));
+                    }
+                    Some(token.to_owned())
+                }
+                _ => {
+                    return Err(ApiError::unauthorized(
+                        "missing_credentials",
+                        "use the Bearer scheme",
+                        false,
+                    ));
+                }
+            }
+        }
+    };
+    let cookie = cookie(headers, ACCESS_COOKIE)?;
+    match (bearer, cookie) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_request(
+            "send the access token in the Authorization header or the cookie, not both",
+        )),
+        (Some(t), None) => Ok(Some((t, Transport::Bearer))),
+        (None, Some(c)) => Ok(Some((c.to_owned(), Transport::Cookie))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Verifies a presented access token; on a cookie-authenticated state change, also the CSRF header.
+pub fn authenticate(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    token: &str,
+    transport: Transport,
+) -> Result<Arc<Claims>, ApiError> {
+    let claims = state.auth.verify_access(token).map_err(|e| {
+        // The reason is for the log only; clients all get invalid_token (RFC 9068 §4).
+        tracing::debug!(reason = e.reason(), "access token rejected");
+        ApiError::unauthorized(
+            "invalid_token",
+            "the access token is invalid, expired or revoked",
+            true,
+        )
+    })?;
+    if transport == Transport::Cookie && is_state_changing(method) {
+        let sid = claims.sid.as_deref().unwrap_or_default();
+        if sid.is_empty() || !state.auth.csrf_matches(sid, csrf_header(headers)) {
+            return Err(ApiError::csrf_failed());
+        }
+    }
+    Ok(claims)
+}
+
+/// Verified access-token claims; rejects with RFC 6750 answers.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub claims: Arc<Claims>,
+    pub transport: Transport,
+}
+
+impl Authenticated {
+    /// The server's view of the library's verdict, after the CSRF rule.
+    pub fn from_verified(
+        verified: &jwtgate_verify::axum::Authenticated,
+        state: &AppState,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Self, ApiError> {
+        let transport = match verified.source {
+            TokenSource::Bearer => Transport::Bearer,
+            TokenSource::Cookie => Transport::Cookie,
+        };
+        // A browser attaches the cookie to cross-site requests too; only a same-origin script
+        // can read the CSRF token, so a state change by cookie must prove it knows it.
+        if transport == Transport::Cookie && is_state_changing(method) {
+            let sid = verified.claims.sid.as_deref().unwrap_or_default();
+            if sid.is_empty() || !state.auth.csrf_matches(sid, csrf_header(headers)) {
+                return Err(ApiError::csrf_failed());
+            }
+        }
+        Ok(Authenticated {
+            claims: Arc::clone(&verified.claims),
+            transport,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Verified once per request: the library keeps its verdict in the request extensions,
+        // so a rate-limit layer or a role guard that ran before costs nothing here.
+        let verified =
+            <jwtgate_verify::axum::Authenticated as FromRequestParts<AppState>>::from_request_parts(
+                parts, state,
+            )
+            .await?;
+        Authenticated::from_verified(&verified, state, &parts.method, &parts.headers)
+    }
+}
+
+/// The `admin` role, for `jwtgate_verify::axum::RequireRole`.
+#[derive(Debug)]
+pub struct AdminRole;
+
+impl jwtgate_verify::axum::Role for AdminRole {
+    const NAME: &'static str = "admin";
+}
+
+/// A caller holding the `admin` role: the library's role guard (401 without credentials, 403
+/// `insufficient_scope` without the role), then the server's CSRF rule.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Authenticated);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let guard = <jwtgate_verify::axum::RequireRole<AdminRole> as FromRequestParts<
+            AppState,
+        >>::from_request_parts(parts, state)
+        .await?;
+        Authenticated::from_verified(&guard.auth, state, &parts.method, &parts.headers).map(Admin)
+    }
+}

@@ -1,0 +1,127 @@
+//! Owns the password and email routes: `/auth/password/{change,forgot,reset}` and
+//! `/auth/email/verify[/resend]`. Extract -> call `domain::accounts::Accounts` -> map to
+//! response. Must not import sqlx.
+//!
+//! Only these POSTs consume single-use tokens; the links in mails open web-client pages (hash
+//! routes), so a GET never spends anything.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, Authenticated, ClientIp};
+use crate::domain::password::Password;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/password/change", post(change))
+        .route("/auth/password/forgot", post(forgot))
+        .route("/auth/password/reset", post(reset))
+        .route("/auth/email/verify", post(verify_email))
+        .route("/auth/email/verify/resend", post(resend))
+}
+
+#[derive(Serialize)]
+struct AcceptedBody {
+    status: &'static str,
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(AcceptedBody {
+            status: "check_your_email",
+        }),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct ChangeBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// 204; 400 `wrong_password` when the current password is wrong (not 401: the caller's token
+/// is fine, and a 401 would make clients refresh or sign out); 422 `weak_password`.
+async fn change(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Authenticated { claims, .. }: Authenticated,
+    ApiJson(body): ApiJson<ChangeBody>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .change_password(
+            &claims.sub,
+            claims.sid.as_deref(),
+            Password::new(body.current_password),
+            Password::new(body.new_password),
+            &ip,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct ForgotBody {
+    email: String,
+}
+
+/// Always 202, at once: the work (and any mail) happens in the background.
+async fn forgot(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ForgotBody>,
+) -> Response {
+    state.accounts.forgot_password(body.email, ip);
+    accepted()
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    token: String,
+    new_password: String,
+}
+
+/// 204 and every session ended; 400 `token_used` / `token_expired` / `invalid_token`.
+async fn reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ResetBody>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .reset_password(&body.token, Password::new(body.new_password), &ip)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct VerifyBody {
+    token: String,
+}
+
+/// 204; 400 `token_used` / `token_expired` / `invalid_token`.
+async fn verify_email(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Response, ApiError> {
+    state.accounts.verify_email(&body.token, &ip).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// 202 (also when the address is already verified: nothing to send).
+async fn resend(
+    State(state): State<AppState>,
+    Authenticated { claims, .. }: Authenticated,
+) -> Result<Response, ApiError> {
+    state.accounts.resend_verification(&claims.sub).await?;
+    Ok(accepted())
+}

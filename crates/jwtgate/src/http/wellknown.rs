@@ -1,0 +1,73 @@
+//! Owns `/.well-known/jwks.json` (public keys only) and `/.well-known/openid-configuration`.
+//! Must not import sqlx.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/.well-known/openid-configuration", get(discovery))
+}
+
+async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = Json(state.auth.keys().jwks()).into_response();
+    // Five minutes: short enough that a newly published key is picked up well before it signs.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+#[derive(Serialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+    token_endpoint: String,
+    refresh_endpoint: String,
+    end_session_endpoint: String,
+    registration_endpoint: String,
+    userinfo_endpoint: String,
+    grant_types_supported: [&'static str; 2],
+    token_endpoint_auth_methods_supported: [&'static str; 1],
+    id_token_signing_alg_values_supported: Vec<&'static str>,
+    access_token_signing_alg_values_supported: Vec<&'static str>,
+}
+
+async fn discovery(State(state): State<AppState>) -> Response {
+    let base = state.auth.config().issuer.trim_end_matches('/').to_owned();
+    let mut algs: Vec<&'static str> = state
+        .auth
+        .keys()
+        .iter()
+        .map(|k| k.algorithm().name())
+        .collect();
+    algs.sort_unstable();
+    algs.dedup();
+    let mut response = Json(Discovery {
+        issuer: state.auth.config().issuer.clone(),
+        jwks_uri: format!("{base}/.well-known/jwks.json"),
+        token_endpoint: format!("{base}/auth/login"),
+        refresh_endpoint: format!("{base}/auth/refresh"),
+        end_session_endpoint: format!("{base}/auth/logout"),
+        registration_endpoint: format!("{base}/auth/register"),
+        userinfo_endpoint: format!("{base}/api/me"),
+        grant_types_supported: ["password", "refresh_token"],
+        token_endpoint_auth_methods_supported: ["none"],
+        id_token_signing_alg_values_supported: algs.clone(),
+        access_token_signing_alg_values_supported: algs,
+    })
+    .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}

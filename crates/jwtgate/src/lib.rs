@@ -1,0 +1,13 @@
+//! jwtgate: the self-hosted JWT authentication server (library half; `main.rs` is a thin shell).
+//! Imports flow `http -> domain -> store`; nothing here is global, so two apps can run side by side.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod startup;
+pub mod store;
+
+pub use config::Settings;
+pub use domain::clock::Clock;
+pub use startup::Application;

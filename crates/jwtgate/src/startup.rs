@@ -1,0 +1,256 @@
+//! Owns wiring: builds the store, keys, verifier, revocation view and `AppState` from `Settings`,
+//! binds the listener (port 0 ok) and runs until a shutdown signal, then drains and closes.
+//! The one place that knows every module; nothing imports it except `cli` and tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use jwtgate_verify::{Policy, RevocationView, Verifier};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::domain::accounts::Accounts;
+use crate::domain::auth::{Auth, AuthConfig, AuthParts};
+use crate::domain::clock::Clock;
+use crate::domain::keys;
+use crate::domain::mail::Mailer;
+use crate::domain::password::{HashParams, PasswordHasher};
+use crate::domain::throttle::{LoginThrottle, ThrottleConfig};
+use crate::http::{self, AppState};
+use crate::store::Store;
+
+pub const DATABASE_FILE: &str = "jwtgate.db";
+
+/// Opens the SQLite database under the data dir and applies the embedded migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    let path = settings.data_dir.join(DATABASE_FILE);
+    let store = Store::open_sqlite(&path, settings.db_max_connections)
+        .await
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    store.migrate().await.context("database migration failed")?;
+    Ok(store)
+}
+
+/// Builds the whole application state (also used by CLI commands that need the domain).
+pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<AppState> {
+    let store = open_store(&settings).await?;
+    let keys = keys::load(&settings).context("cannot load signing keys")?;
+    let revocation = Arc::new(RevocationView::new());
+    let leeway = u32::try_from(settings.leeway_secs).unwrap_or(30);
+    let max_lifetime = u32::try_from(settings.access_token_ttl_secs).unwrap_or(900);
+    let policy = Policy::new(settings.issuer.clone(), settings.audience.clone())
+        .with_leeway(leeway)
+        .with_max_lifetime(max_lifetime);
+    let verifier = Arc::new(
+        Verifier::new(keys.keyset, policy)
+            .with_revocation(Arc::clone(&revocation))
+            .with_cache(10_000),
+    );
+    let access = {
+        let clock = clock.clone();
+        jwtgate_verify::axum::Auth::new(Arc::clone(&verifier))
+            .with_cookie(http::extract::ACCESS_COOKIE)
+            .with_realm("jwtgate")
+            .with_clock(Arc::new(move || clock.now()))
+    };
+    let hasher = PasswordHasher::new(
+        HashParams {
+            memory_kib: settings.argon2_memory_kib,
+            iterations: settings.argon2_iterations,
+            parallelism: settings.argon2_parallelism,
+        },
+        settings.effective_hash_workers(),
+        settings.hash_queue,
+    )
+    .await
+    .context("cannot set up password hashing")?;
+    let throttle = LoginThrottle::new(ThrottleConfig {
+        free_account: settings.login_free_attempts_account,
+        free_ip: settings.login_free_attempts_ip,
+        window_secs: settings.login_window_secs,
+        max_lockout_secs: settings.login_max_lockout_secs,
+    });
+    let auth = Auth::new(AuthParts {
+        store,
+        hasher,
+        throttle,
+        verifier,
+        revocation,
+        clock,
+        refresh_key: keys.refresh,
+        csrf_key: keys.csrf,
+        config: AuthConfig {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            access_ttl: settings.access_token_ttl_secs,
+            idle_ttl: settings.refresh_idle_ttl_secs,
+            absolute_ttl: settings.refresh_absolute_ttl_secs,
+            grace: settings.refresh_grace_secs,
+            leeway: settings.leeway_secs,
+            require_email_verification: settings.require_email_verification,
+        },
+    });
+    let restored = auth
+        .rebuild_revocation()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot rebuild the revocation view: {e}"))?;
+    tracing::info!(restored, "revocation view rebuilt from ended sessions");
+    let cutoffs = auth
+        .restore_user_cutoffs()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot restore token cut-offs: {e}"))?;
+    tracing::info!(cutoffs, "token cut-offs restored from role changes");
+    let limits = http::ratelimit::limiter(&settings.rate_limits, auth.clock().clone());
+    let auth = Arc::new(auth);
+    let mailer = Mailer::new(
+        settings.smtp_url.as_ref().map(|u| u.expose()),
+        &settings.mail_from,
+        settings.data_dir.join("outbox"),
+        auth.clock().clone(),
+    )
+    .context("cannot set up mail")?;
+    let accounts = Accounts::new(Arc::clone(&auth), mailer, settings.effective_public_url());
+    Ok(AppState {
+        limits,
+        auth,
+        accounts: Arc::new(accounts),
+        settings: Arc::new(settings),
+        access: Arc::new(access),
+    })
+}
+
+/// Stops a running [`Application`] (the same path as SIGTERM / Ctrl-C).
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    pub fn shutdown(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// As [`Application::build`], with an injected clock (tests move it instead of sleeping).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        let listen = settings.listen;
+        let state = build_state(settings, clock).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let (shutdown, _) = watch::channel(false);
+        Ok(Self {
+            listener,
+            addr,
+            state,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or the shutdown handle fires; in-flight requests drain,
+    /// background tasks stop, then the database pool is closed.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            shutdown,
+            ..
+        } = self;
+        let signal_tx = shutdown.clone();
+        tokio::spawn(async move {
+            os_signal().await;
+            signal_tx.send_replace(true);
+        });
+
+        let sweeper = {
+            let auth = Arc::clone(&state.auth);
+            let limits = state.limits.clone();
+            let mut stop = shutdown.subscribe();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {
+                            auth.prune();
+                            if let Some(limits) = &limits {
+                                limits.prune();
+                            }
+                        }
+                        _ = stop.wait_for(|s| *s) => break,
+                    }
+                }
+            })
+        };
+
+        let auth = Arc::clone(&state.auth);
+        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let mut stop = shutdown.subscribe();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+                tracing::info!("shutting down: draining in-flight requests");
+            })
+            .await
+            .context("server error")?;
+        let _ = sweeper.await;
+        auth.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn os_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,393 @@
+//! Owns persistence: the one `Store` type, its connection pool, migrations and every SQL statement.
+//! The only module that imports sqlx. Must not import axum, the domain or jwtgate-verify.
+//!
+//! Each method is a unit of work: one that needs atomicity opens and commits its own transaction,
+//! and transactions never leak out. Rows come back as plain structs so a PostgreSQL backend can
+//! sit beside SQLite behind the same methods.
+
+pub mod admin;
+pub mod todos;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+mod audit;
+mod one_time;
+mod sessions;
+
+pub use audit::{AuditRow, NewAuditRow};
+pub use one_time::Consumed;
+pub use sessions::SessionListRow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated")]
+    Conflict,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+fn map_unique(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Database(e),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub plan: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub now: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub refresh_hash: &'a [u8],
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+}
+
+/// A refresh token looked up by hash, with its session and user.
+#[derive(Debug, Clone)]
+pub struct RefreshLookup {
+    pub spent_at: Option<i64>,
+    pub session: SessionRow,
+    pub user: UserRow,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRow, StoreError> {
+    let roles: String = row.try_get("roles")?;
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        roles: serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        plan: row.try_get("plan")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Opens (creating if missing) the SQLite database file in WAL mode.
+    pub async fn open_sqlite(path: &Path, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError> {
+        let roles =
+            serde_json::to_string(&user.roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO users (id, email, password_hash, roles, plan, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(roles)
+        .bind(&user.plan)
+        .bind(user.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_unique)?;
+        Ok(())
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at FROM users u WHERE u.email = ?",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    pub async fn update_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Creates a session and its first refresh token atomically.
+    pub async fn create_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(s.now)
+        .bind(s.now)
+        .bind(s.idle_expires_at)
+        .bind(s.absolute_expires_at)
+        .bind(s.user_agent)
+        .bind(s.ip)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)",
+        )
+        .bind(s.refresh_hash)
+        .bind(s.id)
+        .bind(s.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn find_refresh(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<RefreshLookup>, StoreError> {
+        let sql = REFRESH_LOOKUP_SQL;
+        let row = sqlx::query(sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RefreshLookup {
+            spent_at: row.try_get("spent_at")?,
+            session: SessionRow {
+                id: row.try_get("s_id")?,
+                user_id: row.try_get("s_user_id")?,
+                created_at: row.try_get("s_created_at")?,
+                last_used_at: row.try_get("s_last_used_at")?,
+                idle_expires_at: row.try_get("s_idle_expires_at")?,
+                absolute_expires_at: row.try_get("s_absolute_expires_at")?,
+                ended_at: row.try_get("s_ended_at")?,
+                end_reason: row.try_get("s_end_reason")?,
+            },
+            user: user_from_row(&row)?,
+        }))
+    }
+
+    /// Spends `token_hash` and stores its successor, in one transaction. Returns `false` when the
+    /// token was already spent (another request won the race) or its session has ended meanwhile:
+    /// the single `UPDATE ... WHERE spent_at IS NULL` is what makes concurrent refreshes converge.
+    pub async fn rotate_refresh(
+        &self,
+        token_hash: &[u8],
+        successor_hash: &[u8],
+        session_id: &str,
+        now: i64,
+        idle_expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL \
+             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.ended_at IS NULL)",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT OR IGNORE INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)",
+        )
+        .bind(successor_hash)
+        .bind(session_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(idle_expires_at)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends a session (idempotent: the first reason wins). Returns whether this call ended it.
+    pub async fn end_session(
+        &self,
+        session_id: &str,
+        now: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(session_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Sessions ended at or after `since`: (session id, ended_at). Used to rebuild the
+    /// revocation view on startup.
+    pub async fn sessions_ended_since(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= ?",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("ended_at")?)))
+            .collect()
+    }
+}
+
+const REFRESH_LOOKUP_SQL: &str =
+    // Kept as one literal so sqlx sees a `&'static str` (it refuses dynamically built SQL).
+    "SELECT r.spent_at, \
+     s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, \
+     s.idle_expires_at AS s_idle_expires_at, s.absolute_expires_at AS s_absolute_expires_at, \
+     s.ended_at AS s_ended_at, s.end_reason AS s_end_reason, \
+     u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at \
+     FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
+     WHERE r.token_hash = ?";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_sqlite(&dir.path().join("t.db"), 2)
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        (dir, store)
+    }
+
+    fn user(id: &str, email: &str) -> UserRow {
+        UserRow {
+            id: id.into(),
+            email: email.into(),
+            password_hash: "h".into(),
+            roles: vec!["admin".into()],
+            plan: None,
+            created_at: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicate_email_is_a_conflict() {
+        let (_d, s) = store().await;
+        s.insert_user(&user("1", "a@b.co")).await.expect("first");
+        assert!(matches!(
+            s.insert_user(&user("2", "a@b.co")).await,
+            Err(StoreError::Conflict)
+        ));
+        let found = s.user_by_email("a@b.co").await.expect("q").expect("some");
+        assert_eq!(found.roles, vec!["admin".to_owned()]);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_is_spent_exactly_once() {
+        let (_d, s) = store().await;
+        s.insert_user(&user("u", "a@b.co")).await.expect("user");
+        s.create_session(&NewSession {
+            id: "s",
+            user_id: "u",
+            now: 10,
+            idle_expires_at: 100,
+            absolute_expires_at: 1000,
+            user_agent: None,
+            ip: None,
+            refresh_hash: b"h1",
+        })
+        .await
+        .expect("session");
+        assert!(
+            s.rotate_refresh(b"h1", b"h2", "s", 11, 111)
+                .await
+                .expect("rotate")
+        );
+        assert!(
+            !s.rotate_refresh(b"h1", b"h2", "s", 12, 112)
+                .await
+                .expect("rotate")
+        );
+        let found = s.find_refresh(b"h2").await.expect("q").expect("successor");
+        assert_eq!(found.spent_at, None);
+        assert_eq!(found.session.idle_expires_at, 111);
+        assert!(s.end_session("s", 20, "logout").await.expect("end"));
+        assert!(!s.end_session("s", 21, "other").await.expect("end"));
+        assert!(
+            !s.rotate_refresh(b"h2", b"h3", "s", 22, 122)
+                .await
+                .expect("rotate")
+        );
+        assert_eq!(
+            s.sessions_ended_since(15).await.expect("q"),
+            vec![("s".to_owned(), 20)]
+        );
+    }
+}

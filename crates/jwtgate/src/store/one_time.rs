@@ -1,0 +1,96 @@
+//! Store methods for single-use email tokens (reset, verify-email): only the SHA-256 of a
+//! token's `jti` is kept. Only SQL; must not import axum, the domain or jwtgate-verify.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// The outcome of trying to consume a single-use token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumed {
+    /// This call used it (exactly one caller ever gets this).
+    Now,
+    /// It had been used before.
+    AlreadyUsed,
+    /// No such token of this purpose for this user.
+    Unknown,
+}
+
+impl Store {
+    pub async fn insert_one_time(
+        &self,
+        jti_hash: &[u8],
+        purpose: &str,
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO one_time_tokens (jti_hash, purpose, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(jti_hash)
+        .bind(purpose)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the token used in one atomic `UPDATE ... WHERE used_at IS NULL`: two concurrent
+    /// presentations cannot both win.
+    pub async fn consume_one_time(
+        &self,
+        jti_hash: &[u8],
+        purpose: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Consumed, StoreError> {
+        let done = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = ? \
+             WHERE jti_hash = ? AND purpose = ? AND user_id = ? AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(jti_hash)
+        .bind(purpose)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if done == 1 {
+            return Ok(Consumed::Now);
+        }
+        let row = sqlx::query(
+            "SELECT used_at FROM one_time_tokens WHERE jti_hash = ? AND purpose = ? AND user_id = ?",
+        )
+        .bind(jti_hash)
+        .bind(purpose)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) if r.try_get::<Option<i64>, _>("used_at")?.is_some() => Consumed::AlreadyUsed,
+            _ => Consumed::Unknown,
+        })
+    }
+
+    /// Retires every unused token of this purpose for the user (after a reset, the other reset
+    /// links in the mailbox must stop working).
+    pub async fn retire_one_time(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE one_time_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(purpose)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}

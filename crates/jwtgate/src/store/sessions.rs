@@ -1,0 +1,116 @@
+//! Store methods for the session list, revocation by user and account reads by id (part A of
+//! the accounts issue). Only SQL; must not import axum, the domain or jwtgate-verify.
+
+use sqlx::Row;
+
+use super::{Store, StoreError, UserRow, user_from_row};
+
+/// A session as the session list shows it.
+#[derive(Debug, Clone)]
+pub struct SessionListRow {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Store {
+    /// The user's live sessions (not ended, not past either expiry at `now`), most recently used
+    /// first.
+    pub async fn live_sessions_of(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionListRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, last_used_at, user_agent, ip FROM sessions \
+             WHERE user_id = ? AND ended_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ? \
+             ORDER BY last_used_at DESC, created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionListRow {
+                    id: r.try_get("id")?,
+                    created_at: r.try_get("created_at")?,
+                    last_used_at: r.try_get("last_used_at")?,
+                    user_agent: r.try_get("user_agent")?,
+                    ip: r.try_get("ip")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ids of every session of the user that has not been ended (expired ones included, so
+    /// ending them records a reason).
+    pub async fn unended_session_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Whether `session_id` is an unended session of `user_id`.
+    pub async fn is_unended_session_of(
+        &self,
+        session_id: &str,
+        user_id: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM sessions WHERE id = ? AND user_id = ? AND ended_at IS NULL",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at FROM users u WHERE u.id = ?",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// When the user's address was verified, if ever. `None` also for an unknown user.
+    pub async fn email_verified_at(&self, user_id: &str) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT email_verified_at FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("email_verified_at")?,
+            None => None,
+        })
+    }
+
+    /// Marks the address verified, only if the account still has that address (a link for an
+    /// old address must not verify a new one). Returns whether a row changed.
+    pub async fn mark_email_verified(
+        &self,
+        user_id: &str,
+        email: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ? AND email = ?",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(email)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+}

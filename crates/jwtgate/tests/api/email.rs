@@ -1,0 +1,349 @@
+//! Email verification, `require_email_verification`, and SMTP delivery to a real local sink.
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, problem, spawn_app, spawn_app_with};
+use crate::outbox::{messages_in, s, token_in, wait_for};
+
+#[tokio::test]
+async fn registration_mails_a_link_that_verifies_the_address_once() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.register("ada@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let mail = wait_for(&app.outbox(), "ada@example.com", "verify-email?token=").await;
+    assert!(mail.contains("Subject: Confirm your email address"));
+    // The link opens the web client's page (hash route): a GET of it consumes nothing.
+    assert!(mail.contains(&format!("{}/#/verify-email?token=", app.settings.issuer)));
+    let token = token_in(&mail, "verify-email");
+
+    let response = app
+        .post_json("/auth/email/verify", &json!({"token": token}))
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, code, _) = problem(
+        app.post_json("/auth/email/verify", &json!({"token": token}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "token_used")
+    );
+}
+
+#[tokio::test]
+async fn an_expired_verification_link_answers_token_expired() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let token = app.verify_token_for("ada@example.com").await;
+    app.clock.advance(24 * 3600 + 60);
+    let (status, code, _) = problem(
+        app.post_json("/auth/email/verify", &json!({"token": token}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "token_expired")
+    );
+}
+
+#[tokio::test]
+async fn a_verification_token_presented_as_an_access_token_is_refused() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let token = app.verify_token_for("ada@example.com").await;
+    let response = app.get_bearer("/api/me", &token).await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"jwtgate\", error=\"invalid_token\""
+    );
+    let (status, code, _) = problem(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    // Nor as a reset token; and it still verifies the address afterwards.
+    let (status, code, _) = problem(
+        app.post_json(
+            "/auth/password/reset",
+            &json!({"token": token, "new_password": "another fine passphrase"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_token")
+    );
+    assert_eq!(
+        app.post_json("/auth/email/verify", &json!({"token": token}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn resending_the_verification_needs_a_session_and_mails_a_new_link() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    let first = app.verify_token_for("ada@example.com").await;
+    let (status, code, _) = problem(
+        app.client
+            .post(app.url("/auth/email/verify/resend"))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "missing_credentials")
+    );
+
+    app.clock.advance(61);
+    let response = app
+        .post_bearer(
+            "/auth/email/verify/resend",
+            &s(&login, "access_token"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let mut second = first.clone();
+    for _ in 0..500 {
+        let tokens: Vec<String> = messages_in(&app.outbox())
+            .iter()
+            .filter(|m| m.contains("verify-email?token="))
+            .map(|m| token_in(m, "verify-email"))
+            .collect();
+        if let Some(t) = tokens.into_iter().find(|t| *t != first) {
+            second = t;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_ne!(second, first);
+    assert_eq!(
+        app.post_json("/auth/email/verify", &json!({"token": second}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn with_verification_required_login_waits_for_a_verified_address() {
+    let app = spawn_app_with(|s| s.require_email_verification = true).await;
+    let response = app.register("ada@example.com").await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let token = app.verify_token_for("ada@example.com").await;
+
+    // A wrong password learns nothing about verification.
+    let (status, code, _) =
+        problem(app.login("ada@example.com", "wrong password here").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+    let (status, code, _) = problem(app.login("ada@example.com", PASSWORD).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "email_not_verified")
+    );
+
+    assert_eq!(
+        app.post_json("/auth/email/verify", &json!({"token": token}))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn with_verification_required_registration_does_not_reveal_a_taken_address() {
+    let app = spawn_app_with(|s| s.require_email_verification = true).await;
+    let first = app.register("ada@example.com").await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let first: Value = first.json().await.expect("json");
+    app.verify_token_for("ada@example.com").await;
+
+    let again = app.register("ada@example.com").await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(first, again);
+    assert_eq!(again["status"], "check_your_email");
+    wait_for(
+        &app.outbox(),
+        "ada@example.com",
+        "Someone tried to register",
+    )
+    .await;
+    // Invalid input is still reported: it says nothing about who exists.
+    let (status, code, _) = problem(
+        app.post_json(
+            "/auth/register",
+            &json!({"email": "bob@example.com", "password": "short"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "weak_password")
+    );
+}
+
+#[tokio::test]
+async fn without_verification_required_register_keeps_201_and_409() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.register("ada@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let (status, code, _) = problem(app.register("ada@example.com").await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "email_taken")
+    );
+    // Unverified accounts may log in.
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// A real SMTP server (Python's aiosmtpd) writing what it receives to a directory.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ensure_aiosmtpd() {
+    let has = |py: &str| {
+        Command::new(py)
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if has("python3") {
+        return;
+    }
+    // Debian's Python refuses plain pip installs (PEP 668); the sink is a test-only tool.
+    let ok = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
+        .status()
+        .is_ok_and(|s| s.success())
+        || Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--user",
+                "--break-system-packages",
+                "aiosmtpd",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+    assert!(
+        ok && has("python3"),
+        "cannot install aiosmtpd for the SMTP test"
+    );
+}
+
+fn start_sink() -> SmtpSink {
+    ensure_aiosmtpd();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(port.to_string())
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("sink output");
+    assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+    if let Some(stdin) = child.stdin.as_mut() {
+        let _ = stdin.flush();
+    }
+    SmtpSink { child, port, dir }
+}
+
+#[tokio::test]
+async fn mail_goes_out_over_smtp_to_a_real_local_server() {
+    let sink = start_sink();
+    let port = sink.port;
+    let app = spawn_app_with(|s| {
+        s.smtp_url = Some(jwtgate::config::SecretString::new(format!(
+            "smtp://127.0.0.1:{port}"
+        )));
+        s.mail_from = "jwtgate <auth@example.org>".into();
+        s.public_url = Some("https://app.example.org/".into());
+    })
+    .await;
+    assert_eq!(
+        app.register("ada@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let token = app.reset_token_via(&sink.dir).await;
+
+    let mail = wait_for(sink.dir.path(), "ada@example.com", "verify-email?token=").await;
+    assert!(mail.contains("X-Envelope-From: auth@example.org"));
+    assert!(mail.contains("From: jwtgate <auth@example.org>"));
+    assert!(mail.contains("https://app.example.org/#/verify-email?token="));
+    // Nothing went to the development outbox.
+    assert!(messages_in(&app.outbox()).is_empty());
+    // The link mailed over SMTP works.
+    assert_eq!(
+        app.post_json(
+            "/auth/password/reset",
+            &json!({"token": token, "new_password": "a brand new passphrase for ada"})
+        )
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+impl crate::helpers::TestApp {
+    async fn reset_token_via(&self, dir: &tempfile::TempDir) -> String {
+        let response = self
+            .post_json(
+                "/auth/password/forgot",
+                &json!({"email": "ada@example.com"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let mail = wait_for(dir.path(), "ada@example.com", "reset-password?token=").await;
+        assert!(mail.contains("https://app.example.org/#/reset-password?token="));
+        token_in(&mail, "reset-password")
+    }
+}

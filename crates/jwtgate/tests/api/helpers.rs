@@ -1,0 +1,206 @@
+//! The test harness: boots the real application in-process on a fresh temp data dir (SQLite file,
+//! port 0, manual clock) and talks HTTP to it with reqwest. Cookies are handled by hand so tests
+//! can assert their attributes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use jwtgate::startup::ShutdownHandle;
+use jwtgate::{Application, Clock, Settings};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const START: i64 = 1_800_000_000;
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub data_dir: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    shutdown: ShutdownHandle,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Test settings: fresh data dir, port 0, cheap Argon2 through the explicit test opt-in.
+pub fn test_settings(data_dir: PathBuf) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir,
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
+        allow_weak_password_hashing: true,
+        hash_workers: 2,
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = test_settings(dir.path().to_owned());
+    customise(&mut settings);
+    boot(settings, Clock::manual(START), Some(dir)).await
+}
+
+pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDir>) -> TestApp {
+    settings.validate().expect("valid test settings");
+    let app = Application::build_with_clock(settings.clone(), clock.clone())
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let shutdown = app.shutdown_handle();
+    let server = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        clock,
+        data_dir: settings.data_dir.clone(),
+        settings,
+        _dir: dir,
+        shutdown,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Stops this app gracefully (drains, closes the pool) and boots a new one on the same data
+    /// dir and clock: what a process restart looks like.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            clock,
+            settings,
+            _dir,
+            shutdown,
+            server,
+            ..
+        } = self;
+        shutdown.shutdown();
+        server.await.expect("join").expect("clean stop");
+        boot(settings, clock, _dir).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn register(&self, email: &str) -> Response {
+        self.post_json(
+            "/auth/register",
+            &json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers and logs in with the body transport; returns the token response.
+    pub async fn signed_in(&self, email: &str) -> Value {
+        assert_eq!(self.register(email).await.status(), StatusCode::CREATED);
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("json")
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post_json("/auth/refresh", &json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    pub async fn logout(&self, access_token: &str) -> Response {
+        self.client
+            .post(self.url("/auth/logout"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Opens the app's own SQLite file (the real database, for the few white-box checks).
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        let path = self.data_dir.join(jwtgate::startup::DATABASE_FILE);
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("db")
+    }
+}
+
+/// Status and problem `code` of an error response (asserting it is problem+json).
+pub async fn problem(response: Response) -> (StatusCode, String, Value) {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], status.as_u16());
+    let code = body["code"].as_str().expect("code").to_owned();
+    (status, code, body)
+}
+
+/// Set-Cookie headers by cookie name -> full header value.
+pub fn set_cookies(response: &Response) -> HashMap<String, String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| {
+            let name = v.split('=').next()?.to_owned();
+            Some((name, v.to_owned()))
+        })
+        .collect()
+}
+
+/// The value of a Set-Cookie header.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .expect("cookie value")
+}

@@ -1,0 +1,230 @@
+//! Login: token response, identical failures, throttling, production Argon2 and rehash, 503 when saturated.
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Row as _;
+
+use crate::helpers::{PASSWORD, problem, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn login_answers_the_oauth_token_response_shape() {
+    let app = spawn_app().await;
+    let body = app.signed_in("ada@example.com").await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(
+        body["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3)
+    );
+    assert!(
+        body["refresh_token"]
+            .as_str()
+            .is_some_and(|t| t.len() == 43)
+    );
+    assert_eq!(body["user"]["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn login_responses_are_never_cached() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let response = app.login("ada@example.com", PASSWORD).await;
+    assert_eq!(response.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_the_same_401() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let wrong_password = app
+        .login("ada@example.com", "not the password at all")
+        .await;
+    let unknown_email = app.login("bob@example.com", PASSWORD).await;
+    for response in [wrong_password, unknown_email] {
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"jwtgate\""
+        );
+        let (status, code, body) = problem(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_credentials")
+        );
+        assert_eq!(body["detail"], "email or password is wrong");
+    }
+}
+
+#[tokio::test]
+async fn repeated_failures_throttle_the_account_with_retry_after() {
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.login("ada@example.com", "wrong wrong wrong")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Even the right password is refused while the lockout runs (it would confirm the guess).
+    let response = app.login("ada@example.com", PASSWORD).await;
+    let retry_after: i64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("secs");
+    let (status, code, body) = problem(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("account")
+    );
+    assert_eq!(retry_after, 15);
+
+    // The lockout is temporary: once it has passed, the real user gets in and the counter resets.
+    app.clock.advance(retry_after);
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login("ada@example.com", "wrong wrong wrong")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn many_accounts_from_one_ip_trip_the_ip_limit() {
+    let app = spawn_app_with(|s| s.login_free_attempts_ip = 3).await;
+    for i in 0..3 {
+        app.login(&format!("user{i}@example.com"), "whatever it is")
+            .await;
+    }
+    let (status, code, body) = problem(app.login("other@example.com", PASSWORD).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts")
+    );
+    assert!(body["detail"].as_str().unwrap_or_default().contains("ip"));
+}
+
+#[tokio::test]
+async fn login_with_production_argon2_parameters_works_and_upgrades_old_hashes() {
+    // Arrange: an account hashed with the cheap test parameters.
+    let app = spawn_app().await;
+    app.register("ada@example.com").await;
+    let old_hash: String = sqlx::query("SELECT password_hash FROM users")
+        .fetch_one(&app.db().await)
+        .await
+        .expect("row")
+        .get(0);
+    assert!(old_hash.contains("m=64,t=1"), "{old_hash}");
+
+    // Act: restart with the OWASP parameters (the production defaults) and log in.
+    let mut app = app;
+    let defaults = jwtgate::Settings::default();
+    app.settings.argon2_memory_kib = defaults.argon2_memory_kib;
+    app.settings.argon2_iterations = defaults.argon2_iterations;
+    app.settings.allow_weak_password_hashing = false;
+    let app = app.restart().await;
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+
+    // Assert: the stored hash now carries the configured parameters, and still verifies.
+    let new_hash: String = sqlx::query("SELECT password_hash FROM users")
+        .fetch_one(&app.db().await)
+        .await
+        .expect("row")
+        .get(0);
+    assert!(
+        new_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{new_hash}"
+    );
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_logins_is_refused_with_503_server_busy_not_queued_forever() {
+    let app = spawn_app_with(|s| {
+        let d = jwtgate::Settings::default();
+        s.argon2_memory_kib = d.argon2_memory_kib;
+        s.argon2_iterations = d.argon2_iterations;
+        s.hash_workers = 1;
+        s.hash_queue = 1;
+        s.login_free_attempts_ip = 1000;
+        s.login_free_attempts_account = 1000;
+    })
+    .await;
+    let app = std::sync::Arc::new(app);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let app = app.clone();
+        tasks.spawn(async move {
+            let response = app
+                .post_json(
+                    "/auth/login",
+                    &json!({"email": format!("u{i}@example.com"), "password": PASSWORD}),
+                )
+                .await;
+            let retry_after = response.headers().get("retry-after").is_some();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or_default();
+            (
+                status,
+                body["code"].as_str().unwrap_or_default().to_owned(),
+                retry_after,
+            )
+        });
+    }
+    let results = tasks.join_all().await;
+    let busy: Vec<_> = results
+        .iter()
+        .filter(|r| r.0 == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "{results:?}");
+    assert!(
+        busy.iter().all(|r| r.1 == "server_busy" && r.2),
+        "{results:?}"
+    );
+    assert!(
+        results.iter().any(|r| r.0 == StatusCode::UNAUTHORIZED),
+        "{results:?}"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_is_ignored_unless_proxy_headers_are_trusted() {
+    for (trusted, expect_throttled) in [(false, true), (true, false)] {
+        let app = spawn_app_with(|s| {
+            s.login_free_attempts_ip = 2;
+            s.trust_proxy_headers = trusted;
+        })
+        .await;
+        for i in 0..3 {
+            let response = app
+                .client
+                .post(app.url("/auth/login"))
+                .header("x-forwarded-for", format!("203.0.113.{i}"))
+                .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD}))
+                .send()
+                .await
+                .expect("request");
+            if i == 2 {
+                let throttled = response.status() == StatusCode::TOO_MANY_REQUESTS;
+                assert_eq!(throttled, expect_throttled, "trusted={trusted}");
+            }
+        }
+    }
+}

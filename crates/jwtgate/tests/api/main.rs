@@ -1,0 +1,20 @@
+//! The black-box HTTP test suite: every test boots the real app on a fresh SQLite database.
+
+mod admin;
+mod audit;
+mod cli;
+mod cookies;
+mod email;
+mod health;
+mod helpers;
+mod login;
+mod logout;
+mod outbox;
+mod password;
+mod ratelimit;
+mod refresh;
+mod register;
+mod sessions;
+mod todos;
+mod tokens;
+mod web;

@@ -1,0 +1,173 @@
+//! Refresh rotation: successors, grace-window convergence, reuse detection, session lifetimes.
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{problem, spawn_app};
+
+fn s(v: &Value, key: &str) -> String {
+    v[key].as_str().expect(key).to_owned()
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_token_and_issues_a_new_pair() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    app.clock.advance(60);
+    let response = app.refresh(&s(&login, "refresh_token")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let next: Value = response.json().await.expect("json");
+    assert_eq!(next["token_type"], "Bearer");
+    assert_ne!(next["refresh_token"], login["refresh_token"]);
+    assert_ne!(next["access_token"], login["access_token"]);
+    assert_eq!(
+        app.get_bearer("/api/me", &s(&next, "access_token"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // The successor works in turn.
+    app.clock.advance(60);
+    assert_eq!(
+        app.refresh(&s(&next, "refresh_token")).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_spent_token_inside_the_grace_window_gets_the_same_successor() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    let first: Value = app
+        .refresh(&s(&login, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    app.clock.advance(5);
+    let second_response = app.refresh(&s(&login, "refresh_token")).await;
+    assert_eq!(second_response.status(), StatusCode::OK);
+    let second: Value = second_response.json().await.expect("json");
+    assert_eq!(first["refresh_token"], second["refresh_token"]);
+    // The session is intact: the common successor still rotates.
+    assert_eq!(
+        app.refresh(&s(&first, "refresh_token")).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_session_converge() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let login = app.signed_in("ada@example.com").await;
+    let token = s(&login, "refresh_token");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (app, token) = (app.clone(), token.clone());
+        tasks.spawn(async move {
+            let response = app.refresh(&token).await;
+            let status = response.status();
+            let body: Value = response.json().await.expect("json");
+            (status, body["refresh_token"].clone())
+        });
+    }
+    let results = tasks.join_all().await;
+    assert!(
+        results.iter().all(|(status, _)| *status == StatusCode::OK),
+        "{results:?}"
+    );
+    assert!(
+        results.iter().all(|(_, t)| *t == results[0].1),
+        "{results:?}"
+    );
+}
+
+#[tokio::test]
+async fn refresh_token_reused_after_grace_revokes_the_session() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    let next: Value = app
+        .refresh(&s(&login, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    app.clock.advance(11);
+
+    // The thief (or the victim) replays the spent token after the grace window.
+    let (status, code, _) = problem(app.refresh(&s(&login, "refresh_token")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "refresh_token_reused")
+    );
+
+    // The whole session is gone: its successor and its access tokens.
+    let (status, code, _) = problem(app.refresh(&s(&next, "refresh_token")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "refresh_token_reused")
+    );
+    for token in [s(&login, "access_token"), s(&next, "access_token")] {
+        let (status, code, _) = problem(app.get_bearer("/api/me", &token).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_token")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_refresh_token_is_a_401_invalid_token() {
+    let app = spawn_app().await;
+    let response = app
+        .refresh("bm90IGEgcmVhbCByZWZyZXNoIHRva2VuIGF0IGFsbCEh")
+        .await;
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"jwtgate\", error=\"invalid_token\""
+    );
+    let (status, code, _) = problem(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+}
+
+#[tokio::test]
+async fn refresh_without_any_token_is_a_401() {
+    let app = spawn_app().await;
+    let (status, code, _) = problem(app.post_json("/auth/refresh", &json!({})).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "missing_credentials")
+    );
+}
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    app.clock.advance(7 * 24 * 3600 + 1);
+    let (status, code, _) = problem(app.refresh(&s(&login, "refresh_token")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "session_expired")
+    );
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_even_when_used() {
+    let app = spawn_app().await;
+    let mut token = s(&app.signed_in("ada@example.com").await, "refresh_token");
+    for _ in 0..4 {
+        app.clock.advance(6 * 24 * 3600);
+        let next: Value = app.refresh(&token).await.json().await.expect("json");
+        token = s(&next, "refresh_token");
+    }
+    app.clock.advance(6 * 24 * 3600);
+    let (status, code, _) = problem(app.refresh(&token).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "session_expired")
+    );
+}

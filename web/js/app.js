@@ -1,0 +1,172 @@
+// The page shell: a hash router (#/sign-in, #/register, #/profile) so the server only has to serve
+// `/`, the navigation, focus management on route change, and the reaction to a session ending.
+
+import { h } from './dom.js';
+import * as session from './session.js';
+import { signInPage } from './pages/signin.js';
+import { registerPage } from './pages/register.js';
+import { profilePage } from './pages/profile.js';
+import { forgotPasswordPage } from './pages/forgot-password.js';
+import { resetPasswordPage } from './pages/reset-password.js';
+import { verifyEmailPage } from './pages/verify-email.js';
+import { sessionsPage } from './pages/sessions.js';
+import { todosPage } from './pages/todos.js';
+
+// access: 'guest' pages are for signed-out visitors, 'user' pages need a session, 'any' pages
+// (the email links) open either way.
+// The account pages of the next milestone (todos, sessions, activity, password reset, admin) slot in
+// here and in NAV below, each as one module under pages/.
+const ROUTES = {
+  '/sign-in': { page: signInPage, access: 'guest', title: 'Sign in' },
+  '/register': { page: registerPage, access: 'guest', title: 'Create an account' },
+  '/profile': { page: profilePage, access: 'user', title: 'Your profile' },
+  '/todos': { page: todosPage, access: 'user', title: 'Your todos' },
+  '/sessions': { page: sessionsPage, access: 'user', title: 'Your sessions' },
+  '/forgot-password': { page: forgotPasswordPage, access: 'guest', title: 'Forgot your password?' },
+  '/reset-password': { page: resetPasswordPage, access: 'any', title: 'Choose a new password' },
+  '/verify-email': { page: verifyEmailPage, access: 'any', title: 'Confirm your email' },
+};
+
+const NAV = {
+  user: [
+    { path: '/profile', label: 'Profile' },
+    { path: '/todos', label: 'Todos' },
+    { path: '/sessions', label: 'Sessions' },
+  ],
+  guest: [
+    { path: '/sign-in', label: 'Sign in' },
+    { path: '/register', label: 'Create account' },
+  ],
+};
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const announcer = document.getElementById('announcer');
+let current = null; // { path, cleanup }
+let booted = false;
+
+function announce(message) {
+  announcer.textContent = '';
+  // A fresh text node in a later task makes screen readers read it even if it did not change.
+  requestAnimationFrame(() => {
+    announcer.textContent = message;
+  });
+}
+
+function currentPath() {
+  const hash = window.location.hash || '';
+  return hash.startsWith('#/') ? hash.slice(1).split('?')[0] : '';
+}
+
+export function navigate(path, { replace = false } = {}) {
+  const target = `#${path}`;
+  if (window.location.hash === target) {
+    render();
+  } else if (replace) {
+    window.history.replaceState(null, '', target);
+    render();
+  } else {
+    window.location.hash = target; // fires hashchange -> render()
+  }
+}
+
+function renderNav(path) {
+  const items = session.isSignedIn() ? NAV.user : NAV.guest;
+  const links = items.map((item) =>
+    h(
+      'li',
+      {},
+      h('a', { href: `#${item.path}`, class: 'nav__link', 'aria-current': item.path === path ? 'page' : null }, item.label),
+    ),
+  );
+  if (session.isSignedIn()) {
+    links.push(h('li', {}, h('button', { type: 'button', class: 'nav__button', onclick: signOut }, 'Sign out')));
+  }
+  nav.replaceChildren(...links);
+}
+
+async function signOut(event) {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    // Ending the session emits 'ended', which routes to sign-in with the reason.
+    await session.signOut();
+  } catch (error) {
+    button.disabled = false;
+    showError(`Signing out failed: ${error.detail || error.message}`);
+  }
+}
+
+function showError(message) {
+  const existing = main.querySelector('.app-error');
+  existing?.remove();
+  main.prepend(h('div', { class: 'notice notice--error app-error', role: 'alert' }, message));
+}
+
+function render() {
+  if (!booted) return;
+  let path = currentPath();
+  let route = ROUTES[path];
+  if (!route) {
+    path = session.isSignedIn() ? '/profile' : '/sign-in';
+    window.history.replaceState(null, '', `#${path}`);
+    route = ROUTES[path];
+  } else if (route.access === 'user' && !session.isSignedIn()) {
+    path = '/sign-in';
+    window.history.replaceState(null, '', '#/sign-in');
+    route = ROUTES[path];
+  } else if (route.access === 'guest' && session.isSignedIn()) {
+    path = '/profile';
+    window.history.replaceState(null, '', '#/profile');
+    route = ROUTES[path];
+  }
+  const firstRender = current === null;
+  current?.cleanup?.();
+  const view = route.page({ navigate, announce });
+  current = { path, cleanup: view.cleanup };
+  main.replaceChildren(view.node);
+  document.title = `${route.title} · jwtgate`;
+  renderNav(path);
+  // Move focus to the new page's heading so keyboard and screen-reader users land on it.
+  const heading = main.querySelector('h1');
+  if (!firstRender && heading) {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus();
+    announce(route.title);
+  }
+}
+
+document.getElementById('skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  (main.querySelector('h1') || main).focus();
+});
+
+window.addEventListener('hashchange', render);
+
+session.onChange((event) => {
+  const kind = event.detail.kind;
+  if (kind === 'ended') {
+    // The session is over (signed out here or in another tab, revoked, reused...): show why.
+    navigate('/sign-in', { replace: true });
+  } else if (kind === 'signed-in' && ROUTES[currentPath()]?.access === 'guest' && booted) {
+    navigate('/profile');
+  } else if (booted) {
+    renderNav(current?.path || currentPath());
+  }
+});
+
+async function boot() {
+  main.replaceChildren(h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+  try {
+    await session.restore();
+  } catch (error) {
+    booted = true;
+    render();
+    showError(`Could not reach the server: ${error.detail || error.message}`);
+    return;
+  }
+  booted = true;
+  render();
+}
+
+boot();

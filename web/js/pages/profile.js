@@ -1,0 +1,120 @@
+// The profile: the access token's claims (from /api/me, since the token is HttpOnly) with a line
+// of plain language each, and a live countdown to the token's expiry.
+
+import { clock, h } from '../dom.js';
+import { describeClaims } from '../claims.js';
+import * as session from '../session.js';
+
+export function profilePage() {
+  const countdown = h('span', { class: 'countdown__value', id: 'countdown' }, '–:––');
+  const bar = h('span', { class: 'meter__fill' });
+  const meter = h('span', { class: 'meter', 'aria-hidden': 'true' }, bar);
+  const expiryNote = h('p', { class: 'muted', id: 'expiry-note' });
+  const claimsList = h('dl', { class: 'claims', id: 'claims' });
+  const status = h('p', { class: 'muted', role: 'status', id: 'profile-status' });
+  const heading = h('h1', { id: 'page-title' }, 'Your profile');
+  const who = h('p', { class: 'lead' });
+
+  function renderProfile() {
+    const profile = session.profile();
+    who.textContent = profile?.email ? `Signed in as ${profile.email}.` : 'Signed in.';
+    claimsList.replaceChildren(
+      ...describeClaims(profile).flatMap((claim) => [
+        h('dt', {}, h('code', {}, claim.name)),
+        h(
+          'dd',
+          { 'data-claim': claim.name },
+          h('span', { class: claim.muted ? 'claims__value muted' : 'claims__value' }, claim.text),
+          h('span', { class: 'claims__explain' }, claim.explanation),
+        ),
+      ]),
+    );
+  }
+
+  // The bar's full width is the token's lifetime (or, after a page reload, what was left then).
+  let lifetime = 0;
+  function lifetimeSeconds() {
+    const known = session.lifetimeMs() / 1000;
+    if (known > 0) return known;
+    if (!lifetime) lifetime = Math.max(1, (session.expiresAt() - Date.now()) / 1000);
+    return lifetime;
+  }
+
+  function tick() {
+    const remaining = (session.expiresAt() - Date.now()) / 1000;
+    countdown.textContent = clock(remaining);
+    bar.style.inlineSize = `${Math.min(100, Math.max(0, (remaining / lifetimeSeconds()) * 100))}%`;
+    const at = new Date(session.expiresAt());
+    expiryNote.textContent =
+      remaining > 0
+        ? `Expires at ${at.toLocaleTimeString()}. This page renews it shortly before then, while it is open.`
+        : 'Expired. It will be renewed on your next action.';
+  }
+
+  async function reload() {
+    status.textContent = 'Checking with the server…';
+    try {
+      await session.loadProfile();
+      status.textContent = `Checked at ${new Date().toLocaleTimeString()}.`;
+    } catch (error) {
+      // A SessionEndedError routes to sign-in by itself; anything else is shown here.
+      status.textContent = `Could not check: ${error.detail || error.message}`;
+    }
+  }
+
+  const unsubscribe = session.onChange((event) => {
+    if (event.detail.kind === 'refreshed') {
+      tick();
+      reload();
+    } else if (event.detail.kind === 'profile') {
+      renderProfile();
+      tick();
+    }
+  });
+  const timer = setInterval(tick, 1000);
+  renderProfile();
+  tick();
+
+  const node = h(
+    'div',
+    { class: 'stack' },
+    h('section', { class: 'card' }, heading, who),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'token-title' },
+      h('h2', { id: 'token-title' }, 'Access token'),
+      h(
+        'p',
+        { class: 'countdown' },
+        h('span', { class: 'countdown__label' }, 'Expires in'),
+        ' ',
+        h('span', { role: 'timer', 'aria-live': 'off' }, countdown),
+      ),
+      meter,
+      expiryNote,
+      h(
+        'p',
+        { class: 'muted' },
+        'The token sits in an HttpOnly cookie: the browser sends it, but no script, not even this page, can read it.',
+      ),
+    ),
+    h(
+      'section',
+      { class: 'card', 'aria-labelledby': 'claims-title' },
+      h('div', { class: 'card__header' },
+        h('h2', { id: 'claims-title' }, 'What the token says'),
+        h('button', { type: 'button', class: 'button button--quiet', id: 'reload-profile', onclick: reload }, 'Check again'),
+      ),
+      claimsList,
+      status,
+    ),
+  );
+
+  return {
+    node,
+    cleanup() {
+      clearInterval(timer);
+      unsubscribe();
+    },
+  };
+}

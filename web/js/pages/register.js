@@ -1,0 +1,88 @@
+// Create an account, then sign straight in with it.
+
+import { field, h } from '../dom.js';
+import * as session from '../session.js';
+
+export function registerPage() {
+  const email = field({ id: 'email', label: 'Email', type: 'email', autocomplete: 'email', inputmode: 'email' });
+  const password = field({
+    id: 'password',
+    label: 'Password',
+    type: 'password',
+    autocomplete: 'new-password',
+    minlength: 8,
+    maxlength: 128,
+    hint: 'At least 8 characters. A few unusual words make a strong, memorable password.',
+  });
+  const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
+  const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Create account');
+
+  const form = h(
+    'form',
+    { class: 'form', novalidate: true, 'aria-labelledby': 'page-title', onsubmit: onSubmit },
+    formError,
+    email.wrapper,
+    password.wrapper,
+    submit,
+  );
+
+  function busy(on) {
+    submit.disabled = on;
+    submit.textContent = on ? 'Creating your account…' : 'Create account';
+  }
+
+  async function onSubmit(event) {
+    event.preventDefault();
+    formError.hidden = true;
+    email.setError('');
+    password.setError('');
+    const emailValue = email.input.value.trim();
+    const passwordValue = password.input.value;
+    if (!emailValue) {
+      email.setError('Enter your email address.');
+      email.input.focus();
+      return;
+    }
+    if (passwordValue.length < 8) {
+      password.setError('Use at least 8 characters.');
+      password.input.focus();
+      return;
+    }
+    busy(true);
+    try {
+      await session.register(emailValue, passwordValue);
+    } catch (error) {
+      busy(false);
+      if (error.code === 'invalid_email' || error.code === 'email_taken') {
+        email.setError(
+          error.code === 'email_taken' ? 'An account with this email already exists. Sign in instead.' : error.detail,
+        );
+        email.input.focus();
+      } else if (error.code === 'weak_password') {
+        password.setError(error.detail);
+        password.input.focus();
+      } else {
+        formError.textContent = error.detail || error.message;
+        formError.hidden = false;
+      }
+      return;
+    }
+    try {
+      await session.signIn(emailValue, passwordValue); // emits 'signed-in': the shell opens the profile
+    } catch (error) {
+      busy(false);
+      formError.textContent = `Your account was created, but signing in failed: ${error.detail || error.message}`;
+      formError.hidden = false;
+    }
+  }
+
+  const node = h(
+    'section',
+    { class: 'card card--narrow' },
+    h('h1', { id: 'page-title' }, 'Create an account'),
+    h('p', { class: 'lead' }, 'One account, one password. Your sessions stay in cookies no script can read.'),
+    form,
+    h('p', { class: 'aside' }, 'Already have an account? ', h('a', { href: '#/sign-in' }, 'Sign in')),
+  );
+  return { node };
+}

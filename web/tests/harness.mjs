@@ -1,0 +1,231 @@
+// Test harness: builds and starts the real jwtgate binary on a free loopback port with a fresh
+// data dir and cheap (explicitly opted-in) password hashing, and launches Debian's chromium through
+// playwright-core. Never downloads a browser.
+
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = resolve(here, '..', '..');
+// The committed pictures change only when asked (UPDATE_SCREENSHOTS=1), so a test run leaves
+// the tree clean; otherwise they are still taken, into a scratch directory.
+export const screenshotDir = process.env.UPDATE_SCREENSHOTS === '1'
+  ? join(repoRoot, 'docs', 'screenshots')
+  : join(tmpdir(), 'jwtgate-screenshots');
+export const PASSWORD = 'correct horse battery staple';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** The jwtgate binary: $JWTGATE_BIN (set by run.mjs after one build), else `cargo build` now. */
+export function serverBinary() {
+  if (process.env.JWTGATE_BIN) return process.env.JWTGATE_BIN;
+  process.env.JWTGATE_BIN = buildServer();
+  return process.env.JWTGATE_BIN;
+}
+
+/** Builds `jwtgate` and returns the binary's path, from cargo's own idea of the target dir. */
+export function buildServer() {
+  execFileSync('cargo', ['build', '-p', 'jwtgate', '--locked'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+  const metadata = JSON.parse(
+    execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 << 20 }),
+  );
+  return join(metadata.target_directory, 'debug', process.platform === 'win32' ? 'jwtgate.exe' : 'jwtgate');
+}
+
+/**
+ * Starts a server (port 0: the kernel picks a free one; the URL is read from its banner).
+ * `env` adds or overrides JWTGATE_* settings. Resolves to { url, dataDir, stop, logs }.
+ */
+export async function startServer(env = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'jwtgate-web-'));
+  const child = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    env: {
+      PATH: process.env.PATH,
+      RUST_LOG: process.env.RUST_LOG || 'warn',
+      NO_COLOR: '1',
+      JWTGATE_ALLOW_WEAK_PASSWORD_HASHING: 'true',
+      JWTGATE_ARGON2_MEMORY_KIB: '64',
+      JWTGATE_ARGON2_ITERATIONS: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs = [];
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`jwtgate did not start:\n${logs.join('')}`)), 30_000);
+    const onData = (chunk) => {
+      logs.push(chunk.toString());
+      const match = /jwtgate listening on (http:\/\/[\d.:]+)/.exec(logs.join(''));
+      if (match) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk) => logs.push(chunk.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`jwtgate exited with ${code}:\n${logs.join('')}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    url,
+    dataDir,
+    logs,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A second origin for cross-site requests: serves one HTML page on `host` (e.g. 127.0.0.2). */
+export async function startEvilSite(host, html) {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(html);
+  });
+  await new Promise((r) => server.listen(0, host, r));
+  return {
+    url: `http://${host}:${server.address().port}/`,
+    stop: () => new Promise((r) => server.close(r)),
+  };
+}
+
+let counter = 0;
+export function uniqueEmail(label = 'user') {
+  counter += 1;
+  return `${label}-${process.pid}-${Date.now()}-${counter}@example.com`;
+}
+
+/** Registers through the page and lands on the profile (register signs straight in). */
+export async function registerThroughPage(page, baseUrl, email = uniqueEmail()) {
+  await page.goto(`${baseUrl}/#/register`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your profile' }).waitFor();
+  return email;
+}
+
+/** Registers by API (no page), for tests about something else. */
+export async function registerByApi(baseUrl, email = uniqueEmail()) {
+  const response = await fetch(`${baseUrl}/auth/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  if (response.status !== 201) throw new Error(`register: ${response.status} ${await response.text()}`);
+  return email;
+}
+
+export async function signInThroughPage(page, baseUrl, email) {
+  await page.goto(`${baseUrl}/#/sign-in`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Your profile' }).waitFor();
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.mouse.move(0, 0); // no hover state in the picture
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+}
+
+/** Collects every /auth/refresh answer seen by a browser context, for assertions. */
+export function watchRefreshes(context) {
+  const answers = [];
+  context.on('response', async (response) => {
+    if (!response.url().endsWith('/auth/refresh')) return;
+    let code = null;
+    try {
+      code = (await response.json()).code ?? null;
+    } catch {
+      // a 200 with a JSON body but no code, or no body
+    }
+    answers.push({ status: response.status(), code });
+  });
+  return answers;
+}
+
+const JWT_SHAPE = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/;
+// The refresh token and CSRF token are opaque random values (base64url, 32+ bytes).
+const OPAQUE_SECRET_SHAPE = /[A-Za-z0-9_-]{32,}/;
+
+/** Every localStorage/sessionStorage entry of a page that looks like a JWT or an opaque secret. */
+export async function tokenShapedStorage(page) {
+  const entries = await page.evaluate(() => {
+    const all = [];
+    for (const [kind, store] of [['localStorage', window.localStorage], ['sessionStorage', window.sessionStorage]]) {
+      for (let i = 0; i < store.length; i += 1) {
+        const key = store.key(i);
+        all.push({ kind, key, value: store.getItem(key) });
+      }
+    }
+    return all;
+  });
+  return {
+    entries,
+    suspicious: entries.filter(({ key, value }) =>
+      [key, value].some((s) => JWT_SHAPE.test(s || '') || OPAQUE_SECRET_SHAPE.test(s || '')),
+    ),
+  };
+}
+
+/** A mail body as text: quoted-printable soft breaks joined and `=XX` escapes decoded. */
+export function decodeQuotedPrintable(text) {
+  return text
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/**
+ * Waits (polling, up to `timeoutMs`) for a mail to `email` in the dev outbox
+ * (`<data dir>/outbox/*.eml`) whose link goes to `#/<route>?token=`, and returns that link's
+ * token. Mail is sent in the background, so it may land a moment after the request's answer.
+ */
+export async function tokenFromOutbox(dataDir, email, route, { timeoutMs = 10_000 } = {}) {
+  const dir = join(dataDir, 'outbox');
+  const deadline = Date.now() + timeoutMs;
+  const pattern = new RegExp(`#/${route}\\?token=([A-Za-z0-9._~%-]+)`);
+  for (;;) {
+    let names = [];
+    try {
+      names = readdirSync(dir).filter((n) => n.endsWith('.eml')).sort();
+    } catch {
+      // no outbox yet
+    }
+    for (const name of names.reverse()) {
+      const mail = decodeQuotedPrintable(readFileSync(join(dir, name), 'utf8'));
+      if (!mail.toLowerCase().includes(email.toLowerCase())) continue;
+      const match = pattern.exec(mail);
+      if (match) return decodeURIComponent(match[1]);
+    }
+    if (Date.now() > deadline) throw new Error(`no ${route} mail to ${email} in ${dir}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
