@@ -35,6 +35,27 @@ async function accessTokenExpired(context, timeoutMs = (TTL_SECS + 15) * 1000) {
   }
 }
 
+/**
+ * Waits until the tab's profile says it checked with the server. On a timeout the error carries
+ * what each tab shows and what the server logged, so a failure on a CI machine can be read.
+ */
+async function profileChecked(tab, tabs = [tab], refreshes = []) {
+  try {
+    await tab.locator('#profile-status').filter({ hasText: 'Checked at' }).waitFor();
+  } catch (error) {
+    const seen = await Promise.all(
+      tabs.map(async (t) => ({
+        hash: await t.evaluate(() => window.location.hash).catch((e) => String(e)),
+        status: await t.locator('#profile-status').textContent({ timeout: 1000 }).catch(() => null),
+        main: (await t.locator('main').textContent({ timeout: 1000 }).catch(() => '')).slice(0, 200),
+      })),
+    );
+    error.message += `\ntabs: ${JSON.stringify(seen)}\nrefreshes: ${JSON.stringify(refreshes)}\nserver log:\n${server.logs.join('').slice(-4000)}`;
+    throw error;
+  }
+  assert.equal(await tab.getByRole('heading', { level: 1 }).textContent(), 'Your profile');
+}
+
 function countRequests(context, path) {
   const seen = [];
   context.on('request', (request) => {
@@ -63,8 +84,7 @@ describe('silent refresh', { concurrency: true }, () => {
     const refreshed = page.waitForResponse((r) => r.url().endsWith('/auth/refresh'));
     await page.getByRole('button', { name: 'Check again' }).click();
     assert.equal((await refreshed).status(), 200);
-    await page.locator('#profile-status').filter({ hasText: 'Checked at' }).waitFor();
-    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your profile');
+    await profileChecked(page, [page], refreshes);
     const after = await accessCookie(context);
     assert.ok(after && after.value !== before.value, 'a new access cookie was set');
     assert.deepEqual(refreshes, [{ status: 200, code: null }]);
@@ -109,10 +129,7 @@ describe('silent refresh', { concurrency: true }, () => {
     await context.clock.fastForward((TTL_SECS - 3) * 1000); // both tabs' refresh timers are due
     assert.equal((await refreshed).status(), 200);
     // Both tabs fetch the new profile after the refresh (the one that refreshed, and the one told).
-    for (const tab of [tabA, tabB]) {
-      await tab.locator('#profile-status').filter({ hasText: 'Checked at' }).waitFor();
-      assert.equal(await tab.getByRole('heading', { level: 1 }).textContent(), 'Your profile');
-    }
+    for (const tab of [tabA, tabB]) await profileChecked(tab, [tabA, tabB], refreshes);
     assert.deepEqual(refreshes, [{ status: 200, code: null }], 'one refresh, no refresh_token_reused');
     assert.equal(posts.length, 1);
     await context.close();
@@ -129,10 +146,7 @@ describe('silent refresh', { concurrency: true }, () => {
     // The access cookie disappears as it does at expiry; both tabs then call the API at once.
     await context.clearCookies({ name: ACCESS_COOKIE });
     await Promise.all([tabA, tabB].map((tab) => tab.getByRole('button', { name: 'Check again' }).click()));
-    for (const tab of [tabA, tabB]) {
-      await tab.locator('#profile-status').filter({ hasText: 'Checked at' }).waitFor();
-      assert.equal(await tab.getByRole('heading', { level: 1 }).textContent(), 'Your profile');
-    }
+    for (const tab of [tabA, tabB]) await profileChecked(tab, [tabA, tabB], refreshes);
     assert.ok(refreshes.length >= 1);
     assert.ok(
       refreshes.every((r) => r.status === 200),

@@ -230,7 +230,6 @@ impl Accounts {
                  pressing the button on the page. It works once, for 24 hours.\r\n\r\n{link}\r\n\r\n\
                  If you did not create an account, ignore this message.\r\n"
             ),
-            link: Some(link),
         });
         Ok(())
     }
@@ -263,7 +262,6 @@ impl Accounts {
                            this address, which already has one. Nothing was changed. If it was \
                            you, sign in instead, or reset your password from the sign-in page.\r\n"
                         .into(),
-                    link: None,
                 }),
                 Err(e) => tracing::error!(error = %e, "background registration failed"),
             }
@@ -367,7 +365,6 @@ impl Accounts {
                  out everywhere.\r\n\r\n{link}\r\n\r\nIf you did not ask for this, ignore this \
                  message: your password is unchanged.\r\n"
             ),
-            link: Some(link),
         });
         self.auth
             .audit()

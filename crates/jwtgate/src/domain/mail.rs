@@ -2,8 +2,8 @@
 //! one of two backends chosen by settings. Must not import axum or sqlx.
 //!
 //! - **Outbox** (the default, for development): each message is written to
-//!   `<data_dir>/outbox/<timestamp>-<id>.eml` and its link is logged at INFO. This is the one
-//!   place a log line may carry a single-use link: the outbox is a developer's mailbox.
+//!   `<data_dir>/outbox/<timestamp>-<id>.eml`, and the file's path (never the link in it) is
+//!   logged at INFO: a single-use link is a secret, and logs travel further than the data dir.
 //! - **SMTP** (`smtp_url`, e.g. `smtp://127.0.0.1:2525`, `smtps://user:pass@host` or
 //!   `smtp://host:587?tls=required`): never logs a link or a body, only the failure.
 //!
@@ -34,8 +34,6 @@ pub struct Mail {
     pub to: String,
     pub subject: String,
     pub text: String,
-    /// The action link in the text, for the outbox log line only.
-    pub link: Option<String>,
 }
 
 #[derive(Clone)]
@@ -142,11 +140,9 @@ impl Mailer {
                 tokio::fs::rename(&tmp, &path)
                     .await
                     .map_err(|e| format!("cannot write to the outbox: {e}"))?;
-                // Development mailer only: the link is logged so a developer can click it.
                 tracing::info!(
                     file = %path.display(),
                     subject = %mail.subject,
-                    link = mail.link.as_deref().unwrap_or("-"),
                     "dev mailer: message written to the outbox"
                 );
                 Ok(())
@@ -180,7 +176,6 @@ mod tests {
                 to: "ada@example.com".into(),
                 subject: "Hello".into(),
                 text: format!("Open this:\r\n\r\n{link}\r\n"),
-                link: Some(link.clone()),
             })
             .await
             .expect("delivered");
