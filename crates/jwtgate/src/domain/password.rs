@@ -2,17 +2,16 @@
 //! Argon2id hashing pool. Must not import axum or sqlx.
 //!
 //! Hashing is CPU- and memory-heavy (19 MiB per hash by default), so it never runs on the async
-//! workers: at most `workers` hashes run at once on the blocking pool, at most `queue` more wait,
-//! and anything beyond is refused at once (`Busy`) instead of growing memory without bound.
+//! workers: at most `workers` hashes run at once on threads of their own, at a lower CPU priority,
+//! at most `queue` more wait, and anything beyond is refused at once (`Busy`) instead of growing
+//! memory without bound.
 
 use std::fmt;
-use std::sync::Arc;
-
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 /// A password as typed by the user. `Debug` never shows it.
 #[derive(Clone)]
@@ -94,48 +93,27 @@ pub struct HashParams {
     pub parallelism: u32,
 }
 
+/// The hashing pool: `workers` OS threads of their own, each owning its Argon2 working memory,
+/// fed through a queue of at most `queue` waiting jobs.
+///
+/// The threads run at a lower CPU priority (nice 10) than the async workers: on a busy core the
+/// scheduler then hands the async workers the CPU as soon as they have a request to serve, so
+/// verifying tokens is never queued behind a flood of logins; hashing gets the rest of the core.
+/// Each thread keeps one buffer of `m` KiB, so hashing memory is `workers * m` and stays there
+/// (allocating per hash on tokio's blocking threads left a copy in every malloc arena).
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
-    buffers: Arc<Buffers>,
+    jobs: mpsc::Sender<Job>,
     dummy_hash: Arc<str>,
 }
 
-/// Argon2 working memory, reused across hashes. Allocating 19 MiB per hash on whichever blocking
-/// thread runs it made glibc keep a copy per malloc arena (hundreds of MiB after a login flood);
-/// with at most `workers` buffers, the hashing memory is `workers * m` and stays there.
-#[derive(Debug, Default)]
-struct Buffers {
-    free: Mutex<Vec<Vec<Block>>>,
-    blocks: usize,
-}
+/// A unit of hashing work, run on a pool thread with that thread's Argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
-impl Buffers {
-    fn take(&self, blocks: usize) -> Vec<Block> {
-        let reused = self
-            .free
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop();
-        let mut buffer = reused.unwrap_or_default();
-        if buffer.len() < blocks {
-            buffer.resize(blocks, Block::default());
-        }
-        buffer
-    }
-
-    fn give(&self, buffer: Vec<Block>) {
-        // Only the configured size is kept: a bigger one (an old hash with a larger m) is freed.
-        if buffer.len() == self.blocks {
-            self.free
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(buffer);
-        }
-    }
-}
+/// How much lower than the async workers the hashing threads run (a Unix nice increment).
+const HASH_NICE: i32 = 10;
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,9 +121,58 @@ impl fmt::Debug for PasswordHasher {
             .field("m", &self.params.m_cost())
             .field("t", &self.params.t_cost())
             .field("p", &self.params.p_cost())
-            .field("running", &self.running.available_permits())
+            .field("admitted", &self.admitted.available_permits())
             .finish()
     }
+}
+
+/// Starts `workers` hashing threads sharing one job queue; they end when every sender is gone.
+/// A thread's memory is trimmed back to `blocks` after a job that needed more (an old hash).
+fn spawn_workers(workers: usize, blocks: usize) -> Result<mpsc::Sender<Job>, HashError> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for n in 0..workers {
+        let receiver = Arc::clone(&receiver);
+        std::thread::Builder::new()
+            .name(format!("jwtgate-hash-{n}"))
+            .spawn(move || {
+                lower_priority();
+                let mut memory = Vec::new();
+                loop {
+                    // The lock is held only while waiting for the next job, never while hashing.
+                    let job = receiver
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    let Ok(job) = job else { return };
+                    job(&mut memory);
+                    if memory.len() > blocks {
+                        memory.truncate(blocks);
+                        memory.shrink_to_fit();
+                    }
+                }
+            })
+            .map_err(internal)?;
+    }
+    Ok(sender)
+}
+
+/// Re-nices the calling thread (on Linux a thread id names one thread). Best effort: without
+/// it hashing still works, it just competes with the API for the CPU on equal terms.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICE)
+    {
+        tracing::debug!(error = %e, "could not lower the hashing thread's priority");
+    }
+}
+
+/// The thread's working memory, grown to `blocks` on first use (or for an old, larger `m`).
+fn memory_for(memory: &mut Vec<Block>, blocks: usize) -> &mut [Block] {
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    memory.get_mut(..blocks).unwrap_or_default()
 }
 
 fn argon2(params: &Params) -> Argon2<'static> {
@@ -156,20 +183,22 @@ fn internal(e: impl std::fmt::Display) -> HashError {
     HashError::Internal(e.to_string())
 }
 
-fn hash_blocking(params: &Params, buffers: &Buffers, password: &[u8]) -> Result<String, HashError> {
+fn hash_blocking(
+    params: &Params,
+    memory: &mut Vec<Block>,
+    password: &[u8],
+) -> Result<String, HashError> {
     let mut salt = [0u8; 16];
     aws_lc_rs::rand::fill(&mut salt).map_err(|_| HashError::Internal("rng failed".into()))?;
     let mut out = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
-    let blocks = params.block_count();
-    let mut memory = buffers.take(blocks);
-    let result = argon2(params).hash_password_into_with_memory(
-        password,
-        &salt,
-        &mut out,
-        memory.get_mut(..blocks).unwrap_or_default(),
-    );
-    buffers.give(memory);
-    result.map_err(internal)?;
+    argon2(params)
+        .hash_password_into_with_memory(
+            password,
+            &salt,
+            &mut out,
+            memory_for(memory, params.block_count()),
+        )
+        .map_err(internal)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -182,7 +211,11 @@ fn hash_blocking(params: &Params, buffers: &Buffers, password: &[u8]) -> Result<
 
 /// Recomputes the hash of `password` with the parameters and salt stored in `stored` and compares
 /// in constant time. `None` when `stored` is not an Argon2 PHC string.
-fn verify_blocking(stored: &PasswordHash, buffers: &Buffers, password: &[u8]) -> Option<bool> {
+fn verify_blocking(
+    stored: &PasswordHash,
+    memory: &mut Vec<Block>,
+    password: &[u8],
+) -> Option<bool> {
     let algorithm = Algorithm::try_from(stored.algorithm.as_str()).ok()?;
     let version = stored
         .version
@@ -192,20 +225,19 @@ fn verify_blocking(stored: &PasswordHash, buffers: &Buffers, password: &[u8]) ->
     let expected = stored.hash.as_ref()?;
     let mut out = vec![0u8; expected.len()];
     let blocks = params.block_count();
-    let mut memory = buffers.take(blocks);
-    let result = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
-        password,
-        salt.as_ref(),
-        &mut out,
-        memory.get_mut(..blocks).unwrap_or_default(),
-    );
-    buffers.give(memory);
-    result.ok()?;
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(
+            password,
+            salt.as_ref(),
+            &mut out,
+            memory_for(memory, blocks),
+        )
+        .ok()?;
     Some(aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_bytes()).is_ok())
 }
 
 impl PasswordHasher {
-    /// Builds the pool and computes the dummy hash used for unknown users (same parameters, so a
+    /// Starts the pool and computes the dummy hash used for unknown users (same parameters, so a
     /// login for an unknown email costs the same time as a wrong password).
     pub async fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, HashError> {
         let params = Params::new(
@@ -214,57 +246,54 @@ impl PasswordHasher {
             params.parallelism,
             None,
         )
-        .map_err(|e| HashError::Internal(e.to_string()))?;
-        let buffers = Arc::new(Buffers {
-            free: Mutex::new(Vec::new()),
-            blocks: params.block_count(),
-        });
-        let (p, b) = (params.clone(), Arc::clone(&buffers));
-        let dummy = tokio::task::spawn_blocking(move || {
-            hash_blocking(&p, &b, b"jwtgate dummy password for unknown users")
-        })
-        .await
-        .map_err(internal)??;
-        Ok(Self {
+        .map_err(internal)?;
+        let workers = workers.max(1);
+        let blocks = params.block_count();
+        let mut pool = Self {
             params,
-            running: Arc::new(Semaphore::new(workers.max(1))),
-            admitted: Arc::new(Semaphore::new(workers.max(1) + queue)),
-            buffers,
-            dummy_hash: dummy.into(),
-        })
+            admitted: Arc::new(Semaphore::new(workers + queue)),
+            jobs: spawn_workers(workers, blocks)?,
+            dummy_hash: Arc::from(""),
+        };
+        let p = pool.params.clone();
+        let dummy = pool
+            .run(move |memory| {
+                hash_blocking(&p, memory, b"jwtgate dummy password for unknown users")
+            })
+            .await?;
+        pool.dummy_hash = dummy.into();
+        Ok(pool)
     }
 
-    /// Runs `f` on the blocking pool once a slot is free, or refuses at once when the queue is full.
+    /// Runs `f` on a hashing thread, or refuses at once when every thread and queue place is taken.
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+        f: impl FnOnce(&mut Vec<Block>) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
         let admitted = self
             .admitted
             .clone()
             .try_acquire_owned()
             .map_err(|_| HashError::Busy)?;
-        let running = self
-            .running
-            .clone()
-            .acquire_owned()
+        let (answer, answered) = oneshot::channel();
+        // The permit moves into the job: if the client disconnects, the hash still runs to
+        // completion and keeps its place until then, so the bound holds.
+        let job: Job = Box::new(move |memory| {
+            let _ = answer.send(f(memory));
+            drop(admitted);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| HashError::Internal("the hashing threads have stopped".into()))?;
+        answered
             .await
-            .map_err(|_| HashError::Busy)?;
-        // The permits move into the blocking task: if the client disconnects, the hash still runs
-        // to completion and keeps its slot until then, so the bound holds.
-        tokio::task::spawn_blocking(move || {
-            let result = f();
-            drop((running, admitted));
-            result
-        })
-        .await
-        .map_err(|e| HashError::Internal(e.to_string()))?
+            .map_err(|_| HashError::Internal("a hashing thread stopped mid-job".into()))?
     }
 
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
-        let (params, buffers) = (self.params.clone(), Arc::clone(&self.buffers));
+        let params = self.params.clone();
         let password = password.0.clone();
-        self.run(move || hash_blocking(&params, &buffers, password.as_bytes()))
+        self.run(move |memory| hash_blocking(&params, memory, password.as_bytes()))
             .await
     }
 
@@ -277,13 +306,13 @@ impl PasswordHasher {
     ) -> Result<Verified, HashError> {
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
-        let (params, buffers) = (self.params.clone(), Arc::clone(&self.buffers));
+        let params = self.params.clone();
         let password = password.0.clone();
-        self.run(move || {
+        self.run(move |memory| {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Ok(Verified::No);
             };
-            let ok = verify_blocking(&parsed, &buffers, password.as_bytes()).unwrap_or(false);
+            let ok = verify_blocking(&parsed, memory, password.as_bytes()).unwrap_or(false);
             if !ok || !known {
                 return Ok(Verified::No);
             }
@@ -297,7 +326,7 @@ impl PasswordHasher {
                 Ok(Verified::Yes)
             } else {
                 // Upgrade on login: the only moment the plaintext is available.
-                hash_blocking(&params, &buffers, password.as_bytes()).map(Verified::YesRehashed)
+                hash_blocking(&params, memory, password.as_bytes()).map(Verified::YesRehashed)
             }
         })
         .await
@@ -359,6 +388,58 @@ mod tests {
             new.verify(&pw, Some(&stored)).await.expect("v"),
             Verified::YesRehashed(_)
         ));
+    }
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_below_the_async_workers_priority() {
+        let pool = PasswordHasher::new(WEAK, 2, 1).await.expect("pool");
+        let here = rustix::process::getpriority_process(None).expect("own priority");
+        let there = pool
+            .run(|_| {
+                rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+                    .map_err(internal)
+            })
+            .await
+            .expect("priority");
+        assert_eq!(there, (here + HASH_NICE).min(19));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_and_admits_again_after() {
+        let pool = PasswordHasher::new(WEAK, 1, 1).await.expect("pool");
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Arc::new(Mutex::new(wait));
+        let block = |wait: Arc<Mutex<std::sync::mpsc::Receiver<()>>>| {
+            move |_: &mut Vec<Block>| {
+                let _ = wait.lock().map(|w| w.recv());
+                Ok(())
+            }
+        };
+        // One job runs (blocked), one waits in the queue: the third is refused without waiting.
+        let running = tokio::spawn({
+            let (pool, w) = (pool.clone(), Arc::clone(&wait));
+            async move { pool.run(block(w)).await }
+        });
+        let queued = tokio::spawn({
+            let (pool, w) = (pool.clone(), Arc::clone(&wait));
+            async move { pool.run(block(w)).await }
+        });
+        while pool.admitted.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // A guard, not a measurement: an unbounded queue would wait here forever.
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            pool.hash(&Password::new("x".repeat(12))),
+        )
+        .await
+        .expect("refused at once, not queued");
+        assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
+        release.send(()).expect("release");
+        release.send(()).expect("release");
+        running.await.expect("join").expect("ran");
+        queued.await.expect("join").expect("ran");
+        assert!(pool.hash(&Password::new("x".repeat(12))).await.is_ok());
     }
 }
 
