@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{
-    ACCESS_COOKIE, ApiJson, ClientIp, OptionalJson, REFRESH_COOKIE, access_credential,
-    authenticate, cookie, csrf_header, user_agent,
+    ACCESS_COOKIE, ApiJson, Authenticated, ClientIp, OptionalJson, REFRESH_COOKIE, cookie,
+    csrf_header, user_agent,
 };
 use crate::config::SameSite;
 use crate::domain::accounts::Registered;
@@ -285,7 +285,7 @@ struct LogoutBody {
 async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    method: Method,
+    caller: Option<Authenticated>,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<LogoutBody>,
 ) -> Result<Response, ApiError> {
@@ -297,8 +297,7 @@ async fn logout(
     let body = body.map(|b| RefreshBody {
         refresh_token: b.refresh_token,
     });
-    if let Some((token, transport)) = access_credential(&headers)? {
-        let claims = authenticate(&state, &method, &headers, &token, transport)?;
+    if let Some(Authenticated { claims, .. }) = caller {
         let Some(sid) = claims.sid.as_deref() else {
             return Err(ApiError::invalid_request(
                 "this token is not tied to a session",
@@ -336,13 +335,11 @@ struct CsrfBody {
 /// The CSRF token of the cookie session (after a page reload the script no longer has it).
 async fn csrf(
     State(state): State<AppState>,
-    method: Method,
+    caller: Option<Authenticated>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let sid = match access_credential(&headers)? {
-        Some((token, transport)) => authenticate(&state, &method, &headers, &token, transport)?
-            .sid
-            .clone(),
+    let sid = match caller {
+        Some(caller) => caller.claims.sid.clone(),
         None => match cookie(&headers, REFRESH_COOKIE)? {
             Some(rt) => {
                 state

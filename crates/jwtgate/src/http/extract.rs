@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use jwtgate_verify::Claims;
@@ -198,69 +200,6 @@ pub enum Transport {
     Cookie,
 }
 
-/// The raw access credential of a request, if any: `Err` for a malformed or ambiguous one.
-pub fn access_credential(headers: &HeaderMap) -> Result<Option<(String, Transport)>, ApiError> {
-    let bearer = match headers.get(header::AUTHORIZATION) {
-        None => None,
-        Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| ApiError::invalid_request("the Authorization header is not ASCII"))?;
-            match value.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                    let token = token.trim();
-                    if token.is_empty() || token.contains(' ') {
-                        return Err(ApiError::invalid_request("malformed Bearer credentials"));
-                    }
-                    Some(token.to_owned())
-                }
-                _ => {
-                    return Err(ApiError::unauthorized(
-                        "missing_credentials",
-                        "use the Bearer scheme",
-                        false,
-                    ));
-                }
-            }
-        }
-    };
-    let cookie = cookie(headers, ACCESS_COOKIE)?;
-    match (bearer, cookie) {
-        (Some(_), Some(_)) => Err(ApiError::invalid_request(
-            "send the access token in the Authorization header or the cookie, not both",
-        )),
-        (Some(t), None) => Ok(Some((t, Transport::Bearer))),
-        (None, Some(c)) => Ok(Some((c.to_owned(), Transport::Cookie))),
-        (None, None) => Ok(None),
-    }
-}
-
-/// Verifies a presented access token; on a cookie-authenticated state change, also the CSRF header.
-pub fn authenticate(
-    state: &AppState,
-    method: &Method,
-    headers: &HeaderMap,
-    token: &str,
-    transport: Transport,
-) -> Result<Arc<Claims>, ApiError> {
-    let claims = state.auth.verify_access(token).map_err(|e| {
-        // The reason is for the log only; clients all get invalid_token (RFC 9068 §4).
-        tracing::debug!(reason = e.reason(), "access token rejected");
-        ApiError::unauthorized(
-            "invalid_token",
-            "the access token is invalid, expired or revoked",
-            true,
-        )
-    })?;
-    if transport == Transport::Cookie && is_state_changing(method) {
-        let sid = claims.sid.as_deref().unwrap_or_default();
-        if sid.is_empty() || !state.auth.csrf_matches(sid, csrf_header(headers)) {
-            return Err(ApiError::csrf_failed());
-        }
-    }
-    Ok(claims)
-}
-
 /// Verified access-token claims; rejects with RFC 6750 answers.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -310,6 +249,25 @@ impl FromRequestParts<AppState> for Authenticated {
             )
             .await?;
         Authenticated::from_verified(&verified, state, &parts.method, &parts.headers)
+    }
+}
+
+/// `Option<Authenticated>`: `None` when the request carries no access token at all; a bad,
+/// ambiguous or cross-site one is still refused.
+impl OptionalFromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let verified = <jwtgate_verify::axum::Authenticated as OptionalFromRequestParts<
+            AppState,
+        >>::from_request_parts(parts, state)
+        .await?;
+        verified
+            .map(|v| Authenticated::from_verified(&v, state, &parts.method, &parts.headers))
+            .transpose()
     }
 }
 
