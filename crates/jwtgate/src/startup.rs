@@ -201,15 +201,23 @@ impl Application {
             let mut stop = shutdown.subscribe();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
+                for minute in 0u64.. {
                     tokio::select! {
-                        _ = tick.tick() => {
-                            auth.prune();
-                            if let Some(limits) = &limits {
-                                limits.prune();
-                            }
-                        }
+                        _ = tick.tick() => {}
                         _ = stop.wait_for(|s| *s) => break,
+                    }
+                    auth.prune();
+                    if let Some(limits) = &limits {
+                        limits.prune();
+                    }
+                    // The database once an hour (and at startup).
+                    if minute % 60 == 0 {
+                        match auth.prune_store().await {
+                            Ok((sessions, one_time)) => {
+                                tracing::debug!(sessions, one_time, "pruned dead sessions");
+                            }
+                            Err(e) => tracing::warn!(error = %e, "pruning dead sessions failed"),
+                        }
                     }
                 }
             })

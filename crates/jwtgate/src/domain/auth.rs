@@ -83,6 +83,9 @@ impl From<HashError> for AuthError {
     }
 }
 
+/// How long an ended or expired session stays in the database (seconds): 7 days.
+pub const DEAD_SESSION_RETENTION: i64 = 7 * 24 * 3600;
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub issuer: String,
@@ -246,6 +249,15 @@ impl Auth {
         let now = self.clock.now();
         self.revocation.prune(now);
         self.throttle.prune(now);
+    }
+
+    /// Deletes sessions (and their refresh-token chains) that ended or expired more than
+    /// `DEAD_SESSION_RETENTION` ago, and expired single-use tokens. By then the revocation view
+    /// no longer needs them (its horizon is one access-token lifetime) and a client presenting
+    /// such a refresh token has long been told why its session ended.
+    pub async fn prune_store(&self) -> Result<(u64, u64), AuthError> {
+        let before = self.clock.now() - DEAD_SESSION_RETENTION;
+        Ok(self.store.prune_dead_sessions(before).await?)
     }
 
     pub async fn register(&self, email: &str, password: Password) -> Result<User, AuthError> {

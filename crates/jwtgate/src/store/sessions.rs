@@ -113,4 +113,33 @@ impl Store {
         .rows_affected();
         Ok(done == 1)
     }
+
+    /// Deletes what can no longer matter: sessions that ended or expired before `before`, with
+    /// their refresh-token chains, and single-use tokens that expired before it. Returns
+    /// (sessions, one-time tokens) deleted. A live session keeps its whole chain: a spent refresh
+    /// token presented again must still be recognised as reuse (RFC 9700 §4.14.2).
+    pub async fn prune_dead_sessions(&self, before: i64) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions \
+             WHERE COALESCE(ended_at, MIN(idle_expires_at, absolute_expires_at)) < ?)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        let sessions = sqlx::query(
+            "DELETE FROM sessions WHERE COALESCE(ended_at, MIN(idle_expires_at, absolute_expires_at)) < ?",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let one_time = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((sessions, one_time))
+    }
 }

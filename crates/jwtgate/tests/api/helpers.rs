@@ -17,6 +17,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Clock,
+    /// The running app's authentication service, for what no HTTP route triggers (the sweeper).
+    pub auth: std::sync::Arc<jwtgate::domain::auth::Auth>,
     pub settings: Settings,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
@@ -55,6 +57,7 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_handle();
+    let auth = std::sync::Arc::clone(&app.state().auth);
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -63,6 +66,7 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
             .build()
             .expect("client"),
         clock,
+        auth,
         data_dir: settings.data_dir.clone(),
         settings,
         _dir: dir,

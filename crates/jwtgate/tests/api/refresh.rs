@@ -171,3 +171,57 @@ async fn a_session_ends_at_its_absolute_lifetime_even_when_used() {
         (StatusCode::UNAUTHORIZED, "session_expired")
     );
 }
+
+#[tokio::test]
+async fn dead_sessions_are_pruned_after_a_week_and_live_chains_are_kept() {
+    let app = spawn_app().await;
+    let db = app.db().await;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&db)
+                .await
+                .expect("count")
+        }
+    };
+    // Ada logs out: her session is dead, and its two refresh tokens with it.
+    let ada = app.signed_in("ada@example.com").await;
+    let ada_next: Value = app
+        .refresh(&s(&ada, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        app.logout(&s(&ada_next, "access_token")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    app.clock.advance(7 * 24 * 3600 + 1);
+    // Bob's session is alive and has a spent token, which must survive for reuse detection.
+    let bob = app.signed_in("bob@example.com").await;
+    app.refresh(&s(&bob, "refresh_token")).await;
+    // Carol's session ended just now: within the retention, kept.
+    let carol = app.signed_in("carol@example.com").await;
+    app.logout(&s(&carol, "access_token")).await;
+    assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 3);
+    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 5);
+
+    let (sessions, _) = app.auth.prune_store().await.expect("prune");
+    assert_eq!(sessions, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 3);
+    // Bob's spent token is still recognised as reuse (after the grace window), not as unknown.
+    app.clock.advance(60);
+    let (status, code, _) = problem(app.refresh(&s(&bob, "refresh_token")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "refresh_token_reused")
+    );
+    // Ada's pruned token is simply unknown now.
+    let (status, code, _) = problem(app.refresh(&s(&ada_next, "refresh_token")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+}
