@@ -4,6 +4,8 @@
 // (register, email_verified, password_*) and http/admin.rs (the administrators' actions).
 // `title` is a short label (the admin log's column), `text` a sentence for the account's owner.
 
+import * as session from './session.js';
+
 const EVENTS = {
   login: {
     title: 'Signed in',
@@ -78,4 +80,34 @@ export function describeEvent(entry, viewerId = null) {
 export function eventTime(seconds) {
   const ms = Number(seconds) * 1000;
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toLocaleString() : 'unknown time';
+}
+
+/**
+ * A newest-first list of audit events from `path` (either audit route: same page shape), paged
+ * through the server's cursor: `reload()` shows the first page, `more` appends the older ones.
+ * `row(entry)` builds one item; `status(shown)` words the line of `note` once a page is in.
+ */
+export function eventFeed({ path, pageSize, list, note, more, row, status, failed }) {
+  let cursor = null;
+
+  async function load(before = null) {
+    more.disabled = true;
+    try {
+      const query = new URLSearchParams({ limit: String(pageSize) });
+      if (before) query.set('before', before);
+      const { data } = await session.call('GET', `${path}?${query}`);
+      const rows = (data?.events || []).map(row);
+      if (before) list.append(...rows);
+      else list.replaceChildren(...rows);
+      cursor = data?.next_cursor || null;
+      more.hidden = !cursor;
+      note.textContent = status(list.children.length);
+    } catch (error) {
+      note.textContent = failed(error);
+    }
+    more.disabled = false;
+  }
+
+  more.addEventListener('click', () => load(cursor));
+  return { reload: () => load() };
 }

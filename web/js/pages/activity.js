@@ -3,7 +3,7 @@
 // come a page at a time through the server's cursor (`next_cursor` passed back as `before`).
 
 import { h } from '../dom.js';
-import { describeEvent, eventTime } from '../events.js';
+import { describeEvent, eventFeed, eventTime } from '../events.js';
 import * as session from '../session.js';
 
 const PAGE_SIZE = 20;
@@ -16,9 +16,8 @@ function sessionOf(entry) {
 
 export function activityPage() {
   const list = h('ul', { class: 'stack', id: 'activity-list', 'aria-labelledby': 'page-title' });
-  const status = h('p', { class: 'muted', role: 'status', id: 'activity-status' });
-  const more = h('button', { type: 'button', class: 'button button--quiet', id: 'activity-more', hidden: true, onclick: () => load(cursor) }, 'Show older events');
-  let cursor = null;
+  const status = h('p', { class: 'muted', role: 'status', id: 'activity-status' }, 'Loading…');
+  const more = h('button', { type: 'button', class: 'button button--quiet', id: 'activity-more', hidden: true }, 'Show older events');
   let devices = new Map(); // session id -> device, for the sessions still active
 
   function row(entry) {
@@ -42,27 +41,17 @@ export function activityPage() {
     }
   }
 
-  async function load(before = null) {
-    more.disabled = true;
-    status.textContent = 'Loading…';
-    try {
-      const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-      if (before) query.set('before', before);
-      const { data } = await session.call('GET', `/auth/activity?${query}`);
-      const events = data?.events || [];
-      if (before) list.append(...events.map(row));
-      else list.replaceChildren(...events.map(row));
-      cursor = data?.next_cursor || null;
-      more.hidden = !cursor;
-      const shown = list.children.length;
-      status.textContent = shown ? `${shown} event${shown === 1 ? '' : 's'} shown, newest first.` : 'No security events yet.';
-    } catch (error) {
-      status.textContent = `Could not load your activity: ${error.detail || error.message}`;
-    }
-    more.disabled = false;
-  }
-
-  loadDevices().then(() => load());
+  const feed = eventFeed({
+    path: '/auth/activity',
+    pageSize: PAGE_SIZE,
+    list,
+    note: status,
+    more,
+    row,
+    status: (shown) => (shown ? `${shown} event${shown === 1 ? '' : 's'} shown, newest first.` : 'No security events yet.'),
+    failed: (error) => `Could not load your activity: ${error.detail || error.message}`,
+  });
+  loadDevices().then(feed.reload);
   const node = h(
     'div',
     { class: 'stack' },

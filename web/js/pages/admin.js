@@ -5,7 +5,7 @@
 // they never even ask.
 
 import { field, h } from '../dom.js';
-import { describeEvent, eventTime } from '../events.js';
+import { describeEvent, eventFeed, eventTime } from '../events.js';
 import * as session from '../session.js';
 
 const PER_PAGE = 10;
@@ -173,9 +173,7 @@ export function adminPage() {
   const audit = (() => {
     const list = h('ul', { class: 'stack', id: 'audit-list', 'aria-labelledby': 'audit-title' });
     const note = h('p', { class: 'muted', role: 'status', id: 'audit-status' });
-    const more = h('button', { type: 'button', class: 'button button--quiet', hidden: true, onclick: () => load(cursor) }, 'Show older entries');
-    let cursor = null;
-
+    const more = h('button', { type: 'button', class: 'button button--quiet', hidden: true }, 'Show older entries');
     const who = (id) => (id ? emails.get(id) || id : 'someone not signed in');
 
     function row(entry) {
@@ -190,26 +188,18 @@ export function adminPage() {
       );
     }
 
-    async function load(before = null) {
-      more.disabled = true;
-      try {
-        const params = new URLSearchParams({ limit: String(AUDIT_PAGE) });
-        if (before) params.set('before', before);
-        const { data } = await session.call('GET', `/api/admin/audit?${params}`);
-        const rows = (data?.events || []).map(row);
-        if (before) list.append(...rows);
-        else list.replaceChildren(...rows);
-        cursor = data?.next_cursor || null;
-        more.hidden = !cursor;
-        note.textContent = list.children.length ? `${list.children.length} entries shown, newest first.` : 'The log is empty.';
-      } catch (error) {
-        note.textContent = `Could not load the audit log: ${explain(error)}`;
-      }
-      more.disabled = false;
-    }
-
+    const feed = eventFeed({
+      path: '/api/admin/audit',
+      pageSize: AUDIT_PAGE,
+      list,
+      note,
+      more,
+      row,
+      status: (shown) => (shown ? `${shown} entries shown, newest first.` : 'The log is empty.'),
+      failed: (error) => `Could not load the audit log: ${explain(error)}`,
+    });
     const node = h('section', { class: 'card', 'aria-labelledby': 'audit-title' }, h('h2', { id: 'audit-title' }, 'Audit log'), note, list, more);
-    return { node, reload: () => load() };
+    return { node, reload: feed.reload };
   })();
 
   // Users first, so the log can name them by email.
