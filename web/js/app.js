@@ -11,17 +11,20 @@ import { resetPasswordPage } from './pages/reset-password.js';
 import { verifyEmailPage } from './pages/verify-email.js';
 import { sessionsPage } from './pages/sessions.js';
 import { todosPage } from './pages/todos.js';
+import { activityPage } from './pages/activity.js';
+import { adminOnlyPage, adminPage } from './pages/admin.js';
 
-// access: 'guest' pages are for signed-out visitors, 'user' pages need a session, 'any' pages
-// (the email links) open either way.
-// The account pages of the next milestone (todos, sessions, activity, password reset, admin) slot in
-// here and in NAV below, each as one module under pages/.
+// access: 'guest' pages are for signed-out visitors, 'user' pages need a session, 'admin' pages a
+// session whose roles include "admin", 'any' pages (the email links) open either way.
+// New pages slot in here and in NAV below, each as one module under pages/.
 const ROUTES = {
   '/sign-in': { page: signInPage, access: 'guest', title: 'Sign in' },
   '/register': { page: registerPage, access: 'guest', title: 'Create an account' },
   '/profile': { page: profilePage, access: 'user', title: 'Your profile' },
   '/todos': { page: todosPage, access: 'user', title: 'Your todos' },
   '/sessions': { page: sessionsPage, access: 'user', title: 'Your sessions' },
+  '/activity': { page: activityPage, access: 'user', title: 'Your activity' },
+  '/admin': { page: adminPage, access: 'admin', title: 'Administration' },
   '/forgot-password': { page: forgotPasswordPage, access: 'guest', title: 'Forgot your password?' },
   '/reset-password': { page: resetPasswordPage, access: 'any', title: 'Choose a new password' },
   '/verify-email': { page: verifyEmailPage, access: 'any', title: 'Confirm your email' },
@@ -32,7 +35,10 @@ const NAV = {
     { path: '/profile', label: 'Profile' },
     { path: '/todos', label: 'Todos' },
     { path: '/sessions', label: 'Sessions' },
+    { path: '/activity', label: 'Activity' },
   ],
+  // Shown to administrators only; the server checks the role on every admin call regardless.
+  admin: [{ path: '/admin', label: 'Admin' }],
   guest: [
     { path: '/sign-in', label: 'Sign in' },
     { path: '/register', label: 'Create account' },
@@ -70,8 +76,13 @@ export function navigate(path, { replace = false } = {}) {
   }
 }
 
+// The roles come from /api/me (the access token's claims), loaded before 'signed-in' is emitted.
+function isAdmin() {
+  return Boolean(session.user()?.roles?.includes('admin'));
+}
+
 function renderNav(path) {
-  const items = session.isSignedIn() ? NAV.user : NAV.guest;
+  const items = session.isSignedIn() ? [...NAV.user, ...(isAdmin() ? NAV.admin : [])] : NAV.guest;
   const links = items.map((item) =>
     h(
       'li',
@@ -111,7 +122,7 @@ function render() {
     path = session.isSignedIn() ? '/profile' : '/sign-in';
     window.history.replaceState(null, '', `#${path}`);
     route = ROUTES[path];
-  } else if (route.access === 'user' && !session.isSignedIn()) {
+  } else if ((route.access === 'user' || route.access === 'admin') && !session.isSignedIn()) {
     path = '/sign-in';
     window.history.replaceState(null, '', '#/sign-in');
     route = ROUTES[path];
@@ -119,6 +130,9 @@ function render() {
     path = '/profile';
     window.history.replaceState(null, '', '#/profile');
     route = ROUTES[path];
+  } else if (route.access === 'admin' && !isAdmin()) {
+    // Said plainly rather than redirected, and the admin page (and its requests) never starts.
+    route = { page: adminOnlyPage, title: 'Administrators only' };
   }
   const firstRender = current === null;
   current?.cleanup?.();

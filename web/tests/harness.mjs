@@ -46,6 +46,19 @@ export function buildServer() {
   return join(metadata.target_directory, 'debug', process.platform === 'win32' ? 'jwtgate.exe' : 'jwtgate');
 }
 
+/** The environment of every jwtgate process of the tests: cheap hashing, explicitly opted in. */
+function serverEnv(env = {}) {
+  return {
+    PATH: process.env.PATH,
+    RUST_LOG: process.env.RUST_LOG || 'warn',
+    NO_COLOR: '1',
+    JWTGATE_ALLOW_WEAK_PASSWORD_HASHING: 'true',
+    JWTGATE_ARGON2_MEMORY_KIB: '64',
+    JWTGATE_ARGON2_ITERATIONS: '1',
+    ...env,
+  };
+}
+
 /**
  * Starts a server (port 0: the kernel picks a free one; the URL is read from its banner).
  * `env` adds or overrides JWTGATE_* settings. Resolves to { url, dataDir, stop, logs }.
@@ -53,15 +66,7 @@ export function buildServer() {
 export async function startServer(env = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'jwtgate-web-'));
   const child = spawn(serverBinary(), ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: {
-      PATH: process.env.PATH,
-      RUST_LOG: process.env.RUST_LOG || 'warn',
-      NO_COLOR: '1',
-      JWTGATE_ALLOW_WEAK_PASSWORD_HASHING: 'true',
-      JWTGATE_ARGON2_MEMORY_KIB: '64',
-      JWTGATE_ARGON2_ITERATIONS: '1',
-      ...env,
-    },
+    env: serverEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs = [];
@@ -96,6 +101,16 @@ export async function startServer(env = {}) {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Creates an account with the CLI, as an operator would (`jwtgate user add --role ...`), in a
+ * running server's data dir: SQLite lets the CLI write while the server has the file open.
+ */
+export function addUserWithCli(dataDir, email, roles = []) {
+  const args = ['user', 'add', '--email', email, ...roles.flatMap((role) => ['--role', role]), '--data-dir', dataDir];
+  execFileSync(serverBinary(), args, { input: `${PASSWORD}\n`, env: serverEnv(), stdio: ['pipe', 'ignore', 'inherit'], timeout: 60_000 });
+  return email;
 }
 
 export async function launchBrowser() {

@@ -57,6 +57,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../../web/js/reasons.js"),
     ),
     (
+        "/js/events.js",
+        JS,
+        include_bytes!("../../../../web/js/events.js"),
+    ),
+    (
         "/js/pages/signin.js",
         JS,
         include_bytes!("../../../../web/js/pages/signin.js"),
@@ -100,6 +105,16 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "/js/pages/todos.js",
         JS,
         include_bytes!("../../../../web/js/pages/todos.js"),
+    ),
+    (
+        "/js/pages/activity.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/activity.js"),
+    ),
+    (
+        "/js/pages/admin.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/admin.js"),
     ),
 ];
 
