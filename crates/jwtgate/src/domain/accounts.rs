@@ -243,18 +243,20 @@ impl Accounts {
         self: &Arc<Self>,
         email: &str,
         password: Password,
+        ip: &str,
     ) -> Result<Registered, AuthError> {
         let email = Email::parse(email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
         self.auth.check_strength(&email, &password).await?;
         if !self.auth.config.require_email_verification {
             let user = self.auth.register_checked(email, password).await?;
-            self.after_register(&user.id).await;
+            self.after_register(&user.id, ip).await;
             return Ok(Registered::Created(user));
         }
         let this = Arc::clone(self);
+        let ip = ip.to_owned();
         tokio::spawn(async move {
             match this.auth.register_checked(email.clone(), password).await {
-                Ok(user) => this.after_register(&user.id).await,
+                Ok(user) => this.after_register(&user.id, &ip).await,
                 Err(AuthError::EmailTaken) => this.mailer.send(Mail {
                     to: email.as_str().to_owned(),
                     subject: "Someone tried to register with your address".into(),
@@ -269,13 +271,13 @@ impl Accounts {
         Ok(Registered::Accepted)
     }
 
-    async fn after_register(&self, user_id: &str) {
+    async fn after_register(&self, user_id: &str, ip: &str) {
         self.auth
             .audit()
             .record(AuditEvent {
                 actor: Some(user_id),
                 subject: Some(user_id),
-                ip: None,
+                ip: Some(ip),
                 event: "register",
                 outcome: Outcome::Success,
                 detail: None,

@@ -52,11 +52,12 @@ struct AcceptedBody {
 /// `{"status":"check_your_email"}` (the address is never confirmed to exist).
 async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Response, ApiError> {
     match state
         .accounts
-        .register(&body.email, Password::new(body.password))
+        .register(&body.email, Password::new(body.password), &ip)
         .await?
     {
         Registered::Created(user) => {

@@ -136,6 +136,15 @@ async fn a_full_flow_is_audited_and_no_row_holds_a_password_or_a_token() {
         .find(|r| r.contains("ghost@example.com"))
         .expect("ghost row");
     assert!(ghost.starts_with("||127.0.0.1|login|failure|"), "{ghost}");
+    // Every row of a request names the address it came from, registration included.
+    let register = text
+        .iter()
+        .find(|r| r.contains("|register|"))
+        .expect("register row");
+    assert!(
+        register.contains("|127.0.0.1|register|success|"),
+        "{register}"
+    );
     let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
         .fetch_one(&db)
         .await
