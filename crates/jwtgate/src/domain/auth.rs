@@ -107,6 +107,7 @@ pub struct User {
     pub roles: Vec<String>,
     pub plan: Option<String>,
     pub created_at: i64,
+    pub email_verified: bool,
 }
 
 impl From<UserRow> for User {
@@ -117,6 +118,7 @@ impl From<UserRow> for User {
             roles: u.roles,
             plan: u.plan,
             created_at: u.created_at,
+            email_verified: u.email_verified,
         }
     }
 }
@@ -310,6 +312,7 @@ impl Auth {
             roles,
             plan: None,
             created_at: self.clock.now(),
+            email_verified: false,
         };
         self.store.insert_user(&row).await?;
         Ok(row.into())
@@ -481,7 +484,11 @@ impl Auth {
             ),
             email: Some(user.email.clone()),
             client_id: Some(CLIENT_ID.to_owned()),
-            extra: serde_json::Map::new(),
+            // OpenID Connect's claim: whether the `email` above was proven by a link.
+            extra: serde_json::Map::from_iter([(
+                "email_verified".to_owned(),
+                user.email_verified.into(),
+            )]),
         };
         self.keys
             .sign(ACCESS_TOKEN_TYP, &claims)

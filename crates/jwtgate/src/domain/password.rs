@@ -279,8 +279,10 @@ impl PasswordHasher {
         // The permit moves into the job: if the client disconnects, the hash still runs to
         // completion and keeps its place until then, so the bound holds.
         let job: Job = Box::new(move |memory| {
-            let _ = answer.send(f(memory));
+            let result = f(memory);
+            // Free the place before answering, so a caller that saw its answer finds it free.
             drop(admitted);
+            let _ = answer.send(result);
         });
         self.jobs
             .send(job)

@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
 struct Me<'a> {
     id: &'a str,
     email: Option<&'a str>,
+    email_verified: Option<bool>,
     roles: &'a [String],
     plan: Option<&'a str>,
     session_id: Option<&'a str>,
@@ -29,6 +30,10 @@ async fn me(Authenticated { claims, .. }: Authenticated) -> Response {
     Json(Me {
         id: &claims.sub,
         email: claims.email.as_deref(),
+        email_verified: claims
+            .extra
+            .get("email_verified")
+            .and_then(serde_json::Value::as_bool),
         roles: &claims.roles,
         plan: claims.plan.as_deref(),
         session_id: claims.sid.as_deref(),

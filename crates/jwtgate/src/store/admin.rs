@@ -13,8 +13,8 @@ pub struct AdminUserRow {
     pub disabled_at: Option<i64>,
 }
 
-const ADMIN_COLUMNS: &str =
-    "id, email, password_hash, roles, plan, created_at, disabled_at FROM users";
+const ADMIN_COLUMNS: &str = "id, email, password_hash, roles, plan, created_at, \
+     email_verified_at IS NOT NULL AS email_verified, disabled_at FROM users";
 
 fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AdminUserRow, StoreError> {
     Ok(AdminUserRow {

@@ -50,6 +50,8 @@ pub struct UserRow {
     pub roles: Vec<String>,
     pub plan: Option<String>,
     pub created_at: i64,
+    /// The address was proven by a verify-email link (the `email_verified` claim).
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +100,7 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRow, StoreError> {
         roles: serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         plan: row.try_get("plan")?,
         created_at: row.try_get("created_at")?,
+        email_verified: row.try_get("email_verified")?,
     })
 }
 
@@ -154,7 +157,7 @@ impl Store {
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at FROM users u WHERE u.email = ?",
+            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at, u.email_verified_at IS NOT NULL AS email_verified FROM users u WHERE u.email = ?",
         )
         .bind(email)
         .fetch_optional(&self.pool)
@@ -309,7 +312,7 @@ const REFRESH_LOOKUP_SQL: &str =
      s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, \
      s.idle_expires_at AS s_idle_expires_at, s.absolute_expires_at AS s_absolute_expires_at, \
      s.ended_at AS s_ended_at, s.end_reason AS s_end_reason, \
-     u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at \
+     u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at, u.email_verified_at IS NOT NULL AS email_verified \
      FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
      WHERE r.token_hash = ?";
 
@@ -334,6 +337,7 @@ mod tests {
             roles: vec!["admin".into()],
             plan: None,
             created_at: 1,
+            email_verified: false,
         }
     }
 

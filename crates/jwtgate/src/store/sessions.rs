@@ -74,7 +74,7 @@ impl Store {
 
     pub async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at FROM users u WHERE u.id = ?",
+            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at, u.email_verified_at IS NOT NULL AS email_verified FROM users u WHERE u.id = ?",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)

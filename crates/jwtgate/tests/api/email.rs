@@ -37,6 +37,38 @@ async fn registration_mails_a_link_that_verifies_the_address_once() {
 }
 
 #[tokio::test]
+async fn the_email_verified_claim_follows_the_address_from_the_next_token_on() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    assert_eq!(login["user"]["email_verified"], false);
+    let me = |access: String| {
+        let app = &app;
+        async move {
+            let response = app.get_bearer("/api/me", &access).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    assert_eq!(me(s(&login, "access_token")).await["email_verified"], false);
+    let token = app.verify_token_for("ada@example.com").await;
+    app.post_json("/auth/email/verify", &json!({"token": token}))
+        .await;
+    // The token in hand was minted before: it keeps saying false until it is refreshed.
+    assert_eq!(me(s(&login, "access_token")).await["email_verified"], false);
+    let refreshed: Value = app
+        .refresh(&s(&login, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(refreshed["user"]["email_verified"], true);
+    assert_eq!(
+        me(s(&refreshed, "access_token")).await["email_verified"],
+        true
+    );
+}
+
+#[tokio::test]
 async fn an_expired_verification_link_answers_token_expired() {
     let app = spawn_app().await;
     app.register("ada@example.com").await;
