@@ -4,6 +4,7 @@
 const EXPLAIN = {
   sub: 'Subject: your user id. Services use it to know who is calling.',
   email: 'The email address of the account the token was issued to.',
+  email_verified: 'Whether you confirmed that address by opening the link we mailed you.',
   roles: 'Roles: what you may do. None means a regular account.',
   plan: 'Your plan, so services can enable features without asking the database.',
   sid: 'Session: this sign-in. Signing out ends it, and the token stops working at once.',
@@ -19,6 +20,7 @@ const EXPLAIN = {
 const FROM_PROFILE = [
   ['sub', 'id'],
   ['email', 'email'],
+  ['email_verified', 'email_verified'],
   ['roles', 'roles'],
   ['plan', 'plan'],
   ['sid', 'session_id'],
@@ -29,6 +31,7 @@ const TIME_CLAIMS = new Set(['exp', 'iat', 'nbf']);
 
 function display(name, value) {
   if (value === null || value === undefined) return { text: 'not set', muted: true };
+  if (typeof value === 'boolean') return { text: value ? 'yes' : 'no' };
   if (Array.isArray(value)) return value.length ? { text: value.join(', ') } : { text: 'none', muted: true };
   if (TIME_CLAIMS.has(name) && Number.isFinite(value)) {
     const date = new Date(value * 1000);

@@ -14,10 +14,34 @@ export function profilePage() {
   const status = h('p', { class: 'muted', role: 'status', id: 'profile-status' });
   const heading = h('h1', { id: 'page-title' }, 'Your profile');
   const who = h('p', { class: 'lead' });
+  const resendStatus = h('p', { role: 'status', id: 'resend-status' });
+  const unconfirmed = h(
+    'div',
+    { class: 'notice', id: 'email-unconfirmed', hidden: true },
+    h('p', { class: 'notice__title' }, 'Your email address is not confirmed yet.'),
+    h('p', {}, 'We mailed you a link when you registered. Confirming lets you reset your password by email.'),
+    h('button', { type: 'button', class: 'button button--quiet', id: 'resend-verification', onclick: resend }, 'Send the link again'),
+    resendStatus,
+  );
+
+  async function resend(event) {
+    const button = event.currentTarget;
+    button.disabled = true;
+    resendStatus.textContent = 'Sending…';
+    try {
+      await session.call('POST', '/auth/email/verify/resend');
+      resendStatus.textContent = 'Sent. Check your inbox: the link works once, for 24 hours.';
+    } catch (error) {
+      resendStatus.textContent = `Could not send it: ${error.detail || error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  }
 
   function renderProfile() {
     const profile = session.profile();
     who.textContent = profile?.email ? `Signed in as ${profile.email}.` : 'Signed in.';
+    unconfirmed.hidden = profile?.email_verified !== false;
     claimsList.replaceChildren(
       ...describeClaims(profile).flatMap((claim) => [
         h('dt', {}, h('code', {}, claim.name)),
@@ -78,7 +102,7 @@ export function profilePage() {
   const node = h(
     'div',
     { class: 'stack' },
-    h('section', { class: 'card' }, heading, who),
+    h('section', { class: 'card' }, heading, who, unconfirmed),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'token-title' },

@@ -33,6 +33,13 @@ export function verifyEmailPage() {
       return;
     }
     form.hidden = true;
+    // The access token says email_verified: false until it is renewed: renew it now.
+    if (session.isSignedIn()) {
+      session
+        .refresh()
+        .then(() => session.loadProfile())
+        .catch(() => {});
+    }
     const next = session.isSignedIn()
       ? h('a', { href: '#/profile' }, 'Back to your profile')
       : h('a', { href: '#/sign-in' }, 'Sign in');
