@@ -399,6 +399,36 @@ impl Accounts {
         Ok(())
     }
 
+    /// The hash of `new_password` once it passes the strength policy for `user`'s address.
+    async fn strong_hash(
+        &self,
+        user: &UserRow,
+        new_password: &Password,
+    ) -> Result<String, AuthError> {
+        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
+        self.auth.check_strength(&email, new_password).await?;
+        Ok(self.auth.hasher.hash(new_password).await?)
+    }
+
+    /// Stores the new hash, retires the account's unused reset links and ends its sessions (all
+    /// but `keep`, if given) for `why`. Returns how many sessions ended.
+    async fn replace_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        keep: Option<&str>,
+        why: &str,
+        now: i64,
+    ) -> Result<usize, AuthError> {
+        let auth = &self.auth;
+        auth.store.update_password_hash(user_id, hash).await?;
+        // A reset link mailed before the change must not undo it.
+        auth.store
+            .retire_one_time(user_id, Purpose::Reset.name(), now)
+            .await?;
+        auth.end_sessions_of_user(user_id, keep, why).await
+    }
+
     /// Consumes a reset token, sets the new password and ends every session of the account.
     pub async fn reset_password(
         &self,
@@ -413,24 +443,13 @@ impl Accounts {
             .user_by_id(&claims.sub)
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
         // Strength and hashing before the token is spent: a weak password or a busy pool must
         // not burn the link.
-        self.auth.check_strength(&email, &new_password).await?;
-        let hash = self.auth.hasher.hash(&new_password).await?;
+        let hash = self.strong_hash(&user, &new_password).await?;
         self.consume(Purpose::Reset, &claims).await?;
         let now = self.auth.clock.now();
-        self.auth
-            .store
-            .update_password_hash(&user.id, &hash)
-            .await?;
-        self.auth
-            .store
-            .retire_one_time(&user.id, Purpose::Reset.name(), now)
-            .await?;
         let ended = self
-            .auth
-            .end_sessions_of_user(&user.id, None, reason::PASSWORD_RESET)
+            .replace_password(&user.id, &hash, None, reason::PASSWORD_RESET, now)
             .await?;
         tracing::info!(user_id = %user.id, ended, "password reset");
         self.audit_own(
@@ -482,16 +501,15 @@ impl Accounts {
             return Err(AuthError::WrongPassword);
         }
         auth.throttle.record_success(&user.email);
-        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
-        auth.check_strength(&email, &new_password).await?;
-        let hash = auth.hasher.hash(&new_password).await?;
-        auth.store.update_password_hash(user_id, &hash).await?;
-        // A reset link mailed before the change must not undo it.
-        auth.store
-            .retire_one_time(user_id, Purpose::Reset.name(), now)
-            .await?;
-        let ended = auth
-            .end_sessions_of_user(user_id, current_session, reason::PASSWORD_CHANGED)
+        let hash = self.strong_hash(&user, &new_password).await?;
+        let ended = self
+            .replace_password(
+                user_id,
+                &hash,
+                current_session,
+                reason::PASSWORD_CHANGED,
+                now,
+            )
             .await?;
         self.audit_own(
             user_id,
