@@ -67,6 +67,40 @@ impl Purpose {
             Purpose::VerifyEmail => VERIFY_TTL,
         }
     }
+    /// The web-client page the mailed link opens.
+    fn page(self) -> &'static str {
+        match self {
+            Purpose::Reset => "reset-password",
+            Purpose::VerifyEmail => "verify-email",
+        }
+    }
+    /// The mail that carries `link` to `to`.
+    fn mail(self, to: String, link: &str) -> Mail {
+        let (subject, text) = match self {
+            Purpose::Reset => (
+                "Reset your password",
+                format!(
+                    "Hello,\r\n\r\nA password reset was requested for your account. Open the link \
+                     below and choose a new password. It works once, for 30 minutes, and signs you \
+                     out everywhere.\r\n\r\n{link}\r\n\r\nIf you did not ask for this, ignore this \
+                     message: your password is unchanged.\r\n"
+                ),
+            ),
+            Purpose::VerifyEmail => (
+                "Confirm your email address",
+                format!(
+                    "Hello,\r\n\r\nConfirm that this address is yours by opening the link below and \
+                     pressing the button on the page. It works once, for 24 hours.\r\n\r\n{link}\r\n\r\n\
+                     If you did not create an account, ignore this message.\r\n"
+                ),
+            ),
+        };
+        Mail {
+            to,
+            subject: subject.into(),
+            text,
+        }
+    }
 }
 
 /// What registration answered.
@@ -212,26 +246,38 @@ impl Accounts {
         }
     }
 
-    fn link(&self, page: &str, token: &str) -> String {
-        format!("{}/#/{page}?token={token}", self.public_url)
+    /// Mints a single-use token of `purpose` for `user` and mails them its link, unless
+    /// [`Self::may_mail`] says no. Whether the mail went.
+    async fn mail_link(&self, purpose: Purpose, user: &UserRow) -> Result<bool, AuthError> {
+        if !self.may_mail(purpose, &user.id) {
+            return Ok(false);
+        }
+        let token = self.mint(purpose, user).await?;
+        let link = format!("{}/#/{}?token={token}", self.public_url, purpose.page());
+        self.mailer.send(purpose.mail(user.email.clone(), &link));
+        Ok(true)
     }
 
-    async fn send_verification(&self, user: &UserRow) -> Result<(), AuthError> {
-        if !self.may_mail(Purpose::VerifyEmail, &user.id) {
-            return Ok(());
-        }
-        let token = self.mint(Purpose::VerifyEmail, user).await?;
-        let link = self.link("verify-email", &token);
-        self.mailer.send(Mail {
-            to: user.email.clone(),
-            subject: "Confirm your email address".into(),
-            text: format!(
-                "Hello,\r\n\r\nConfirm that this address is yours by opening the link below and \
-                 pressing the button on the page. It works once, for 24 hours.\r\n\r\n{link}\r\n\r\n\
-                 If you did not create an account, ignore this message.\r\n"
-            ),
-        });
-        Ok(())
+    /// Records an event the account holder caused on their own account.
+    async fn audit_own(
+        &self,
+        user_id: &str,
+        ip: &str,
+        event: &'static str,
+        outcome: Outcome,
+        detail: Option<String>,
+    ) {
+        self.auth
+            .audit()
+            .record(AuditEvent {
+                actor: Some(user_id),
+                subject: Some(user_id),
+                ip: Some(ip),
+                event,
+                outcome,
+                detail,
+            })
+            .await;
     }
 
     /// Registration. With `require_email_verification` off: the account is created (201, or
@@ -272,20 +318,11 @@ impl Accounts {
     }
 
     async fn after_register(&self, user_id: &str, ip: &str) {
-        self.auth
-            .audit()
-            .record(AuditEvent {
-                actor: Some(user_id),
-                subject: Some(user_id),
-                ip: Some(ip),
-                event: "register",
-                outcome: Outcome::Success,
-                detail: None,
-            })
+        self.audit_own(user_id, ip, "register", Outcome::Success, None)
             .await;
         match self.auth.store.user_by_id(user_id).await {
             Ok(Some(user)) => {
-                if let Err(e) = self.send_verification(&user).await {
+                if let Err(e) = self.mail_link(Purpose::VerifyEmail, &user).await {
                     tracing::error!(error = %e, "could not send the verification mail");
                 }
             }
@@ -303,7 +340,8 @@ impl Accounts {
         let Some(user) = self.auth.store.user_by_id(user_id).await? else {
             return Ok(());
         };
-        self.send_verification(&user).await
+        self.mail_link(Purpose::VerifyEmail, &user).await?;
+        Ok(())
     }
 
     /// Consumes a verification token and marks the address verified.
@@ -320,16 +358,7 @@ impl Accounts {
         {
             return Err(AuthError::InvalidToken);
         }
-        self.auth
-            .audit()
-            .record(AuditEvent {
-                actor: Some(&claims.sub),
-                subject: Some(&claims.sub),
-                ip: Some(ip),
-                event: "email_verified",
-                outcome: Outcome::Success,
-                detail: None,
-            })
+        self.audit_own(&claims.sub, ip, "email_verified", Outcome::Success, None)
             .await;
         Ok(())
     }
@@ -353,21 +382,9 @@ impl Accounts {
         let Some(user) = self.auth.store.user_by_email(email.as_str()).await? else {
             return Ok(());
         };
-        if !self.may_mail(Purpose::Reset, &user.id) {
+        if !self.mail_link(Purpose::Reset, &user).await? {
             return Ok(());
         }
-        let token = self.mint(Purpose::Reset, &user).await?;
-        let link = self.link("reset-password", &token);
-        self.mailer.send(Mail {
-            to: user.email.clone(),
-            subject: "Reset your password".into(),
-            text: format!(
-                "Hello,\r\n\r\nA password reset was requested for your account. Open the link \
-                 below and choose a new password. It works once, for 30 minutes, and signs you \
-                 out everywhere.\r\n\r\n{link}\r\n\r\nIf you did not ask for this, ignore this \
-                 message: your password is unchanged.\r\n"
-            ),
-        });
         self.auth
             .audit()
             .record(AuditEvent {
@@ -380,6 +397,36 @@ impl Accounts {
             })
             .await;
         Ok(())
+    }
+
+    /// The hash of `new_password` once it passes the strength policy for `user`'s address.
+    async fn strong_hash(
+        &self,
+        user: &UserRow,
+        new_password: &Password,
+    ) -> Result<String, AuthError> {
+        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
+        self.auth.check_strength(&email, new_password).await?;
+        Ok(self.auth.hasher.hash(new_password).await?)
+    }
+
+    /// Stores the new hash, retires the account's unused reset links and ends its sessions (all
+    /// but `keep`, if given) for `why`. Returns how many sessions ended.
+    async fn replace_password(
+        &self,
+        user_id: &str,
+        hash: &str,
+        keep: Option<&str>,
+        why: &str,
+        now: i64,
+    ) -> Result<usize, AuthError> {
+        let auth = &self.auth;
+        auth.store.update_password_hash(user_id, hash).await?;
+        // A reset link mailed before the change must not undo it.
+        auth.store
+            .retire_one_time(user_id, Purpose::Reset.name(), now)
+            .await?;
+        auth.end_sessions_of_user(user_id, keep, why).await
     }
 
     /// Consumes a reset token, sets the new password and ends every session of the account.
@@ -396,37 +443,23 @@ impl Accounts {
             .user_by_id(&claims.sub)
             .await?
             .ok_or(AuthError::InvalidToken)?;
-        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
         // Strength and hashing before the token is spent: a weak password or a busy pool must
         // not burn the link.
-        self.auth.check_strength(&email, &new_password).await?;
-        let hash = self.auth.hasher.hash(&new_password).await?;
+        let hash = self.strong_hash(&user, &new_password).await?;
         self.consume(Purpose::Reset, &claims).await?;
         let now = self.auth.clock.now();
-        self.auth
-            .store
-            .update_password_hash(&user.id, &hash)
-            .await?;
-        self.auth
-            .store
-            .retire_one_time(&user.id, Purpose::Reset.name(), now)
-            .await?;
         let ended = self
-            .auth
-            .end_sessions_of_user(&user.id, None, reason::PASSWORD_RESET)
+            .replace_password(&user.id, &hash, None, reason::PASSWORD_RESET, now)
             .await?;
         tracing::info!(user_id = %user.id, ended, "password reset");
-        self.auth
-            .audit()
-            .record(AuditEvent {
-                actor: Some(&user.id),
-                subject: Some(&user.id),
-                ip: Some(ip),
-                event: "password_reset",
-                outcome: Outcome::Success,
-                detail: Some(format!("{ended} sessions ended")),
-            })
-            .await;
+        self.audit_own(
+            &user.id,
+            ip,
+            "password_reset",
+            Outcome::Success,
+            Some(format!("{ended} sessions ended")),
+        )
+        .await;
         Ok(())
     }
 
@@ -457,40 +490,35 @@ impl Accounts {
             == Verified::No
         {
             auth.throttle.record_failure(&user.email, ip, now);
-            auth.audit()
-                .record(AuditEvent {
-                    actor: Some(user_id),
-                    subject: Some(user_id),
-                    ip: Some(ip),
-                    event: "password_change",
-                    outcome: Outcome::Failure,
-                    detail: Some("wrong current password".into()),
-                })
-                .await;
+            self.audit_own(
+                user_id,
+                ip,
+                "password_change",
+                Outcome::Failure,
+                Some("wrong current password".into()),
+            )
+            .await;
             return Err(AuthError::WrongPassword);
         }
         auth.throttle.record_success(&user.email);
-        let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
-        auth.check_strength(&email, &new_password).await?;
-        let hash = auth.hasher.hash(&new_password).await?;
-        auth.store.update_password_hash(user_id, &hash).await?;
-        // A reset link mailed before the change must not undo it.
-        auth.store
-            .retire_one_time(user_id, Purpose::Reset.name(), now)
+        let hash = self.strong_hash(&user, &new_password).await?;
+        let ended = self
+            .replace_password(
+                user_id,
+                &hash,
+                current_session,
+                reason::PASSWORD_CHANGED,
+                now,
+            )
             .await?;
-        let ended = auth
-            .end_sessions_of_user(user_id, current_session, reason::PASSWORD_CHANGED)
-            .await?;
-        auth.audit()
-            .record(AuditEvent {
-                actor: Some(user_id),
-                subject: Some(user_id),
-                ip: Some(ip),
-                event: "password_change",
-                outcome: Outcome::Success,
-                detail: Some(format!("{ended} other sessions ended")),
-            })
-            .await;
+        self.audit_own(
+            user_id,
+            ip,
+            "password_change",
+            Outcome::Success,
+            Some(format!("{ended} other sessions ended")),
+        )
+        .await;
         Ok(())
     }
 }

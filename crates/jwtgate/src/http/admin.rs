@@ -45,16 +45,17 @@ impl From<AdminError> for ApiError {
     }
 }
 
-/// The one call site per admin action for the audit log (actor, subject, action, ip, outcome).
+/// The one call site per admin action for the audit log (actor, subject, action, ip, outcome):
+/// records how `result` went, then hands it back for the handler to answer with.
 /// Never pass secrets here.
-async fn audit_admin_action(
+async fn audited<T>(
     state: &AppState,
     admin: &Admin,
     ip: &ClientIp,
     action: &'static str,
     subject: &str,
-    ok: bool,
-) {
+    result: Result<T, AdminError>,
+) -> Result<T, AdminError> {
     state
         .auth
         .audit()
@@ -63,7 +64,7 @@ async fn audit_admin_action(
             subject: Some(subject),
             ip: Some(&ip.0),
             event: action,
-            outcome: if ok {
+            outcome: if result.is_ok() {
                 Outcome::Success
             } else {
                 Outcome::Failure
@@ -71,6 +72,7 @@ async fn audit_admin_action(
             detail: None,
         })
         .await;
+    result
 }
 
 #[derive(Deserialize)]
@@ -134,8 +136,8 @@ async fn set_roles(
         .auth
         .admin_set_roles(&admin.0.claims.sub, &id, roles)
         .await;
-    audit_admin_action(&state, &admin, &ip, "set_roles", &id, result.is_ok()).await;
-    Ok(Json(UserBody { user: result? }))
+    let user = audited(&state, &admin, &ip, "set_roles", &id, result).await?;
+    Ok(Json(UserBody { user }))
 }
 
 #[derive(Deserialize)]
@@ -160,8 +162,8 @@ async fn set_plan(
         )
     })?;
     let result = state.auth.admin_set_plan(&id, &plan).await;
-    audit_admin_action(&state, &admin, &ip, "set_plan", &id, result.is_ok()).await;
-    Ok(Json(UserBody { user: result? }))
+    let user = audited(&state, &admin, &ip, "set_plan", &id, result).await?;
+    Ok(Json(UserBody { user }))
 }
 
 async fn disable(
@@ -171,8 +173,8 @@ async fn disable(
     Path(id): Path<String>,
 ) -> Result<Json<UserBody>, ApiError> {
     let result = state.auth.admin_disable(&admin.0.claims.sub, &id).await;
-    audit_admin_action(&state, &admin, &ip, "disable_user", &id, result.is_ok()).await;
-    Ok(Json(UserBody { user: result? }))
+    let user = audited(&state, &admin, &ip, "disable_user", &id, result).await?;
+    Ok(Json(UserBody { user }))
 }
 
 async fn enable(
@@ -182,8 +184,8 @@ async fn enable(
     Path(id): Path<String>,
 ) -> Result<Json<UserBody>, ApiError> {
     let result = state.auth.admin_enable(&id).await;
-    audit_admin_action(&state, &admin, &ip, "enable_user", &id, result.is_ok()).await;
-    Ok(Json(UserBody { user: result? }))
+    let user = audited(&state, &admin, &ip, "enable_user", &id, result).await?;
+    Ok(Json(UserBody { user }))
 }
 
 #[derive(Serialize)]
@@ -198,8 +200,6 @@ async fn end_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<EndedBody>, ApiError> {
     let result = state.auth.admin_end_sessions(&id).await;
-    audit_admin_action(&state, &admin, &ip, "end_sessions", &id, result.is_ok()).await;
-    Ok(Json(EndedBody {
-        ended_sessions: result?,
-    }))
+    let ended_sessions = audited(&state, &admin, &ip, "end_sessions", &id, result).await?;
+    Ok(Json(EndedBody { ended_sessions }))
 }
