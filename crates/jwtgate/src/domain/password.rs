@@ -157,13 +157,19 @@ fn spawn_workers(workers: usize, blocks: usize) -> Result<mpsc::Sender<Job>, Has
     Ok(sender)
 }
 
-/// Re-nices the calling thread (on Linux a thread id names one thread). Best effort: without
-/// it hashing still works, it just competes with the API for the CPU on equal terms.
+/// Re-nices the calling thread `HASH_NICE` below the process (on Linux a thread id names one
+/// thread). Best effort: without it hashing still works, it just competes with the API for the
+/// CPU on equal terms.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASH_NICE)
     {
-        tracing::debug!(error = %e, "could not lower the hashing thread's priority");
+        use rustix::process::{getpriority_process, setpriority_process};
+        let tid = Some(rustix::thread::gettid());
+        let lowered = getpriority_process(tid)
+            .and_then(|now| setpriority_process(tid, (now + HASH_NICE).min(19)));
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "could not lower the hashing thread's priority");
+        }
     }
 }
 
