@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -105,6 +106,8 @@ pub struct HashParams {
 pub struct PasswordHasher {
     params: Params,
     admitted: Arc<Semaphore>,
+    /// A job that waited longer than this in the queue is refused (`Busy`) instead of run.
+    max_wait: Duration,
     jobs: mpsc::Sender<Job>,
     dummy_hash: Arc<str>,
 }
@@ -114,6 +117,11 @@ type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
 /// How much lower than the async workers the hashing threads run (a Unix nice increment).
 const HASH_NICE: i32 = 10;
+
+/// The longest a login may wait for a hashing thread. Below the API's priority, hashing can be
+/// starved while a flood keeps the async workers busy; past this wait the caller gets a prompt
+/// 503 with `Retry-After` rather than an answer after its client has given up.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -258,6 +266,7 @@ impl PasswordHasher {
         let mut pool = Self {
             params,
             admitted: Arc::new(Semaphore::new(workers + queue)),
+            max_wait: MAX_QUEUE_WAIT,
             jobs: spawn_workers(workers, blocks)?,
             dummy_hash: Arc::from(""),
         };
@@ -282,10 +291,15 @@ impl PasswordHasher {
             .try_acquire_owned()
             .map_err(|_| HashError::Busy)?;
         let (answer, answered) = oneshot::channel();
+        let (enqueued, max_wait) = (Instant::now(), self.max_wait);
         // The permit moves into the job: if the client disconnects, the hash still runs to
         // completion and keeps its place until then, so the bound holds.
         let job: Job = Box::new(move |memory| {
-            let result = f(memory);
+            let result = if enqueued.elapsed() > max_wait {
+                Err(HashError::Busy)
+            } else {
+                f(memory)
+            };
             // Free the place before answering, so a caller that saw its answer finds it free.
             drop(admitted);
             let _ = answer.send(result);
@@ -413,8 +427,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_job_that_waited_too_long_in_the_queue_is_refused_not_run() {
+        let mut pool = PasswordHasher::new(WEAK, 1, 1).await.expect("pool");
+        pool.max_wait = Duration::from_millis(50);
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let running = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.run(move |_| {
+                    let _ = wait.recv();
+                    Ok(())
+                })
+                .await
+            }
+        });
+        while pool.admitted.available_permits() > 1 {
+            tokio::task::yield_now().await;
+        }
+        let queued = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.hash(&Password::new("x".repeat(12))).await }
+        });
+        while pool.admitted.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // Not a timing assertion: this only makes sure the queued job has waited past the limit.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        release.send(()).expect("release");
+        running.await.expect("join").expect("ran");
+        let refused = queued.await.expect("join");
+        assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
+        // A job that did not wait runs as usual.
+        assert!(pool.hash(&Password::new("x".repeat(12))).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn a_full_queue_is_refused_at_once_and_admits_again_after() {
-        let pool = PasswordHasher::new(WEAK, 1, 1).await.expect("pool");
+        let mut pool = PasswordHasher::new(WEAK, 1, 1).await.expect("pool");
+        pool.max_wait = Duration::from_secs(3600); // however slow the machine, nothing times out
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let wait = Arc::new(Mutex::new(wait));
         let block = |wait: Arc<Mutex<std::sync::mpsc::Receiver<()>>>| {
