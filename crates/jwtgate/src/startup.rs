@@ -58,13 +58,14 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
             .with_realm("jwtgate")
             .with_clock(Arc::new(move || clock.now()))
     };
+    let workers = settings.effective_hash_workers();
     let hasher = PasswordHasher::new(
         HashParams {
             memory_kib: settings.argon2_memory_kib,
             iterations: settings.argon2_iterations,
             parallelism: settings.argon2_parallelism,
         },
-        settings.effective_hash_workers(),
+        workers,
         settings.hash_queue,
     )
     .await
@@ -74,6 +75,9 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         free_ip: settings.login_free_attempts_ip,
         window_secs: settings.login_window_secs,
         max_lockout_secs: settings.login_max_lockout_secs,
+        // A quarter of the hashing places, and never fewer than the threads: one address can
+        // still keep every hashing thread busy when no one else is logging in.
+        in_flight_per_ip: workers.max((workers + settings.hash_queue) / 4),
     });
     let auth = Auth::new(AuthParts {
         store,

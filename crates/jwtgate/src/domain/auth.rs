@@ -330,6 +330,8 @@ impl Auth {
         self.throttle
             .check(&account, req.ip, now)
             .map_err(AuthError::Throttled)?;
+        // Held until the answer: one address flooding logins fills only its share of the queue.
+        let _in_flight = self.throttle.enter(req.ip).ok_or(AuthError::Busy)?;
         let user = match Email::parse(req.email) {
             Ok(email) => self.store.user_by_email(email.as_str()).await?,
             Err(_) => None,

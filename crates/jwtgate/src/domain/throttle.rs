@@ -1,5 +1,6 @@
 //! Owns login throttling: failure counters per normalised email and per client IP, in memory,
-//! with exponentially growing lockouts capped at a maximum. Must not import axum or sqlx.
+//! with exponentially growing lockouts capped at a maximum, and a cap on one IP's logins in
+//! flight at once. Must not import axum or sqlx.
 //!
 //! Counters forget after a quiet window and lockouts are capped, so the real user is never locked
 //! out for longer than `max_lockout`; a success clears the account counter (not the IP one, or an
@@ -14,6 +15,9 @@ pub struct ThrottleConfig {
     pub free_ip: u32,
     pub window_secs: i64,
     pub max_lockout_secs: i64,
+    /// Logins of one IP waiting for or running a password hash at once; beyond, `Busy`. A
+    /// flooding address then holds only its share of the hashing queue, not all of it.
+    pub in_flight_per_ip: usize,
 }
 
 /// Which limit refused the attempt.
@@ -44,6 +48,30 @@ pub struct LoginThrottle {
     config: ThrottleConfig,
     accounts: Mutex<HashMap<String, Entry>>,
     ips: Mutex<HashMap<String, Entry>>,
+    in_flight: Mutex<HashMap<String, usize>>,
+}
+
+/// One login's place among its IP's logins in flight; dropping it gives the place back.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    throttle: &'a LoginThrottle,
+    ip: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .throttle
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl LoginThrottle {
@@ -52,7 +80,25 @@ impl LoginThrottle {
             config,
             accounts: Mutex::new(HashMap::new()),
             ips: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A place for one more login from `ip`, or `None` when it already has its share in flight.
+    pub fn enter(&self, ip: &str) -> Option<InFlight<'_>> {
+        let mut map = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(ip.to_owned()).or_default();
+        if *n >= self.config.in_flight_per_ip.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(InFlight {
+            throttle: self,
+            ip: ip.to_owned(),
+        })
     }
 
     fn lookup(&self, map: &Mutex<HashMap<String, Entry>>, key: &str, now: i64) -> i64 {
@@ -152,7 +198,28 @@ mod tests {
             free_ip: 10,
             window_secs: 900,
             max_lockout_secs: 900,
+            in_flight_per_ip: 2,
         })
+    }
+
+    #[test]
+    fn one_ip_gets_its_share_of_logins_in_flight_and_no_more() {
+        let t = throttle();
+        let first = t.enter("10.0.0.1").expect("first");
+        let second = t.enter("10.0.0.1").expect("second");
+        assert!(t.enter("10.0.0.1").is_none(), "a third at once is refused");
+        let other = t
+            .enter("10.0.0.2")
+            .expect("another address is not affected");
+        drop(first);
+        let third = t
+            .enter("10.0.0.1")
+            .expect("a finished login frees its place");
+        drop((second, third, other));
+        assert!(
+            t.in_flight.lock().expect("lock").is_empty(),
+            "nothing is kept once no login is in flight"
+        );
     }
 
     #[test]

@@ -205,6 +205,65 @@ async fn a_flood_of_logins_is_refused_with_503_server_busy_not_queued_forever() 
 }
 
 #[tokio::test]
+async fn one_address_flooding_logins_leaves_places_for_the_others() {
+    let app = spawn_app_with(|s| {
+        let d = jwtgate::Settings::default();
+        s.argon2_memory_kib = d.argon2_memory_kib;
+        s.argon2_iterations = d.argon2_iterations;
+        s.hash_workers = 1;
+        s.hash_queue = 7; // 8 places; one address may hold a quarter of them, 2
+        s.login_free_attempts_ip = 1000;
+        s.login_free_attempts_account = 1000;
+        s.trust_proxy_headers = true;
+    })
+    .await;
+    let app = std::sync::Arc::new(app);
+    let login_from = |ip: &'static str, i: usize| {
+        let app = app.clone();
+        async move {
+            let response = app
+                .client
+                .post(app.url("/auth/login"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD}))
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            let body: Value = response.json().await.unwrap_or_default();
+            (status, body["code"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let mut flood = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        flood.spawn(login_from("203.0.113.1", i));
+    }
+    // Once the flood has been turned away somewhere, its address holds its 2 places at most:
+    // without the per-address share it would hold all 8 for several hashes to come.
+    let mut seen = Vec::new();
+    while let Some(result) = flood.join_next().await {
+        let result = result.expect("join");
+        let busy = result.0 == StatusCode::SERVICE_UNAVAILABLE;
+        seen.push(result);
+        if busy {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.last().map(|r| (r.0, r.1.as_str())),
+        Some((StatusCode::SERVICE_UNAVAILABLE, "server_busy")),
+        "{seen:?}"
+    );
+    let other = login_from("198.51.100.7", 99).await;
+    assert_eq!(
+        (other.0, other.1.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        "another address is still served during the flood"
+    );
+    flood.join_all().await;
+}
+
+#[tokio::test]
 async fn forwarded_for_is_ignored_unless_proxy_headers_are_trusted() {
     for (trusted, expect_throttled) in [(false, true), (true, false)] {
         let app = spawn_app_with(|s| {
