@@ -110,6 +110,9 @@ pub struct Settings {
     pub hash_workers: usize,
     /// Logins allowed to wait for a hashing slot before the server answers 503.
     pub hash_queue: usize,
+    /// Seconds a client has to send a request's headers (and an idle keep-alive connection may
+    /// wait for its next request) before the connection is closed.
+    pub header_read_timeout_secs: u64,
     pub login_free_attempts_account: u32,
     pub login_free_attempts_ip: u32,
     pub login_window_secs: i64,
@@ -237,6 +240,7 @@ impl Default for Settings {
             allow_weak_password_hashing: false,
             hash_workers: 0,
             hash_queue: 32,
+            header_read_timeout_secs: 10,
             login_free_attempts_account: 5,
             login_free_attempts_ip: 20,
             login_window_secs: 15 * 60,
@@ -273,6 +277,7 @@ pub const ENV_KEYS: &[&str] = &[
     "allow_weak_password_hashing",
     "hash_workers",
     "hash_queue",
+    "header_read_timeout_secs",
     "login_free_attempts_account",
     "login_free_attempts_ip",
     "login_window_secs",
@@ -383,6 +388,9 @@ impl Settings {
                 }
                 "hash_workers" => self.hash_workers = num(&value).map_err(bad)?,
                 "hash_queue" => self.hash_queue = num(&value).map_err(bad)?,
+                "header_read_timeout_secs" => {
+                    self.header_read_timeout_secs = num(&value).map_err(bad)?
+                }
                 "login_free_attempts_account" => {
                     self.login_free_attempts_account = num(&value).map_err(bad)?
                 }
@@ -457,6 +465,9 @@ impl Settings {
         }
         if self.hash_queue == 0 || self.hash_queue > 10_000 {
             return invalid("hash_queue must be between 1 and 10000");
+        }
+        if self.header_read_timeout_secs == 0 || self.header_read_timeout_secs > 300 {
+            return invalid("header_read_timeout_secs must be between 1 and 300");
         }
         if self.login_free_attempts_account == 0 || self.login_free_attempts_ip == 0 {
             return invalid("login free attempts must be >= 1");

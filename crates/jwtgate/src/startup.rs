@@ -228,15 +228,18 @@ impl Application {
         };
 
         let auth = Arc::clone(&state.auth);
-        let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let header_read_timeout = Duration::from_secs(state.settings.header_read_timeout_secs);
         let mut stop = shutdown.subscribe();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
+        http::serve::serve(
+            listener,
+            http::router(state),
+            header_read_timeout,
+            async move {
                 let _ = stop.wait_for(|s| *s).await;
                 tracing::info!("shutting down: draining in-flight requests");
-            })
-            .await
-            .context("server error")?;
+            },
+        )
+        .await;
         let _ = sweeper.await;
         auth.close().await;
         tracing::info!("stopped");

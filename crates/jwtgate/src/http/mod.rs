@@ -10,6 +10,7 @@ pub mod health;
 pub mod me;
 pub mod password;
 pub mod ratelimit;
+pub mod serve;
 pub mod sessions;
 pub mod todos;
 pub mod web;

@@ -3,6 +3,7 @@
 mod admin;
 mod audit;
 mod cli;
+mod connection;
 mod cookies;
 mod email;
 mod health;
