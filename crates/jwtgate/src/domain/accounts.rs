@@ -294,6 +294,8 @@ impl Accounts {
         let email = Email::parse(email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
         self.auth.check_strength(&email, &password).await?;
         if !self.auth.config.require_email_verification {
+            // Registration hashes a password too: one address gets the same share as for logins.
+            let _in_flight = self.auth.throttle.enter(ip).ok_or(AuthError::Busy)?;
             let user = self.auth.register_checked(email, password).await?;
             self.after_register(&user.id, ip).await;
             return Ok(Registered::Created(user));
@@ -301,6 +303,12 @@ impl Accounts {
         let this = Arc::clone(self);
         let ip = ip.to_owned();
         tokio::spawn(async move {
+            // The answer is already 202 whatever happens (it must not tell whether the address
+            // is taken); over its share, the address's registration is dropped like a full queue.
+            let Some(_in_flight) = this.auth.throttle.enter(&ip) else {
+                tracing::warn!(ip = %ip, "background registration dropped: too many in flight from this address");
+                return;
+            };
             match this.auth.register_checked(email.clone(), password).await {
                 Ok(user) => this.after_register(&user.id, &ip).await,
                 Err(AuthError::EmailTaken) => this.mailer.send(Mail {

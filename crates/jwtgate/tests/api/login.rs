@@ -204,28 +204,33 @@ async fn a_flood_of_logins_is_refused_with_503_server_busy_not_queued_forever() 
     );
 }
 
-#[tokio::test]
-async fn one_address_flooding_logins_leaves_places_for_the_others() {
+/// Floods `path` from one address (12 requests at once, with bodies from `body`), and once the
+/// flood has been turned away with 503 somewhere, sends one request from another address and
+/// returns its (status, code). The app has 8 hashing places; one address may hold 2 of them.
+async fn other_address_during_a_flood(
+    path: &'static str,
+    body: fn(usize) -> Value,
+) -> (StatusCode, String) {
     let app = spawn_app_with(|s| {
         let d = jwtgate::Settings::default();
         s.argon2_memory_kib = d.argon2_memory_kib;
         s.argon2_iterations = d.argon2_iterations;
         s.hash_workers = 1;
-        s.hash_queue = 7; // 8 places; one address may hold a quarter of them, 2
+        s.hash_queue = 7;
         s.login_free_attempts_ip = 1000;
         s.login_free_attempts_account = 1000;
         s.trust_proxy_headers = true;
     })
     .await;
     let app = std::sync::Arc::new(app);
-    let login_from = |ip: &'static str, i: usize| {
+    let send = |ip: &'static str, i: usize| {
         let app = app.clone();
         async move {
             let response = app
                 .client
-                .post(app.url("/auth/login"))
+                .post(app.url(path))
                 .header("x-forwarded-for", ip)
-                .json(&json!({"email": format!("u{i}@example.com"), "password": PASSWORD}))
+                .json(&body(i))
                 .send()
                 .await
                 .expect("request");
@@ -236,10 +241,9 @@ async fn one_address_flooding_logins_leaves_places_for_the_others() {
     };
     let mut flood = tokio::task::JoinSet::new();
     for i in 0..12 {
-        flood.spawn(login_from("203.0.113.1", i));
+        flood.spawn(send("203.0.113.1", i));
     }
-    // Once the flood has been turned away somewhere, its address holds its 2 places at most:
-    // without the per-address share it would hold all 8 for several hashes to come.
+    // Without the per-address share the flood would now hold all 8 places for several hashes.
     let mut seen = Vec::new();
     while let Some(result) = flood.join_next().await {
         let result = result.expect("join");
@@ -254,13 +258,32 @@ async fn one_address_flooding_logins_leaves_places_for_the_others() {
         Some((StatusCode::SERVICE_UNAVAILABLE, "server_busy")),
         "{seen:?}"
     );
-    let other = login_from("198.51.100.7", 99).await;
+    let other = send("198.51.100.7", 99).await;
+    flood.join_all().await;
+    other
+}
+
+#[tokio::test]
+async fn one_address_flooding_logins_leaves_places_for_the_others() {
+    let other = other_address_during_a_flood(
+        "/auth/login",
+        |i| json!({"email": format!("u{i}@example.com"), "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(
         (other.0, other.1.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-        "another address is still served during the flood"
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
     );
-    flood.join_all().await;
+}
+
+#[tokio::test]
+async fn one_address_flooding_registrations_leaves_places_for_the_others() {
+    let other = other_address_during_a_flood(
+        "/auth/register",
+        |i| json!({"email": format!("new{i}@example.com"), "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!((other.0, other.1.as_str()), (StatusCode::CREATED, ""));
 }
 
 #[tokio::test]
