@@ -86,3 +86,17 @@ const TOKEN_MESSAGES = {
 export function tokenMessage(code) {
   return TOKEN_MESSAGES[code] || null;
 }
+
+// Why a sign-in was refused (POST /auth/login). Throttling keeps the server's own detail, which
+// says which limit and for how long.
+const SIGN_IN_MESSAGES = {
+  invalid_credentials: 'That email and password do not match an account. Check both and try again.',
+  account_disabled: 'This account has been disabled by an administrator. Contact them if you think this is a mistake.',
+  email_not_verified: 'Confirm your email address first: open the link we mailed you when you registered.',
+  server_busy: 'The server is busy signing other people in. Try again in a moment.',
+};
+
+/** The message for a refused sign-in, or null to show the server's own detail. */
+export function signInMessage(code) {
+  return SIGN_IN_MESSAGES[code] || null;
+}

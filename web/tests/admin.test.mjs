@@ -120,7 +120,7 @@ describe('administration', () => {
     await theirPage.getByRole('button', { name: 'Sign in' }).click();
     assert.equal((await answer).status(), 403);
     assert.equal((await (await answer).json()).code, 'account_disabled');
-    await textBecomes(theirPage.locator('#form-error'), 'this account has been disabled by an administrator');
+    await textBecomes(theirPage.locator('#form-error'), 'This account has been disabled by an administrator. Contact them if you think this is a mistake.');
     await theirs.close();
   });
 

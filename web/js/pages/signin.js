@@ -1,7 +1,7 @@
 // Sign in (cookie transport). Shows why the previous session ended, from the server's reason code.
 
 import { field, h } from '../dom.js';
-import { endMessage } from '../reasons.js';
+import { endMessage, signInMessage } from '../reasons.js';
 import * as session from '../session.js';
 
 export function signInPage() {
@@ -44,10 +44,7 @@ export function signInPage() {
     } catch (error) {
       submit.disabled = false;
       submit.textContent = 'Sign in';
-      formError.textContent =
-        error.code === 'invalid_credentials'
-          ? 'That email and password do not match an account. Check both and try again.'
-          : error.detail || error.message;
+      formError.textContent = signInMessage(error.code) || error.detail || error.message;
       formError.hidden = false;
       if (error.code === 'invalid_credentials') password.input.select();
     }
