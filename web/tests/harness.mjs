@@ -171,11 +171,19 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
 }
 
-/** Collects every /auth/refresh answer seen by a browser context, for assertions. */
+/**
+ * Collects every /auth/refresh answer seen by a browser context, for assertions. `answers.details`
+ * (not compared by deepEqual) says which tab sent each one and when, for failure messages.
+ */
 export function watchRefreshes(context) {
   const answers = [];
+  const details = [];
+  Object.defineProperty(answers, 'details', { value: details, enumerable: false });
+  const started = Date.now();
   context.on('response', async (response) => {
     if (!response.url().endsWith('/auth/refresh')) return;
+    const page = response.frame()?.page();
+    details.push({ tab: page ? context.pages().indexOf(page) : null, ms: Date.now() - started, status: response.status() });
     let code = null;
     try {
       code = (await response.json()).code ?? null;

@@ -50,7 +50,7 @@ async function profileChecked(tab, tabs = [tab], refreshes = []) {
         main: (await t.locator('main').textContent({ timeout: 1000 }).catch(() => '')).slice(0, 200),
       })),
     );
-    error.message += `\ntabs: ${JSON.stringify(seen)}\nrefreshes: ${JSON.stringify(refreshes)}\nserver log:\n${server.logs.join('').slice(-4000)}`;
+    error.message += `\ntabs: ${JSON.stringify(seen)}\nrefreshes: ${JSON.stringify(refreshes)} ${JSON.stringify(refreshes.details ?? [])}\nserver log:\n${server.logs.join('').slice(-4000)}`;
     throw error;
   }
   assert.equal(await tab.getByRole('heading', { level: 1 }).textContent(), 'Your profile');
@@ -130,7 +130,11 @@ describe('silent refresh', { concurrency: true }, () => {
     assert.equal((await refreshed).status(), 200);
     // Both tabs fetch the new profile after the refresh (the one that refreshed, and the one told).
     for (const tab of [tabA, tabB]) await profileChecked(tab, [tabA, tabB], refreshes);
-    assert.deepEqual(refreshes, [{ status: 200, code: null }], 'one refresh, no refresh_token_reused');
+    assert.deepEqual(
+      refreshes,
+      [{ status: 200, code: null }],
+      `one refresh, no refresh_token_reused: ${JSON.stringify(refreshes.details)}`,
+    );
     assert.equal(posts.length, 1);
     await context.close();
   });

@@ -24,7 +24,7 @@ try {
   const files = process.argv.slice(2).length
     ? process.argv.slice(2)
     : readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort();
-  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {
     cwd: here,
     stdio: 'inherit',
     env: { ...process.env, JWTGATE_BIN: binary },
