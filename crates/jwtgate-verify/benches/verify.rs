@@ -30,6 +30,7 @@ fn claims() -> Claims {
         roles: vec!["user".into(), "editor".into()],
         plan: Some("pro".into()),
         email: Some("ada.lovelace@example.com".into()),
+        email_verified: None,
         client_id: Some("jwtgate".into()),
         extra: serde_json::Map::new(),
     }

@@ -47,6 +47,9 @@ pub struct Claims {
     /// Email address of the subject.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Whether `email` was proven to belong to the subject (OpenID Connect Core §5.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// The OAuth client the token was issued to (RFC 9068 §2.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -130,6 +133,13 @@ fn subject(value: Loose<'_>) -> Result<String, Error> {
     }
 }
 
+fn boolean(value: Loose<'_>, name: &'static str) -> Result<bool, Error> {
+    match value {
+        Loose::Bool(b) => Ok(b),
+        _ => Err(Error::InvalidClaim(name)),
+    }
+}
+
 fn numeric_date(value: Loose<'_>, name: &'static str) -> Result<i64, Error> {
     match value {
         Loose::Int(t) if (0..=MAX_NUMERIC_DATE).contains(&t) => Ok(t),
@@ -158,6 +168,7 @@ struct Partial {
     roles: Option<Vec<String>>,
     plan: Option<String>,
     email: Option<String>,
+    email_verified: Option<bool>,
     client_id: Option<String>,
     extra: Map<String, Value>,
 }
@@ -176,6 +187,7 @@ impl Partial {
             roles: self.roles.unwrap_or_default(),
             plan: self.plan,
             email: self.email,
+            email_verified: self.email_verified,
             client_id: self.client_id,
             extra: self.extra,
         })
@@ -238,6 +250,11 @@ impl<'de> Visitor<'de> for ClaimsSeed {
                 "roles" => put(&mut p.roles, strings(map.next_value()?, "roles"), &mut err)?,
                 "plan" => put(&mut p.plan, string(map.next_value()?, "plan"), &mut err)?,
                 "email" => put(&mut p.email, string(map.next_value()?, "email"), &mut err)?,
+                "email_verified" => put(
+                    &mut p.email_verified,
+                    boolean(map.next_value()?, "email_verified"),
+                    &mut err,
+                )?,
                 "client_id" => put(
                     &mut p.client_id,
                     string(map.next_value()?, "client_id"),

@@ -81,8 +81,9 @@ pub(crate) enum Loose<'de> {
     OtherNumber,
     /// An array whose items are all strings (`aud`, `roles`), owned as the claims will hold them.
     Strings(Vec<String>),
-    /// `true`, `false`, `null`, an object, or an array holding a non-string: never valid for a
-    /// typed field.
+    /// `true` or `false` (`email_verified`).
+    Bool(bool),
+    /// `null`, an object, or an array holding a non-string: never valid for a typed field.
     Other,
 }
 
@@ -109,8 +110,8 @@ impl<'de> de::Deserialize<'de> for Loose<'de> {
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
                 Ok(Loose::OtherNumber)
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Loose::Other)
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Loose::Bool(v))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(Loose::Other)

@@ -675,6 +675,8 @@ refused_claim! {
     jti_as_number_is_refused: "jti" = "1";
     roles_as_string_is_refused: "roles" = r#""admin""#;
     roles_with_a_number_is_refused: "roles" = r#"["admin",1]"#;
+    email_verified_as_string_is_refused: "email_verified" = r#""true""#;
+    email_verified_as_number_is_refused: "email_verified" = "1";
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ fn claims(roles: &[&str]) -> Claims {
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         plan: None,
         email: None,
+        email_verified: None,
         client_id: None,
         extra: serde_json::Map::new(),
     }

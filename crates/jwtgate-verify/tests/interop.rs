@@ -28,6 +28,7 @@ fn claims(now: i64) -> Claims {
         roles: vec!["reader".into(), "writer".into()],
         plan: Some("pro".into()),
         email: Some("ada@example.com".into()),
+        email_verified: None,
         client_id: None,
         extra: serde_json::Map::new(),
     }

@@ -53,6 +53,7 @@ prop_compose! {
         roles in prop::collection::vec("\\PC{0,16}", 0..4),
         plan in proptest::option::of("[a-z]{1,10}"),
         email in proptest::option::of("\\PC{0,30}"),
+        email_verified in proptest::option::of(any::<bool>()),
         client_id in proptest::option::of("\\PC{1,20}"),
     ) -> (Claims, i64) {
         let claims = Claims {
@@ -67,6 +68,7 @@ prop_compose! {
             roles,
             plan,
             email,
+            email_verified,
             client_id,
             extra: serde_json::Map::new(),
         };

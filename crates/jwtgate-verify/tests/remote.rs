@@ -186,6 +186,7 @@ impl Keys {
             roles: Vec::new(),
             plan: None,
             email: None,
+            email_verified: None,
             client_id: None,
             extra: serde_json::Map::new(),
         };

@@ -24,6 +24,7 @@ fn claims() -> Claims {
         roles: vec!["admin".into()],
         plan: Some("pro".into()),
         email: Some("a@example.com".into()),
+        email_verified: None,
         client_id: None,
         extra: serde_json::Map::new(),
     }

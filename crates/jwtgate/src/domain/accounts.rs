@@ -173,6 +173,7 @@ impl Accounts {
             roles: Vec::new(),
             plan: None,
             email: Some(user.email.clone()),
+            email_verified: None,
             client_id: None,
             extra: serde_json::Map::new(),
         };

@@ -485,12 +485,9 @@ impl Auth {
                     .unwrap_or_else(|| crate::domain::plans::DEFAULT_PLAN.to_owned()),
             ),
             email: Some(user.email.clone()),
+            email_verified: Some(user.email_verified),
             client_id: Some(CLIENT_ID.to_owned()),
-            // OpenID Connect's claim: whether the `email` above was proven by a link.
-            extra: serde_json::Map::from_iter([(
-                "email_verified".to_owned(),
-                user.email_verified.into(),
-            )]),
+            extra: serde_json::Map::new(),
         };
         self.keys
             .sign(ACCESS_TOKEN_TYP, &claims)

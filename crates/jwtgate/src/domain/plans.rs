@@ -192,6 +192,7 @@ mod tests {
             roles: Vec::new(),
             plan: plan.map(str::to_owned),
             email: None,
+            email_verified: None,
             client_id: None,
             extra: serde_json::Map::new(),
         }

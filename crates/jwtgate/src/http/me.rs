@@ -30,10 +30,7 @@ async fn me(Authenticated { claims, .. }: Authenticated) -> Response {
     Json(Me {
         id: &claims.sub,
         email: claims.email.as_deref(),
-        email_verified: claims
-            .extra
-            .get("email_verified")
-            .and_then(serde_json::Value::as_bool),
+        email_verified: claims.email_verified,
         roles: &claims.roles,
         plan: claims.plan.as_deref(),
         session_id: claims.sid.as_deref(),
