@@ -13,8 +13,12 @@ pub struct AdminUserRow {
     pub disabled_at: Option<i64>,
 }
 
-const ADMIN_COLUMNS: &str = "id, email, password_hash, roles, plan, created_at, \
-     email_verified_at IS NOT NULL AS email_verified, disabled_at FROM users";
+/// The account columns and `disabled_at`, from `users u`.
+macro_rules! admin_select {
+    () => {
+        concat!("SELECT ", user_columns!(), ", u.disabled_at FROM users u")
+    };
+}
 
 fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AdminUserRow, StoreError> {
     Ok(AdminUserRow {
@@ -38,22 +42,21 @@ impl Store {
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        let sql = format!(
-            "SELECT {ADMIN_COLUMNS} WHERE instr(email, ?) > 0 ORDER BY created_at, rowid LIMIT ? OFFSET ?"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(needle)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(concat!(
+            admin_select!(),
+            " WHERE instr(email, ?) > 0 ORDER BY created_at, rowid LIMIT ? OFFSET ?"
+        ))
+        .bind(needle)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
         let users = rows.iter().map(admin_from_row).collect::<Result<_, _>>()?;
         Ok((users, total))
     }
 
     pub async fn admin_user(&self, user_id: &str) -> Result<Option<AdminUserRow>, StoreError> {
-        let sql = format!("SELECT {ADMIN_COLUMNS} WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query(concat!(admin_select!(), " WHERE id = ?"))
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;

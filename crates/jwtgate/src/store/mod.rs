@@ -5,6 +5,15 @@
 //! and transactions never leak out. Rows come back as plain structs so a PostgreSQL backend can
 //! sit beside SQLite behind the same methods.
 
+/// The `users u` columns `user_from_row` reads, as a literal for `concat!`: sqlx takes only
+/// `&'static str` SQL, and one list keeps every query in step with the row type.
+macro_rules! user_columns {
+    () => {
+        "u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at, \
+         u.email_verified_at IS NOT NULL AS email_verified"
+    };
+}
+
 pub mod admin;
 pub mod todos;
 
@@ -156,9 +165,11 @@ impl Store {
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at, u.email_verified_at IS NOT NULL AS email_verified FROM users u WHERE u.email = ?",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.email = ?"
+        ))
         .bind(email)
         .fetch_optional(&self.pool)
         .await?;
@@ -306,15 +317,16 @@ impl Store {
     }
 }
 
-const REFRESH_LOOKUP_SQL: &str =
+const REFRESH_LOOKUP_SQL: &str = concat!(
     // Kept as one literal so sqlx sees a `&'static str` (it refuses dynamically built SQL).
     "SELECT r.spent_at, \
      s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, \
      s.idle_expires_at AS s_idle_expires_at, s.absolute_expires_at AS s_absolute_expires_at, \
-     s.ended_at AS s_ended_at, s.end_reason AS s_end_reason, \
-     u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at, u.email_verified_at IS NOT NULL AS email_verified \
-     FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
-     WHERE r.token_hash = ?";
+     s.ended_at AS s_ended_at, s.end_reason AS s_end_reason, ",
+    user_columns!(),
+    " FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
+     WHERE r.token_hash = ?"
+);
 
 #[cfg(test)]
 mod tests {

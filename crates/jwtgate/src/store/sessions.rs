@@ -73,9 +73,11 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.password_hash, u.roles, u.plan, u.created_at, u.email_verified_at IS NOT NULL AS email_verified FROM users u WHERE u.id = ?",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.id = ?"
+        ))
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -120,13 +122,7 @@ impl Store {
     /// token presented again must still be recognised as reuse (RFC 9700 §4.14.2).
     pub async fn prune_dead_sessions(&self, before: i64) -> Result<(u64, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions \
-             WHERE COALESCE(ended_at, MIN(idle_expires_at, absolute_expires_at)) < ?)",
-        )
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
+        // Their refresh tokens go with them: `refresh_tokens.session_id` is ON DELETE CASCADE.
         let sessions = sqlx::query(
             "DELETE FROM sessions WHERE COALESCE(ended_at, MIN(idle_expires_at, absolute_expires_at)) < ?",
         )
