@@ -155,18 +155,21 @@ async fn login_with_production_argon2_parameters_works_and_upgrades_old_hashes()
     );
 }
 
+/// Production Argon2 cost on one hashing thread with `queue` places behind it, and failure
+/// throttles out of the way, so floods meet the hashing pool and nothing else.
+fn one_real_hashing_thread(s: &mut jwtgate::Settings, queue: usize) {
+    let d = jwtgate::Settings::default();
+    s.argon2_memory_kib = d.argon2_memory_kib;
+    s.argon2_iterations = d.argon2_iterations;
+    s.hash_workers = 1;
+    s.hash_queue = queue;
+    s.login_free_attempts_ip = 1000;
+    s.login_free_attempts_account = 1000;
+}
+
 #[tokio::test]
 async fn a_flood_of_logins_is_refused_with_503_server_busy_not_queued_forever() {
-    let app = spawn_app_with(|s| {
-        let d = jwtgate::Settings::default();
-        s.argon2_memory_kib = d.argon2_memory_kib;
-        s.argon2_iterations = d.argon2_iterations;
-        s.hash_workers = 1;
-        s.hash_queue = 1;
-        s.login_free_attempts_ip = 1000;
-        s.login_free_attempts_account = 1000;
-    })
-    .await;
+    let app = spawn_app_with(|s| one_real_hashing_thread(s, 1)).await;
     let app = std::sync::Arc::new(app);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..16 {
@@ -212,13 +215,7 @@ async fn other_address_during_a_flood(
     body: fn(usize) -> Value,
 ) -> (StatusCode, String) {
     let app = spawn_app_with(|s| {
-        let d = jwtgate::Settings::default();
-        s.argon2_memory_kib = d.argon2_memory_kib;
-        s.argon2_iterations = d.argon2_iterations;
-        s.hash_workers = 1;
-        s.hash_queue = 7;
-        s.login_free_attempts_ip = 1000;
-        s.login_free_attempts_account = 1000;
+        one_real_hashing_thread(s, 7);
         s.trust_proxy_headers = true;
     })
     .await;
