@@ -4,7 +4,7 @@
 //! Must not import sqlx.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Admin, ApiJson, ClientIp};
+use super::extract::{Admin, ApiJson, ApiPath, ClientIp};
 use crate::domain::admin::{AdminError, AdminUser, Roles, UserPage};
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::plans::Plan;
@@ -113,7 +113,7 @@ struct UserBody {
 async fn show_user(
     State(state): State<AppState>,
     _admin: Admin,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserBody>, ApiError> {
     let user = state.auth.admin_get_user(&id).await?;
     Ok(Json(UserBody { user }))
@@ -128,7 +128,7 @@ async fn set_roles(
     State(state): State<AppState>,
     admin: Admin,
     ip: ClientIp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<RolesBody>,
 ) -> Result<Json<UserBody>, ApiError> {
     let roles = Roles::parse(body.roles)?;
@@ -149,7 +149,7 @@ async fn set_plan(
     State(state): State<AppState>,
     admin: Admin,
     ip: ClientIp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PlanBody>,
 ) -> Result<Json<UserBody>, ApiError> {
     let limits = &state.settings.rate_limits.per_minute;
@@ -170,7 +170,7 @@ async fn disable(
     State(state): State<AppState>,
     admin: Admin,
     ip: ClientIp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserBody>, ApiError> {
     let result = state.auth.admin_disable(&admin.0.claims.sub, &id).await;
     let user = audited(&state, &admin, &ip, "disable_user", &id, result).await?;
@@ -181,7 +181,7 @@ async fn enable(
     State(state): State<AppState>,
     admin: Admin,
     ip: ClientIp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserBody>, ApiError> {
     let result = state.auth.admin_enable(&id).await;
     let user = audited(&state, &admin, &ip, "enable_user", &id, result).await?;
@@ -197,7 +197,7 @@ async fn end_sessions(
     State(state): State<AppState>,
     admin: Admin,
     ip: ClientIp,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<EndedBody>, ApiError> {
     let result = state.auth.admin_end_sessions(&id).await;
     let ended_sessions = audited(&state, &admin, &ip, "end_sessions", &id, result).await?;

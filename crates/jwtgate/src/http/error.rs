@@ -100,6 +100,32 @@ impl ApiError {
         )
     }
 
+    /// The problem for a bare `status` that some layer or foreign extractor answered with, so
+    /// that no error leaves the server in another shape (see `http::problem_only`).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, detail) = match status {
+            StatusCode::BAD_REQUEST => ("invalid_request", "the request is malformed"),
+            StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "this endpoint does not accept that method",
+            ),
+            StatusCode::REQUEST_TIMEOUT => (
+                "request_timeout",
+                "the request did not arrive in time; the connection is closed",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "send the body as application/json",
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY => ("invalid_field", "the request body is not valid"),
+            s if s.is_server_error() => return Self::internal(format!("a layer answered {s}")),
+            _ => ("client_error", "the request was refused"),
+        };
+        Self::client(status, code, detail)
+    }
+
     /// Logs `cause` with a fresh request id and returns the opaque 500.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let request_id = crate::domain::tokens::random_id();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{
-    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Request,
+    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request,
 };
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -120,6 +120,30 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
             ));
         }
         parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// A path parameter: 400 `invalid_path` when it does not decode (bad percent-encoding, not
+/// UTF-8), never axum's plain-text rejection.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        <Path<T> as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_path",
+                    "the URL path does not decode: percent-encoded bytes must be UTF-8",
+                )
+            })
     }
 }
 

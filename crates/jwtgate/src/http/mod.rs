@@ -23,7 +23,7 @@ use axum::extract::FromRef;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use jwtgate_verify::axum::Auth as AccessAuth;
 use tower_http::trace::TraceLayer;
 
@@ -98,9 +98,29 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The net under every error: a 4xx or 5xx that is not problem+json (the rejection of an
+/// extractor we do not wrap, a layer's own answer) is rewritten as one, headers kept, so a
+/// client only ever parses one shape of error.
+fn problem_only(response: Response) -> Response {
+    let status = response.status();
+    let is_error = status.is_client_error() || status.is_server_error();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !is_error || is_problem {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let (problem, body) = ApiError::for_status(status).into_response().into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(problem.headers);
+    Response::from_parts(parts, body)
+}
+
 async fn security_headers(request: Request, next: Next) -> Response {
     let is_auth = request.uri().path().starts_with("/auth/");
-    let mut response = next.run(request).await;
+    let mut response = problem_only(next.run(request).await);
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -115,4 +135,42 @@ async fn security_headers(request: Request, next: Next) -> Response {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{Body, to_bytes};
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    #[tokio::test]
+    async fn a_plain_text_error_from_any_layer_leaves_as_problem_json_with_its_headers() {
+        let app = Router::new()
+            .route(
+                "/",
+                get(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        [(header::RETRY_AFTER, "3")],
+                        "Invalid URL: not UTF-8",
+                    )
+                }),
+            )
+            .layer(middleware::from_fn(security_headers));
+        let response = app
+            .oneshot(Request::get("/").body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        let body = to_bytes(response.into_body(), 4096).await.expect("body");
+        let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(problem["code"], "invalid_request");
+        assert_eq!(problem["status"], 400);
+    }
 }

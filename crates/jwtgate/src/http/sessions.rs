@@ -1,7 +1,7 @@
 //! Owns `/auth/sessions`: the caller's session list and revoking one of them.
 //! Extract -> call `domain::Auth` -> map to response. Must not import sqlx.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Authenticated, ClientIp};
+use super::extract::{ApiPath, Authenticated, ClientIp};
 use crate::domain::sessions::SessionView;
 
 pub fn router() -> Router<AppState> {
@@ -40,7 +40,7 @@ async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Authenticated { claims, .. }: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     state
         .auth

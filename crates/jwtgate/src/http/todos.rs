@@ -3,7 +3,7 @@
 //! ids of others' items cannot be probed. Must not import sqlx.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Authenticated};
+use super::extract::{ApiJson, ApiPath, Authenticated};
 use crate::domain::admin::ADMIN_ROLE;
 use crate::domain::todos::{Scope, Title, Todo, TodoError};
 
@@ -136,7 +136,7 @@ async fn create(
 async fn show(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TodoBody>, ApiError> {
     // Administrators may read any item; everyone else only their own.
     let scope = if caller.claims.has_role(ADMIN_ROLE) {
@@ -151,7 +151,7 @@ async fn show(
 async fn update(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Json<TodoBody>, ApiError> {
     object(&body)?;
@@ -167,7 +167,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     caller: Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     state.auth.delete_todo(&id, &caller.claims.sub).await?;
     Ok(StatusCode::NO_CONTENT)

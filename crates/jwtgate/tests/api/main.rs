@@ -6,6 +6,7 @@ mod cli;
 mod connection;
 mod cookies;
 mod email;
+mod errors;
 mod health;
 mod helpers;
 mod login;
