@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod files;
 pub mod http;
 pub mod startup;
 pub mod store;

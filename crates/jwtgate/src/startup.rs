@@ -26,9 +26,13 @@ pub const DATABASE_FILE: &str = "jwtgate.db";
 
 /// Opens the SQLite database under the data dir and applies the embedded migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&settings.data_dir)
+    crate::files::private_dir(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    crate::files::warn_if_shared(&settings.data_dir);
     let path = settings.data_dir.join(DATABASE_FILE);
+    // Made (or narrowed) to 0600 before SQLite opens it: its -wal and -shm files take its mode.
+    crate::files::private_file(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     let store = Store::open_sqlite(&path, settings.db_max_connections)
         .await
         .with_context(|| format!("cannot open {}", path.display()))?;

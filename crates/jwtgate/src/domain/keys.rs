@@ -5,7 +5,6 @@
 //! Files are created with mode 0600 and `create_new`, so a second process racing the first never
 //! overwrites a key tokens were already signed with.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -48,16 +47,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeysError + '_ {
 
 /// Writes `contents` to a new file readable only by the owner.
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeysError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io(path))?;
-    file.write_all(contents).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
+    crate::files::write_new_private(path, contents).map_err(io(path))
 }
 
 fn load_or_create_hmac_key(dir: &Path, name: &str) -> Result<ServerKey, KeysError> {
@@ -108,7 +98,7 @@ fn load_or_create_signing_key(dir: &Path) -> Result<Key, KeysError> {
 /// Loads (or creates on first start) every key the server needs, following the settings.
 pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
     let dir = &settings.data_dir;
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    crate::files::private_dir(dir).map_err(io(dir))?;
     if let Some(secret) = &settings.jwt_secret {
         let master = secret.expose().as_bytes();
         let key = Key::hmac(Key::derive_hmac_kid(master), Algorithm::HS256, master)?;

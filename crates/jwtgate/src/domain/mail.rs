@@ -127,19 +127,20 @@ impl Mailer {
         let message = self.build(mail)?;
         match &self.backend {
             Backend::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(|e| format!("cannot create the outbox: {e}"))?;
                 let name = format!("{}-{}.eml", self.clock.now(), tokens::random_id());
                 let path = dir.join(name);
-                let tmp = path.with_extension("tmp");
-                // Write then rename, so a reader never sees half a message.
-                tokio::fs::write(&tmp, message.formatted())
-                    .await
-                    .map_err(|e| format!("cannot write to the outbox: {e}"))?;
-                tokio::fs::rename(&tmp, &path)
-                    .await
-                    .map_err(|e| format!("cannot write to the outbox: {e}"))?;
+                let (dir, written) = (dir.clone(), path.clone());
+                // The messages hold live single-use links: 0700 directory, 0600 files. Written
+                // then renamed, so a reader never sees half a message.
+                tokio::task::spawn_blocking(move || {
+                    crate::files::private_dir(&dir)?;
+                    let tmp = written.with_extension("tmp");
+                    crate::files::write_new_private(&tmp, &message.formatted())?;
+                    std::fs::rename(&tmp, &written)
+                })
+                .await
+                .map_err(|e| format!("cannot write to the outbox: {e}"))?
+                .map_err(|e| format!("cannot write to the outbox: {e}"))?;
                 tracing::info!(
                     file = %path.display(),
                     subject = %mail.subject,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{boot, test_settings};
 
-fn jwtgate(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+pub fn jwtgate(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jwtgate"));
     command
         .args(args)
@@ -27,7 +27,7 @@ fn jwtgate(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -7,6 +7,7 @@ mod connection;
 mod cookies;
 mod email;
 mod errors;
+mod files;
 mod health;
 mod helpers;
 mod login;
