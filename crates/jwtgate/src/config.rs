@@ -3,7 +3,7 @@
 //! Must not import axum, sqlx or the domain: every other module receives a validated `Settings`.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,77 @@ impl std::str::FromStr for SameSite {
     }
 }
 
+/// An address block in CIDR notation (`10.0.0.0/8`, `::1/128`; a bare address is a block of
+/// one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` lies in the block (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (addr, prefix) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let network = addr
+            .parse::<IpAddr>()
+            .map_err(|_| format!("{s:?} is not an address or CIDR block"))?
+            .to_canonical();
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Cidr { network, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Every setting of the server. Field names are the TOML keys; the env name is
 /// `JWTGATE_` + the upper-cased field name (see [`ENV_KEYS`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -118,6 +189,9 @@ pub struct Settings {
     pub login_window_secs: i64,
     pub login_max_lockout_secs: i64,
     pub trust_proxy_headers: bool,
+    /// The proxies whose `X-Forwarded-For` entries are believed (with `trust_proxy_headers`):
+    /// only hops added by these count; the first other address is the client.
+    pub trusted_proxies: Vec<Cidr>,
     pub db_max_connections: u32,
     /// Requests a minute per plan on `/api/*`, or `off`. TOML: a table (`[rate_limits]
     /// free = 60`) or a string; env `JWTGATE_RATE_LIMITS="free=60,pro=600"` or `off`.
@@ -246,6 +320,10 @@ impl Default for Settings {
             login_window_secs: 15 * 60,
             login_max_lockout_secs: 15 * 60,
             trust_proxy_headers: false,
+            trusted_proxies: ["127.0.0.0/8", "::1/128"]
+                .iter()
+                .filter_map(|c| c.parse().ok())
+                .collect(),
             db_max_connections: 8,
             rate_limits: RateLimits::default(),
             public_url: None,
@@ -283,6 +361,7 @@ pub const ENV_KEYS: &[&str] = &[
     "login_window_secs",
     "login_max_lockout_secs",
     "trust_proxy_headers",
+    "trusted_proxies",
     "db_max_connections",
     "rate_limits",
     "public_url",
@@ -402,6 +481,14 @@ impl Settings {
                     self.login_max_lockout_secs = num(&value).map_err(bad)?
                 }
                 "trust_proxy_headers" => self.trust_proxy_headers = boolean(&value).map_err(bad)?,
+                "trusted_proxies" => {
+                    self.trusted_proxies = value
+                        .split(',')
+                        .filter(|c| !c.trim().is_empty())
+                        .map(str::parse)
+                        .collect::<Result<_, _>>()
+                        .map_err(bad)?;
+                }
                 "db_max_connections" => self.db_max_connections = num(&value).map_err(bad)?,
                 "rate_limits" => self.rate_limits = value.parse().map_err(bad)?,
                 "public_url" => self.public_url = Some(value),
@@ -626,6 +713,34 @@ mod tests {
         );
         assert!(load(&[("JWTGATE_PUBLIC_URL", "app.example.org")]).is_err());
         assert!(load(&[("JWTGATE_SMTP_URL", "mail.example.org:25")]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks() {
+        let s =
+            load(&[("JWTGATE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,fd00::/8")]).expect("valid");
+        let ip = |t: &str| t.parse::<IpAddr>().expect("ip");
+        let trusted = |t: &str| s.trusted_proxies.iter().any(|c| c.contains(ip(t)));
+        assert!(trusted("10.200.3.4") && trusted("192.0.2.7") && trusted("fd12::1"));
+        assert!(trusted("::ffff:10.1.1.1"), "an IPv4-mapped address is IPv4");
+        assert!(!trusted("192.0.2.8") && !trusted("11.0.0.1") && !trusted("127.0.0.1"));
+        let default = load(&[]).expect("defaults");
+        assert!(
+            default
+                .trusted_proxies
+                .iter()
+                .any(|c| c.contains(ip("127.1.2.3")))
+        );
+        assert!(
+            default
+                .trusted_proxies
+                .iter()
+                .any(|c| c.contains(ip("::1")))
+        );
+        assert!(load(&[("JWTGATE_TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+        assert!(load(&[("JWTGATE_TRUSTED_PROXIES", "unknown")]).is_err());
+        let zero: Cidr = "0.0.0.0/0".parse().expect("all");
+        assert!(zero.contains(ip("8.8.8.8")));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! injected clock through `AppState::access`. What stays here is the server's own rule: a
 //! cookie-authenticated request that changes state must also carry the CSRF header.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::config::Cidr;
 
 pub const ACCESS_COOKIE: &str = "__Host-jwtgate_at";
 pub const REFRESH_COOKIE: &str = "__Secure-jwtgate_rt";
@@ -180,10 +181,37 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(|ua| ua.chars().take(256).collect())
 }
 
-/// The client address: the socket peer, or the right-most X-Forwarded-For entry (the one our own
-/// proxy appended) when `trust_proxy_headers` is on.
+/// The client address. Without `trust_proxy_headers`, the socket peer. With it, and only when
+/// the peer is one of `trusted_proxies`, `X-Forwarded-For` is walked from the right: each hop a
+/// trusted proxy added is skipped, and the first address that is not a trusted proxy is the
+/// client. An entry that is not a bare IP address (`ip:port`, `unknown`, garbage) ends the walk
+/// at the last trusted hop: a proxy's own address, never a value the client could choose.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
+
+/// The client address of a request from `peer` carrying `forwarded` (`X-Forwarded-For`
+/// values in header order).
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded: impl DoubleEndedIterator<Item = &'a str>,
+    trusted: &[Cidr],
+) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let mut hop = peer.to_canonical();
+    if !is_trusted(hop) {
+        return hop;
+    }
+    for entry in forwarded.flat_map(|v| v.split(',')).rev() {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            return hop;
+        };
+        hop = ip.to_canonical();
+        if !is_trusted(hop) {
+            return hop;
+        }
+    }
+    hop
+}
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
@@ -192,24 +220,20 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.settings.trust_proxy_headers {
-            let forwarded = parts
-                .headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
-                .next_back();
-            if let Some(ip) = forwarded {
-                return Ok(ClientIp(ip.to_string()));
-            }
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(ClientIp("unknown".to_owned()));
+        };
+        if !state.settings.trust_proxy_headers {
+            return Ok(ClientIp(peer.ip().to_canonical().to_string()));
         }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-        Ok(ClientIp(peer))
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            // A header that is not visible ASCII is malformed like a bad entry: the proxy's own.
+            .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+        let ip = client_ip(peer.ip(), forwarded, &state.settings.trusted_proxies);
+        Ok(ClientIp(ip.to_string()))
     }
 }
 
@@ -320,5 +344,36 @@ impl FromRequestParts<AppState> for Admin {
         >>::from_request_parts(parts, state)
         .await?;
         Authenticated::from_verified(&guard.auth, state, &parts.method, &parts.headers).map(Admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
+    #[test]
+    fn the_walk_stops_at_the_first_untrusted_hop_or_the_first_malformed_entry() {
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let walk = |peer: &str, headers: &[&str]| {
+            client_ip(ip(peer), headers.iter().copied(), &trusted).to_string()
+        };
+        assert_eq!(walk("192.0.2.1", &["198.51.100.1"]), "192.0.2.1");
+        assert_eq!(walk("10.0.0.1", &[]), "10.0.0.1");
+        assert_eq!(
+            walk("10.0.0.1", &["198.51.100.1, 10.1.1.1"]),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            walk("10.0.0.1", &["1.1.1.1", "10.2.2.2, 10.1.1.1"]),
+            "1.1.1.1"
+        );
+        assert_eq!(walk("10.0.0.1", &["1.1.1.1, 10.1.1.1:80"]), "10.0.0.1");
+        assert_eq!(walk("10.0.0.1", &["1.1.1.1, bogus, 10.1.1.1"]), "10.1.1.1");
+        assert_eq!(walk("10.0.0.1", &["10.3.3.3"]), "10.3.3.3");
+        assert_eq!(walk("::ffff:10.0.0.1", &[" 2001:db8::5 "]), "2001:db8::5");
     }
 }

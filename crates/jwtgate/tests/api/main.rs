@@ -14,6 +14,7 @@ mod login;
 mod logout;
 mod outbox;
 mod password;
+mod proxy;
 mod ratelimit;
 mod refresh;
 mod register;
