@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
 use crate::domain::auth::{Auth, AuthConfig, AuthParts};
+use crate::domain::background::Background;
 use crate::domain::clock::Clock;
 use crate::domain::keys;
 use crate::domain::mail::Mailer;
@@ -23,6 +24,9 @@ use crate::http::{self, AppState};
 use crate::store::Store;
 
 pub const DATABASE_FILE: &str = "jwtgate.db";
+
+/// How long shutdown waits for background work (mail delivery) before closing the database.
+const BACKGROUND_DRAIN: Duration = Duration::from_secs(20);
 
 /// Opens the SQLite database under the data dir and applies the embedded migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -115,14 +119,21 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     tracing::info!(cutoffs, "token cut-offs restored from role changes");
     let limits = http::ratelimit::limiter(&settings.rate_limits, auth.clock().clone());
     let auth = Arc::new(auth);
+    let background = Background::new();
     let mailer = Mailer::new(
         settings.smtp_url.as_ref().map(|u| u.expose()),
         &settings.mail_from,
         settings.data_dir.join("outbox"),
         auth.clock().clone(),
+        background.clone(),
     )
     .context("cannot set up mail")?;
-    let accounts = Accounts::new(Arc::clone(&auth), mailer, settings.effective_public_url());
+    let accounts = Accounts::new(
+        Arc::clone(&auth),
+        mailer,
+        background,
+        settings.effective_public_url(),
+    );
     Ok(AppState {
         limits,
         auth,
@@ -232,6 +243,7 @@ impl Application {
         };
 
         let auth = Arc::clone(&state.auth);
+        let background = state.accounts.background().clone();
         let header_read_timeout = Duration::from_secs(state.settings.header_read_timeout_secs);
         let mut stop = shutdown.subscribe();
         http::serve::serve(
@@ -245,6 +257,13 @@ impl Application {
         )
         .await;
         let _ = sweeper.await;
+        // Mail and other work requests left behind, before the pool it writes to is closed.
+        if !background.drain(BACKGROUND_DRAIN).await {
+            tracing::warn!(
+                left = background.in_flight(),
+                "shutting down with background work unfinished"
+            );
+        }
         auth.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -21,6 +21,7 @@ use jwtgate_verify::{Audience, Claims, Policy, Verifier};
 
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::auth::{Auth, AuthError, User};
+use crate::domain::background::Background;
 use crate::domain::email::Email;
 use crate::domain::mail::{Mail, Mailer};
 use crate::domain::password::{Password, Verified};
@@ -67,6 +68,16 @@ impl Purpose {
             Purpose::VerifyEmail => VERIFY_TTL,
         }
     }
+    /// The `aud` of these tokens: the endpoint that consumes them, never the API's audience,
+    /// so a verifier that checks only issuer and audience cannot take one for an access token.
+    fn audience(self, issuer: &str) -> String {
+        let endpoint = match self {
+            Purpose::Reset => "/auth/password/reset",
+            Purpose::VerifyEmail => "/auth/email/verify",
+        };
+        format!("{}{endpoint}", issuer.trim_end_matches('/'))
+    }
+
     /// The web-client page the mailed link opens.
     fn page(self) -> &'static str {
         match self {
@@ -117,6 +128,8 @@ pub enum Registered {
 pub struct Accounts {
     auth: Arc<Auth>,
     mailer: Mailer,
+    /// Work a request starts and does not wait for; shutdown (and tests) wait for it.
+    background: Background,
     reset: Verifier,
     verify_email: Verifier,
     public_url: String,
@@ -132,12 +145,12 @@ fn jti_hash(jti: &str) -> Vec<u8> {
 
 impl Accounts {
     /// `public_url` is the base of the links in mails (the web client's origin).
-    pub fn new(auth: Arc<Auth>, mailer: Mailer, public_url: &str) -> Self {
+    pub fn new(auth: Arc<Auth>, mailer: Mailer, background: Background, public_url: &str) -> Self {
         let c = auth.config.clone();
         let leeway = u32::try_from(c.leeway).unwrap_or(30);
         let sibling = |p: Purpose| {
             auth.verifier.sibling(
-                Policy::new(c.issuer.clone(), c.audience.clone())
+                Policy::new(c.issuer.clone(), p.audience(&c.issuer))
                     .with_typ(p.typ())
                     .with_leeway(leeway)
                     .with_max_lifetime(u32::try_from(p.ttl()).unwrap_or(u32::MAX)),
@@ -148,6 +161,7 @@ impl Accounts {
             verify_email: sibling(Purpose::VerifyEmail),
             auth,
             mailer,
+            background,
             public_url: public_url.trim_end_matches('/').to_owned(),
             last_mail: Mutex::new(HashMap::new()),
         }
@@ -157,6 +171,11 @@ impl Accounts {
         &self.auth
     }
 
+    /// The background work of these flows (mail delivery included).
+    pub fn background(&self) -> &Background {
+        &self.background
+    }
+
     async fn mint(&self, purpose: Purpose, user: &UserRow) -> Result<String, AuthError> {
         let now = self.auth.clock.now();
         let jti = tokens::random_id();
@@ -164,7 +183,7 @@ impl Accounts {
         let claims = Claims {
             iss: config.issuer.clone(),
             sub: user.id.clone(),
-            aud: Audience::One(config.audience.clone()),
+            aud: Audience::One(purpose.audience(&config.issuer)),
             exp: now + purpose.ttl(),
             iat: now,
             nbf: Some(now),
@@ -303,7 +322,7 @@ impl Accounts {
         }
         let this = Arc::clone(self);
         let ip = ip.to_owned();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             // The answer is already 202 whatever happens (it must not tell whether the address
             // is taken); over its share, the address's registration is dropped like a full queue.
             let Some(_in_flight) = this.auth.throttle.enter(&ip) else {
@@ -377,7 +396,7 @@ impl Accounts {
     /// mail per account per [`MAIL_COOLDOWN`] seconds.
     pub fn forgot_password(self: &Arc<Self>, email: String, ip: String) {
         let this = Arc::clone(self);
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             if let Err(e) = this.send_reset(&email, &ip).await {
                 tracing::error!(error = %e, "could not send a password reset mail");
             }
@@ -391,6 +410,10 @@ impl Accounts {
         let Some(user) = self.auth.store.user_by_email(email.as_str()).await? else {
             return Ok(());
         };
+        // A disabled account gets no link: a reset must not be a way back in.
+        if self.auth.store.is_disabled(&user.id).await? {
+            return Ok(());
+        }
         if !self.mail_link(Purpose::Reset, &user).await? {
             return Ok(());
         }

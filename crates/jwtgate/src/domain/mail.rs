@@ -17,6 +17,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use crate::domain::background::Background;
 use crate::domain::clock::Clock;
 use crate::domain::tokens;
 
@@ -48,6 +49,7 @@ pub struct Mailer {
     backend: Backend,
     from: Mailbox,
     clock: Clock,
+    background: Background,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -71,6 +73,7 @@ impl Mailer {
         from: &str,
         outbox_dir: PathBuf,
         clock: Clock,
+        background: Background,
     ) -> Result<Self, MailError> {
         let from: Mailbox = from.parse().map_err(|e| MailError::From(format!("{e}")))?;
         let backend = match smtp_url {
@@ -88,6 +91,7 @@ impl Mailer {
             backend,
             from,
             clock,
+            background,
         })
     }
 
@@ -113,9 +117,10 @@ impl Mailer {
     }
 
     /// Queues `mail` for delivery and returns at once; a failure is logged, never raised.
+    /// Delivery is background work: shutdown waits for it.
     pub fn send(&self, mail: Mail) {
         let this = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             if let Err(e) = this.deliver(&mail).await {
                 tracing::error!(subject = %mail.subject, error = %e, "mail delivery failed");
             }
@@ -169,6 +174,7 @@ mod tests {
             "jwtgate <noreply@localhost>",
             dir.path().join("outbox"),
             Clock::manual(1_000),
+            Background::new(),
         )
         .expect("mailer");
         let link = format!("http://x/#/verify-email?token={}", "a".repeat(400));

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// The running app's authentication service, for what no HTTP route triggers (the sweeper).
     pub auth: std::sync::Arc<jwtgate::domain::auth::Auth>,
+    /// The app's background work (mail delivery): tests wait for it instead of polling.
+    pub background: jwtgate::domain::background::Background,
     pub settings: Settings,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
@@ -58,6 +60,7 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_handle();
     let auth = std::sync::Arc::clone(&app.state().auth);
+    let background = app.state().accounts.background().clone();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -67,6 +70,7 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
             .expect("client"),
         clock,
         auth,
+        background,
         data_dir: settings.data_dir.clone(),
         settings,
         _dir: dir,

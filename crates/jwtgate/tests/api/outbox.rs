@@ -1,9 +1,8 @@
 //! Reading mail in tests: the development outbox (`<data_dir>/outbox/*.eml`) or any directory
-//! of `.eml` files (the SMTP sink). Delivery runs in the background, so readers poll briefly
-//! for a file to appear (waiting on a task, not on time-based expiry).
+//! of `.eml` files (the SMTP sink). Delivery runs in the background, so readers first wait for
+//! the app's background work to end.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -26,18 +25,14 @@ pub fn messages_in(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Waits (up to 10 s) for a message in `dir` to `to` whose text contains `needle`.
-pub async fn wait_for(dir: &Path, to: &str, needle: &str) -> String {
-    for _ in 0..500 {
-        if let Some(m) = messages_in(dir)
-            .into_iter()
-            .find(|m| m.contains(&format!("To: {to}")) && m.contains(needle))
-        {
-            return m;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("no mail to {to} containing {needle:?} in {}", dir.display());
+/// The message in `dir` to `to` whose text contains `needle`, once `app` has no mail left in
+/// flight (delivery runs in the background: this waits for it to end, never for a time).
+pub async fn wait_for(app: &TestApp, dir: &Path, to: &str, needle: &str) -> String {
+    app.background.idle().await;
+    messages_in(dir)
+        .into_iter()
+        .find(|m| m.contains(&format!("To: {to}")) && m.contains(needle))
+        .unwrap_or_else(|| panic!("no mail to {to} containing {needle:?} in {}", dir.display()))
 }
 
 /// The `token` query parameter of the first link to `page` in `message`.
@@ -63,22 +58,18 @@ impl TestApp {
             .post_json("/auth/password/forgot", &json!({"email": email}))
             .await;
         assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-        for _ in 0..500 {
-            let all = messages_in(&self.outbox());
-            if let Some(m) = all
-                .iter()
-                .find(|m| !before.contains(*m) && m.contains("reset-password?token="))
-            {
-                return token_in(m, "reset-password");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("no reset mail for {email}");
+        self.background.idle().await;
+        let all = messages_in(&self.outbox());
+        let mail = all
+            .iter()
+            .find(|m| !before.contains(*m) && m.contains("reset-password?token="))
+            .unwrap_or_else(|| panic!("no reset mail for {email}"));
+        token_in(mail, "reset-password")
     }
 
     /// The verification token mailed to `email` at registration.
     pub async fn verify_token_for(&self, email: &str) -> String {
-        let m = wait_for(&self.outbox(), email, "verify-email?token=").await;
+        let m = wait_for(self, &self.outbox(), email, "verify-email?token=").await;
         token_in(&m, "verify-email")
     }
 

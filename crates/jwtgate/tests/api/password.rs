@@ -158,7 +158,13 @@ async fn forgot_answers_202_for_an_unknown_address_and_mails_nobody() {
     assert_eq!(known.status(), StatusCode::ACCEPTED);
     let known: Value = known.json().await.expect("json");
     assert_eq!(unknown, known);
-    crate::outbox::wait_for(&app.outbox(), "ada@example.com", "reset-password?token=").await;
+    crate::outbox::wait_for(
+        &app,
+        &app.outbox(),
+        "ada@example.com",
+        "reset-password?token=",
+    )
+    .await;
     assert!(
         messages_in(&app.outbox())
             .iter()
@@ -364,4 +370,84 @@ async fn forgot_mails_an_account_at_most_once_a_minute() {
         .filter(|m| m.contains("reset-password?token="))
         .count();
     assert_eq!(resets, 2);
+}
+
+/// The claims of a JWT, decoded without verification (for asserting what a token carries).
+fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+#[tokio::test]
+async fn mail_link_tokens_carry_an_audience_of_their_own_so_no_api_verifier_accepts_them() {
+    let app = spawn_app().await;
+    app.signed_in("ada@example.com").await;
+    let verify = app.verify_token_for("ada@example.com").await;
+    let reset = app.reset_token_for("ada@example.com").await;
+    let jwks: jwtgate_verify::Jwks = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .expect("jwks");
+    let issuer = &app.settings.issuer;
+    for (token, typ, endpoint) in [
+        (reset, "reset+jwt", "/auth/password/reset"),
+        (verify, "verify-email+jwt", "/auth/email/verify"),
+    ] {
+        assert_eq!(claims_of(&token)["aud"], format!("{issuer}{endpoint}"));
+        // A verifier that checks only issuer and audience (here: even accepting the link's
+        // `typ`, as PyJWT ignores `typ` altogether) refuses it.
+        let keys = jwtgate_verify::KeySet::from_jwks(&jwks).expect("keys");
+        let api = jwtgate_verify::Verifier::new(
+            keys,
+            jwtgate_verify::Policy::new(issuer.clone(), app.settings.audience.clone())
+                .with_typ(typ)
+                .with_max_lifetime(24 * 3600),
+        );
+        let refused = api.verify_at(&token, crate::helpers::START).err();
+        assert_eq!(refused.map(|e| e.reason()), Some("wrong_audience"), "{typ}");
+        let (status, code, _) = problem(app.get_bearer("/api/me", &token).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_token")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_account_gets_no_reset_link_and_the_same_answer() {
+    let app = spawn_app().await;
+    let admin = crate::admin::sign_in_admin(&app, "root@example.com").await;
+    let ada = crate::admin::sign_in(&app, "ada@example.com").await;
+    let disabled = crate::admin::send(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/admin/users/{}/disable", ada.id),
+        &admin.access,
+        None,
+    )
+    .await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+
+    let response = app
+        .post_json(
+            "/auth/password/forgot",
+            &json!({"email": "ada@example.com"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body, json!({"status": "check_your_email"}));
+    app.background.idle().await;
+    assert!(
+        !messages_in(&app.outbox())
+            .iter()
+            .any(|m| m.contains("To: ada@example.com") && m.contains("reset-password?token=")),
+        "a disabled account was mailed a reset link"
+    );
 }
