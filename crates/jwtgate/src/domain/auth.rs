@@ -566,7 +566,15 @@ impl Auth {
                             .await;
                     }
                 }
-                Some(spent_at) if now - spent_at <= self.config.grace => {
+                // Racing tabs (inside the grace window), or a client that never got the answer
+                // to its refresh (a crash between the commit and the reply; a retry after a
+                // restart longer than the grace): while the successor has never been presented,
+                // the holder of this token is the only one who can know it, so it gets the same
+                // successor again. Theft shows when the successor has been used: below.
+                Some(spent_at)
+                    if now - spent_at <= self.config.grace
+                        || self.successor_unused(&successor).await? =>
+                {
                     return self
                         .issue(
                             found.user,
@@ -599,6 +607,12 @@ impl Auth {
         Err(AuthError::Internal(
             "refresh rotation did not settle".into(),
         ))
+    }
+
+    /// Whether `successor` was stored (its predecessor was spent) and has never been presented.
+    async fn successor_unused(&self, successor: &RefreshToken) -> Result<bool, AuthError> {
+        let found = self.store.find_refresh(&successor.hash()).await?;
+        Ok(found.is_some_and(|f| f.spent_at.is_none()))
     }
 
     /// Ends a session and revokes its access tokens at once.

@@ -47,7 +47,13 @@ async fn a_full_flow_is_audited_and_no_row_holds_a_password_or_a_token() {
         .await
         .expect("json");
     app.clock.advance(60);
-    app.refresh(&s(&first, "refresh_token")).await; // reuse after the grace window
+    let onwards: Value = app
+        .refresh(&s(&refreshed, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    app.refresh(&s(&first, "refresh_token")).await; // reuse after the successor was used
     let second = app.login_as("ada@example.com", "curl/8").await;
     app.post_bearer(
         "/auth/password/change",
@@ -63,7 +69,7 @@ async fn a_full_flow_is_audited_and_no_row_holds_a_password_or_a_token() {
     .await;
     let third = app.login_as("ada@example.com", "curl/8").await;
     app.logout(&s(&third, "access_token")).await;
-    for v in [&first, &refreshed, &second, &third] {
+    for v in [&first, &refreshed, &onwards, &second, &third] {
         secrets.push(s(v, "access_token"));
         secrets.push(s(v, "refresh_token"));
     }

@@ -110,6 +110,7 @@ async fn a_restart_keeps_a_reuse_revocation() {
         .await
         .expect("json");
     app.clock.advance(30);
+    app.refresh(&s(&next, "refresh_token")).await;
     app.refresh(&s(&login, "refresh_token")).await;
     let app = app.restart().await;
     let (status, code, _) =

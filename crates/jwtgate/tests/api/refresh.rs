@@ -93,6 +93,13 @@ async fn refresh_token_reused_after_grace_revokes_the_session() {
         .await
         .expect("json");
     app.clock.advance(11);
+    // The holder of the chain moves on: the successor has been presented.
+    let after: Value = app
+        .refresh(&s(&next, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
 
     // The thief (or the victim) replays the spent token after the grace window.
     let (status, code, _) = problem(app.refresh(&s(&login, "refresh_token")).await).await;
@@ -107,7 +114,11 @@ async fn refresh_token_reused_after_grace_revokes_the_session() {
         (status, code.as_str()),
         (StatusCode::UNAUTHORIZED, "refresh_token_reused")
     );
-    for token in [s(&login, "access_token"), s(&next, "access_token")] {
+    for token in [
+        s(&login, "access_token"),
+        s(&next, "access_token"),
+        s(&after, "access_token"),
+    ] {
         let (status, code, _) = problem(app.get_bearer("/api/me", &token).await).await;
         assert_eq!(
             (status, code.as_str()),
@@ -200,18 +211,25 @@ async fn dead_sessions_are_pruned_after_a_week_and_live_chains_are_kept() {
     app.clock.advance(7 * 24 * 3600 + 1);
     // Bob's session is alive and has a spent token, which must survive for reuse detection.
     let bob = app.signed_in("bob@example.com").await;
-    app.refresh(&s(&bob, "refresh_token")).await;
+    let bob_next: Value = app
+        .refresh(&s(&bob, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    app.refresh(&s(&bob_next, "refresh_token")).await;
     // Carol's session ended just now: within the retention, kept.
     let carol = app.signed_in("carol@example.com").await;
     app.logout(&s(&carol, "access_token")).await;
     assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 3);
-    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 5);
+    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 6);
 
     let (sessions, _) = app.auth.prune_store().await.expect("prune");
     assert_eq!(sessions, 1);
     assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 2);
-    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 3);
-    // Bob's spent token is still recognised as reuse (after the grace window), not as unknown.
+    assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 4);
+    // Bob's first token, spent with its successor, is still recognised as reuse (after the grace
+    // window), not as unknown.
     app.clock.advance(60);
     let (status, code, _) = problem(app.refresh(&s(&bob, "refresh_token")).await).await;
     assert_eq!(
@@ -223,5 +241,40 @@ async fn dead_sessions_are_pruned_after_a_week_and_live_chains_are_kept() {
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_in_a_crash_is_answered_again_after_the_grace() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    // The refresh commits, then the process dies before the client reads the answer.
+    let lost: Value = app
+        .refresh(&s(&login, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let app = app.restart().await;
+    // The restart took longer than the grace window; the client retries what it holds.
+    app.clock.advance(60);
+    let retried = app.refresh(&s(&login, "refresh_token")).await;
+    assert_eq!(retried.status(), StatusCode::OK);
+    let retried: Value = retried.json().await.expect("json");
+    assert_eq!(s(&retried, "refresh_token"), s(&lost, "refresh_token"));
+    assert_eq!(
+        app.get_bearer("/api/me", &s(&retried, "access_token"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // The chain goes on; once the successor has been used, the old token is theft again.
+    let next = app.refresh(&s(&retried, "refresh_token")).await;
+    assert_eq!(next.status(), StatusCode::OK);
+    let (status, code, _) = problem(app.refresh(&s(&login, "refresh_token")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "refresh_token_reused")
     );
 }
