@@ -13,7 +13,7 @@ use crate::domain::email::Email;
 use crate::domain::password::{self, HashError, Password, PasswordHasher, Verified, WeakPassword};
 use crate::domain::throttle::{LoginThrottle, Throttled};
 use crate::domain::tokens::{self, RefreshToken, ServerKey};
-use crate::store::{NewSession, Store, StoreError, UserRow};
+use crate::store::{NewSession, SessionRow, Store, StoreError, UserRow};
 
 /// The `client_id` claim (RFC 9068 §2.2) of tokens issued by jwtgate's own login endpoint.
 pub const CLIENT_ID: &str = "jwtgate";
@@ -585,28 +585,32 @@ impl Auth {
                         )
                         .await;
                 }
-                Some(_) => {
-                    // Reuse after the grace window: someone else holds this token chain.
-                    self.end_session(&session.id, "refresh_token_reused")
-                        .await?;
-                    tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reused; session revoked");
-                    self.audit()
-                        .record(AuditEvent {
-                            actor: None,
-                            subject: Some(&session.user_id),
-                            ip: None,
-                            event: "refresh_token_reused",
-                            outcome: Outcome::Failure,
-                            detail: Some(format!("session {} revoked", session.id)),
-                        })
-                        .await;
-                    return Err(AuthError::SessionEnded("refresh_token_reused".into()));
-                }
+                Some(_) => return Err(self.reused(session).await),
             }
         }
         Err(AuthError::Internal(
             "refresh rotation did not settle".into(),
         ))
+    }
+
+    /// A spent refresh token came back after its successor was used: someone else holds this
+    /// token chain (RFC 9700 §4.14.2). The session ends and its access tokens are refused.
+    pub(crate) async fn reused(&self, session: &SessionRow) -> AuthError {
+        if let Err(e) = self.end_session(&session.id, "refresh_token_reused").await {
+            return e;
+        }
+        tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reused; session revoked");
+        self.audit()
+            .record(AuditEvent {
+                actor: None,
+                subject: Some(&session.user_id),
+                ip: None,
+                event: "refresh_token_reused",
+                outcome: Outcome::Failure,
+                detail: Some(format!("session {} revoked", session.id)),
+            })
+            .await;
+        AuthError::SessionEnded("refresh_token_reused".into())
     }
 
     /// Whether `successor` was stored (its predecessor was spent) and has never been presented.
@@ -622,22 +626,6 @@ impl Auth {
         self.revocation
             .revoke_session(session_id, now + self.revocation_horizon());
         self.store.end_session(session_id, now, reason).await?;
-        Ok(())
-    }
-
-    /// Logout by refresh token (when no access token is presented).
-    pub async fn logout_with_refresh(
-        &self,
-        presented: &RefreshToken,
-        csrf: Csrf<'_>,
-    ) -> Result<(), AuthError> {
-        let Some(found) = self.store.find_refresh(&presented.hash()).await? else {
-            return Err(AuthError::InvalidRefreshToken);
-        };
-        self.check_csrf(&found.session.id, csrf)?;
-        if found.session.ended_at.is_none() {
-            self.end_session(&found.session.id, "logout").await?;
-        }
         Ok(())
     }
 }

@@ -176,6 +176,11 @@ impl Auth {
             return Err(AuthError::InvalidRefreshToken);
         };
         self.check_csrf(&found.session.id, csrf)?;
+        // A spent token speaks for no one: whoever holds it is replaying it (the live chain has
+        // moved on), so it is theft, never a logout, and it chooses no scope.
+        if found.session.ended_at.is_none() && found.spent_at.is_some() {
+            return Err(self.reused(&found.session).await);
+        }
         if found.session.ended_at.is_some() {
             if scope == LogoutScope::Current {
                 return Ok(());

@@ -136,3 +136,71 @@ async fn logout_without_credentials_is_a_401() {
         (StatusCode::UNAUTHORIZED, "missing_credentials")
     );
 }
+
+#[tokio::test]
+async fn logout_with_a_rotated_refresh_token_is_reuse_and_chooses_no_scope() {
+    let app = spawn_app().await;
+    let stolen = app.signed_in("ada@example.com").await;
+    let elsewhere: Value = app
+        .login("ada@example.com", crate::helpers::PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let next: Value = app
+        .refresh(&s(&stolen, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    app.clock.advance(60);
+
+    // Someone replays the spent token to sign the user out everywhere.
+    for scope in ["all", "others"] {
+        let (status, code, _) = problem(
+            app.post_json(
+                "/auth/logout",
+                &serde_json::json!({"refresh_token": s(&stolen, "refresh_token"), "scope": scope}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
+            "{scope}"
+        );
+    }
+    // The replayed chain is over, as for any reuse...
+    let (status, code, _) =
+        problem(app.get_bearer("/api/me", &s(&next, "access_token")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    // ...and the user's other session is untouched.
+    let other = s(&elsewhere, "access_token");
+    assert_eq!(
+        app.get_bearer("/api/me", &other).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.refresh(&s(&elsewhere, "refresh_token")).await.status(),
+        StatusCode::OK
+    );
+    // The audit trail calls it what it was.
+    let activity: Value = app
+        .get_bearer("/auth/activity", &other)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let events: Vec<&str> = activity["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default())
+        .collect();
+    assert!(events.contains(&"refresh_token_reused"), "{events:?}");
+    assert!(!events.contains(&"logout"), "{events:?}");
+}
