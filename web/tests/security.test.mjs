@@ -48,12 +48,13 @@ describe('browser-side security', () => {
     assert.equal(access.secure, true);
     assert.equal(access.sameSite, 'Strict');
     assert.equal(access.path, '/');
-    const refresh = cookies['__Secure-jwtgate_rt'];
+    const refresh = cookies['__Host-jwtgate_rt'];
     assert.ok(refresh, 'refresh cookie set');
     assert.equal(refresh.httpOnly, true);
     assert.equal(refresh.secure, true);
     assert.equal(refresh.sameSite, 'Strict');
-    assert.equal(refresh.path, '/auth');
+    assert.equal(refresh.path, '/');
+    assert.equal(cookies['__Secure-jwtgate_rt'], undefined, 'no cookie of the old, plantable name');
     assert.equal(await page.evaluate(() => document.cookie), '');
     await context.close();
   });
@@ -116,7 +117,7 @@ describe('browser-side security', () => {
       // The session is untouched: same cookies, nothing rotated, and the API still answers.
       const afterwards = await sessionCookies(context);
       assert.equal(afterwards['__Host-jwtgate_at'].value, before['__Host-jwtgate_at'].value);
-      assert.equal(afterwards['__Secure-jwtgate_rt'].value, before['__Secure-jwtgate_rt'].value);
+      assert.equal(afterwards['__Host-jwtgate_rt'].value, before['__Host-jwtgate_rt'].value);
       await page.getByRole('button', { name: 'Check again' }).click();
       await page.locator('#profile-status').filter({ hasText: 'Checked at' }).waitFor();
       assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Your profile');

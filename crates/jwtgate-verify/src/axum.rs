@@ -253,7 +253,7 @@ impl Auth {
     fn locate<'a>(&self, headers: &'a HeaderMap) -> Result<(&'a str, TokenSource), RejectionKind> {
         let bearer = bearer_token(headers)?;
         let cookie = match &self.cookie {
-            Some(name) => cookie_value(headers, name)?,
+            Some(name) => cookie(headers, name).map_err(RejectionKind::InvalidRequest)?,
             None => None,
         };
         match (bearer, cookie) {
@@ -661,12 +661,16 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, RejectionKind> {
 }
 
 /// The value of cookie `name`, if present and non-empty, read from every `Cookie` header
-/// (HTTP/2 may split them). Other cookies are skipped unread, whatever their syntax.
+/// (HTTP/2 may split them). Other cookies are skipped unread, whatever their syntax. Public so
+/// that an application reads its other cookies (a refresh token's, say) by the same rules.
 ///
 /// An empty value counts as absent: it is how a cleared cookie often comes back. The same
-/// name twice is `invalid_request`: it happens when a cookie was planted for a parent domain
-/// or another path, and picking one would let the planted one win.
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, RejectionKind> {
+/// name twice is [`InvalidRequest::DuplicateCookie`]: it happens when a cookie was planted for a
+/// parent domain or another path, and picking one would let the planted one win.
+///
+/// # Errors
+/// [`InvalidRequest::DuplicateCookie`].
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, InvalidRequest> {
     let mut found: Option<&'a [u8]> = None;
     for header in headers.get_all(COOKIE) {
         for pair in header.as_bytes().split(|&b| b == b';') {
@@ -687,9 +691,7 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str
                 continue;
             }
             if found.replace(value).is_some() {
-                return Err(RejectionKind::InvalidRequest(
-                    InvalidRequest::DuplicateCookie,
-                ));
+                return Err(InvalidRequest::DuplicateCookie);
             }
         }
     }
@@ -756,13 +758,13 @@ mod tests {
     #[test]
     fn cookie_is_found_among_others_and_unquoted() {
         let map = headers(&[(COOKIE, "a=1; access=\"tok.en\"; b=2")]);
-        assert_eq!(cookie_value(&map, "access"), Ok(Some("tok.en")));
+        assert_eq!(cookie(&map, "access"), Ok(Some("tok.en")));
         let split = headers(&[(COOKIE, "a=1"), (COOKIE, "access=x.y")]);
-        assert_eq!(cookie_value(&split, "access"), Ok(Some("x.y")));
+        assert_eq!(cookie(&split, "access"), Ok(Some("x.y")));
         let prefix = headers(&[(COOKIE, "xaccess=1; access_old=2")]);
-        assert_eq!(cookie_value(&prefix, "access"), Ok(None));
+        assert_eq!(cookie(&prefix, "access"), Ok(None));
         let empty = headers(&[(COOKIE, "access=")]);
-        assert_eq!(cookie_value(&empty, "access"), Ok(None));
+        assert_eq!(cookie(&empty, "access"), Ok(None));
     }
 
     #[test]

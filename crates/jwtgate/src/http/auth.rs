@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{
-    ACCESS_COOKIE, ApiJson, Authenticated, ClientIp, OptionalJson, REFRESH_COOKIE, cookie,
-    csrf_header, user_agent,
+    ACCESS_COOKIE, ApiJson, Authenticated, ClientIp, OptionalJson, REFRESH_COOKIE,
+    clearing_cookies, cookie, csrf_header, user_agent,
 };
 use crate::config::SameSite;
 use crate::domain::accounts::Registered;
@@ -128,12 +128,9 @@ fn set_cookie(
     .ok()
 }
 
-fn clear_cookies(state: &AppState, headers: &mut HeaderMap) {
-    let ss = same_site(state);
-    for (name, path) in [(ACCESS_COOKIE, "/"), (REFRESH_COOKIE, "/auth")] {
-        if let Some(v) = set_cookie(name, "", path, 0, ss) {
-            headers.append(header::SET_COOKIE, v);
-        }
+fn clear_cookies(headers: &mut HeaderMap) {
+    for clear in clearing_cookies() {
+        headers.append(header::SET_COOKIE, clear);
     }
 }
 
@@ -163,7 +160,7 @@ fn respond(
             let refresh = set_cookie(
                 REFRESH_COOKIE,
                 issued.refresh_token.expose(),
-                "/auth",
+                "/",
                 issued.refresh_max_age,
                 ss,
             );
@@ -177,11 +174,44 @@ fn respond(
                 user: issued.user,
             })
             .into_response();
-            response.headers_mut().append(header::SET_COOKIE, access);
-            response.headers_mut().append(header::SET_COOKIE, refresh);
+            let headers = response.headers_mut();
+            headers.append(header::SET_COOKIE, access);
+            headers.append(header::SET_COOKIE, refresh);
+            // An older version's `__Secure-` refresh cookie would linger beside the new one.
+            let [_, _, legacy] = clearing_cookies();
+            headers.append(header::SET_COOKIE, legacy);
             Ok(response)
         }
     }
+}
+
+/// Login CSRF: a cross-site page must not sign the browser into an account of the attacker's
+/// choosing. The JSON content type already needs a CORS preflight cross-site; on top, a cookie
+/// sign-in whose `Origin` is another site, or that the browser marks `Sec-Fetch-Site:
+/// cross-site`, is refused. Requests without either header (curl, server-side clients) pass:
+/// they have no ambient cookies to abuse.
+fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
+    if fetch_site == Some(b"cross-site") {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let authority = |url: &str| {
+        url.split_once("://").map(|(_, rest)| {
+            rest.split('/')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase()
+        })
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    let origin = authority(origin);
+    origin.is_some() && (origin == host || origin == authority(public_url))
 }
 
 async fn login(
@@ -190,6 +220,15 @@ async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
+    if body.transport == TransportChoice::Cookie
+        && !same_origin(&headers, state.settings.effective_public_url())
+    {
+        return Err(ApiError::client(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "a cookie sign-in must come from this server's own pages",
+        ));
+    }
     let ua = user_agent(&headers);
     let issued = state
         .auth
@@ -258,7 +297,7 @@ async fn refresh(
             // A dead cookie session is cleared so the browser stops sending it.
             if transport == TransportChoice::Cookie && response.status() == StatusCode::UNAUTHORIZED
             {
-                clear_cookies(&state, response.headers_mut());
+                clear_cookies(response.headers_mut());
             }
             Ok(response)
         }
@@ -286,7 +325,7 @@ struct LogoutBody {
 async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    caller: Option<Authenticated>,
+    caller: Result<Option<Authenticated>, ApiError>,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<LogoutBody>,
 ) -> Result<Response, ApiError> {
@@ -298,32 +337,40 @@ async fn logout(
     let body = body.map(|b| RefreshBody {
         refresh_token: b.refresh_token,
     });
-    if let Some(Authenticated { claims, .. }) = caller {
-        let Some(sid) = claims.sid.as_deref() else {
-            return Err(ApiError::invalid_request(
-                "this token is not tied to a session",
+    let refresh = refresh_credential(&headers, body)?;
+    match (caller, refresh) {
+        (Ok(Some(Authenticated { claims, .. })), _) => {
+            let Some(sid) = claims.sid.as_deref() else {
+                return Err(ApiError::invalid_request(
+                    "this token is not tied to a session",
+                ));
+            };
+            state
+                .auth
+                .logout_scope(&claims.sub, sid, scope, &ip)
+                .await?;
+        }
+        // A refused access token (revoked by a role change, expired) must not stand between a
+        // browser and signing out: the refresh credential alone speaks for the session.
+        (Ok(None) | Err(_), Some((token, transport))) => {
+            state
+                .auth
+                .logout_with_refresh_scope(&token, csrf_for(transport, &headers), scope, &ip)
+                .await?;
+        }
+        (Err(refused), None) => return Err(refused),
+        (Ok(None), None) => {
+            return Err(ApiError::unauthorized(
+                "missing_credentials",
+                "send the access token (or the refresh token) of the session to end",
+                false,
             ));
-        };
-        state
-            .auth
-            .logout_scope(&claims.sub, sid, scope, &ip)
-            .await?;
-    } else if let Some((token, transport)) = refresh_credential(&headers, body)? {
-        state
-            .auth
-            .logout_with_refresh_scope(&token, csrf_for(transport, &headers), scope, &ip)
-            .await?;
-    } else {
-        return Err(ApiError::unauthorized(
-            "missing_credentials",
-            "send the access token (or the refresh token) of the session to end",
-            false,
-        ));
+        }
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     // `others` keeps this session: its cookies stay.
     if scope != LogoutScope::Others {
-        clear_cookies(&state, response.headers_mut());
+        clear_cookies(response.headers_mut());
     }
     Ok(response)
 }
@@ -334,21 +381,25 @@ struct CsrfBody {
 }
 
 /// The CSRF token of the cookie session (after a page reload the script no longer has it).
+/// A refused access cookie is no obstacle: the refresh cookie alone names the session.
 async fn csrf(
     State(state): State<AppState>,
-    caller: Option<Authenticated>,
+    caller: Result<Option<Authenticated>, ApiError>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let sid = match caller {
-        Some(caller) => caller.claims.sid.clone(),
-        None => match cookie(&headers, REFRESH_COOKIE)? {
+        Ok(Some(caller)) => caller.claims.sid.clone(),
+        refused_or_none => match cookie(&headers, REFRESH_COOKIE)? {
             Some(rt) => {
                 state
                     .auth
                     .active_session_for_refresh(&RefreshToken::new(rt.to_owned()))
                     .await?
             }
-            None => None,
+            None => {
+                refused_or_none?;
+                None
+            }
         },
     };
     let Some(sid) = sid else {

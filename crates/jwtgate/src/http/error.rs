@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use jwtgate_verify::axum::{AuthRejection, problem_title};
+use jwtgate_verify::axum::{AuthRejection, InvalidRequest, RejectionKind, problem_title};
 
 use crate::domain::AuthError;
 
@@ -34,6 +34,9 @@ pub enum ApiError {
     },
     /// 422 `invalid_field`, naming the field in a `field` member as well as in the detail.
     InvalidField { field: &'static str, detail: String },
+    /// 401: an auth cookie came twice (planted, or sent by a confused client). Both are cleared
+    /// in the answer, so the browser can sign in again cleanly.
+    DuplicateCookie,
     /// 500: the body carries only the request id.
     Internal { request_id: String },
     /// A refusal by `jwtgate-verify`'s extractor, rendered by the library itself so the server
@@ -43,6 +46,9 @@ pub enum ApiError {
 
 impl From<AuthRejection> for ApiError {
     fn from(rejection: AuthRejection) -> Self {
+        if *rejection.kind() == RejectionKind::InvalidRequest(InvalidRequest::DuplicateCookie) {
+            return Self::DuplicateCookie;
+        }
         // Which check failed is for the log only; clients all get invalid_token (RFC 9068 §4).
         tracing::debug!(reason = rejection.kind().reason(), "access token refused");
         Self::Auth(rejection)
@@ -216,6 +222,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, detail, request_id, retry, www) = match &self {
             ApiError::Auth(rejection) => return rejection.clone().into_response(),
+            ApiError::DuplicateCookie => (
+                StatusCode::UNAUTHORIZED,
+                "duplicate_cookie",
+                "a sign-in cookie arrived twice, so neither was trusted; both are cleared: sign in again",
+                None,
+                None,
+                Some("Bearer realm=\"jwtgate\""),
+            ),
             ApiError::InvalidField { detail, .. } => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_field",
@@ -294,6 +308,11 @@ impl IntoResponse for ApiError {
         }
         if let Some(secs) = retry {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if matches!(self, ApiError::DuplicateCookie) {
+            for clear in super::extract::clearing_cookies() {
+                headers.append(header::SET_COOKIE, clear);
+            }
         }
         response
     }
