@@ -223,6 +223,15 @@ impl Verifier {
         }
     }
 
+    /// This verifier without a revocation view: for token kinds whose validity is tracked
+    /// elsewhere (single-use tokens marked used in a database), which a user-wide cut-off
+    /// must not refuse.
+    #[must_use]
+    pub fn without_revocation(mut self) -> Verifier {
+        self.revocation = None;
+        self
+    }
+
     /// The policy.
     #[must_use]
     pub fn policy(&self) -> &Policy {

@@ -6,9 +6,11 @@
 //! `verify-email+jwt`), signed with the server's keys through `jwtgate-verify` and checked by
 //! sibling verifiers, so neither can stand in for an access token nor the reverse. A token is
 //! single-use because the SHA-256 of its `jti` is stored when minted and marked used by one
-//! atomic UPDATE when consumed. The siblings share the access verifier's revocation view: these
-//! tokens carry no `sid`, so only a user-wide cut-off ("issued before") can refuse them, which
-//! is the wanted outcome after a sign-out-everywhere.
+//! atomic UPDATE when consumed, and a new password retires every unused reset link of the
+//! account in the same transaction. The siblings have no revocation view: the cut-off that a
+//! password change, a role change or a disable puts on the user's access tokens would otherwise
+//! also refuse a link mailed a moment later in the same second, and the database already says
+//! which links are spent.
 //!
 //! Links point at the web client's pages (`/#/reset-password?token=...`), which only show a
 //! button: a mail scanner that opens them consumes nothing; only the POSTs do.
@@ -27,7 +29,7 @@ use crate::domain::mail::{Mail, Mailer};
 use crate::domain::password::{Password, Verified};
 use crate::domain::sessions::reason;
 use crate::domain::tokens;
-use crate::store::{Consumed, UserRow};
+use crate::store::{Consumed, EndSessions, PasswordUpdate, UserRow};
 
 /// Header `typ` of password-reset tokens.
 pub const RESET_TYP: &str = "reset+jwt";
@@ -148,13 +150,17 @@ impl Accounts {
     pub fn new(auth: Arc<Auth>, mailer: Mailer, background: Background, public_url: &str) -> Self {
         let c = auth.config.clone();
         let leeway = u32::try_from(c.leeway).unwrap_or(30);
+        // Single use and retirement live in the database (see the module notes), so a user's
+        // cut-off, which refuses access tokens, does not touch the links mailed to them.
         let sibling = |p: Purpose| {
-            auth.verifier.sibling(
-                Policy::new(c.issuer.clone(), p.audience(&c.issuer))
-                    .with_typ(p.typ())
-                    .with_leeway(leeway)
-                    .with_max_lifetime(u32::try_from(p.ttl()).unwrap_or(u32::MAX)),
-            )
+            auth.verifier
+                .sibling(
+                    Policy::new(c.issuer.clone(), p.audience(&c.issuer))
+                        .with_typ(p.typ())
+                        .with_leeway(leeway)
+                        .with_max_lifetime(u32::try_from(p.ttl()).unwrap_or(u32::MAX)),
+                )
+                .without_revocation()
         };
         Self {
             reset: sibling(Purpose::Reset),
@@ -442,23 +448,50 @@ impl Accounts {
         Ok(self.auth.hasher.hash(new_password).await?)
     }
 
-    /// Stores the new hash, retires the account's unused reset links and ends its sessions (all
-    /// but `keep`, if given) for `why`. Returns how many sessions ended.
+    /// The new hash takes hold in one transaction (see `Store::set_password`): a cut-off refuses
+    /// every earlier token of the user, whatever state its session is in; the sessions but
+    /// `keep` end for `why`; the account's unused reset links are retired; and `spends`, the
+    /// reset token of this change, is used. Returns how many sessions ended.
     async fn replace_password(
         &self,
         user_id: &str,
         hash: &str,
+        spends: Option<&Claims>,
         keep: Option<&str>,
         why: &str,
-        now: i64,
     ) -> Result<usize, AuthError> {
         let auth = &self.auth;
-        auth.store.update_password_hash(user_id, hash).await?;
-        // A reset link mailed before the change must not undo it.
-        auth.store
-            .retire_one_time(user_id, Purpose::Reset.name(), now)
-            .await?;
-        auth.end_sessions_of_user(user_id, keep, why).await
+        let cutoff = auth.cutoff_now();
+        let spent = spends.map(|claims| jti_hash(&claims.jti));
+        let update = PasswordUpdate {
+            hash,
+            spends: spent.as_deref(),
+            links: Purpose::Reset.name(),
+            cutoff,
+            end: EndSessions {
+                user_id,
+                keep,
+                now: auth.clock.now(),
+                reason: why,
+            },
+        };
+        let Some(ended) = auth.store.set_password(&update).await? else {
+            // The link was used meanwhile (or never existed): nothing changed.
+            let jti = spent.unwrap_or_default();
+            return Err(
+                match auth
+                    .store
+                    .why_not_consumed(&jti, Purpose::Reset.name(), user_id)
+                    .await?
+                {
+                    Consumed::AlreadyUsed => AuthError::TokenUsed,
+                    _ => AuthError::InvalidToken,
+                },
+            );
+        };
+        auth.revoke_user(user_id, cutoff);
+        auth.revoke_sessions(&ended);
+        Ok(ended.len())
     }
 
     /// Consumes a reset token, sets the new password and ends every session of the account.
@@ -475,13 +508,15 @@ impl Accounts {
             .user_by_id(&claims.sub)
             .await?
             .ok_or(AuthError::InvalidToken)?;
+        // A link mailed before the account was disabled must not be a way back in either.
+        if self.auth.store.is_disabled(&user.id).await? {
+            return Err(AuthError::AccountDisabled);
+        }
         // Strength and hashing before the token is spent: a weak password or a busy pool must
         // not burn the link.
         let hash = self.strong_hash(&user, &new_password).await?;
-        self.consume(Purpose::Reset, &claims).await?;
-        let now = self.auth.clock.now();
         let ended = self
-            .replace_password(&user.id, &hash, None, reason::PASSWORD_RESET, now)
+            .replace_password(&user.id, &hash, Some(&claims), None, reason::PASSWORD_RESET)
             .await?;
         tracing::info!(user_id = %user.id, ended, "password reset");
         self.audit_own(
@@ -496,15 +531,16 @@ impl Accounts {
     }
 
     /// Changes the password of a signed-in user after checking the current one (throttled like
-    /// a login), then ends every other session of the account.
+    /// a login), then ends every other session of the account. Every earlier token is cut off,
+    /// this session's too: the answer is this session's new access token.
     pub async fn change_password(
         &self,
         user_id: &str,
-        current_session: Option<&str>,
+        current_session: &str,
         current_password: Password,
         new_password: Password,
         ip: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(String, i64), AuthError> {
         let auth = &self.auth;
         let user = auth
             .store
@@ -538,9 +574,9 @@ impl Accounts {
             .replace_password(
                 user_id,
                 &hash,
-                current_session,
+                None,
+                Some(current_session),
                 reason::PASSWORD_CHANGED,
-                now,
             )
             .await?;
         self.audit_own(
@@ -551,6 +587,6 @@ impl Accounts {
             Some(format!("{ended} other sessions ended")),
         )
         .await;
-        Ok(())
+        auth.reissue_access(user_id, current_session).await
     }
 }

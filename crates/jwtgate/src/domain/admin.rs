@@ -11,11 +11,12 @@ use serde::Serialize;
 
 use crate::domain::auth::{Auth, AuthError};
 use crate::domain::plans::{DEFAULT_PLAN, Plan};
-use crate::store::StoreError;
-use crate::store::admin::AdminUserRow;
+use crate::domain::sessions::reason;
+use crate::store::admin::{AdminUserRow, Guarded};
+use crate::store::{EndSessions, StoreError};
 
 /// The role that may use the admin API.
-pub const ADMIN_ROLE: &str = "admin";
+pub use crate::store::admin::ADMIN_ROLE;
 /// At most this many roles per user.
 pub const MAX_ROLES: usize = 16;
 /// Largest page of the user list.
@@ -30,6 +31,9 @@ pub enum AdminError {
     CannotModifySelf(&'static str),
     #[error("{0}")]
     InvalidRoles(String),
+    /// The change would leave no enabled administrator.
+    #[error("no enabled administrator would be left")]
+    LastAdmin,
     #[error("{0}")]
     Internal(String),
 }
@@ -166,23 +170,19 @@ impl Auth {
                 "an administrator cannot remove their own admin role",
             ));
         }
-        let now = self.clock().now();
-        // Cut-off now + 1: every token minted up to this second is refused; the next refresh
-        // mints with iat = max(now, cut-off) (see `mint_access`) and so passes.
-        let cutoff = now + 1;
-        if !self
+        let cutoff = self.cutoff_now();
+        match self
             .store()
             .set_roles(user_id, roles.as_slice(), cutoff)
             .await?
         {
-            return Err(AdminError::NotFound);
+            Guarded::Done(()) => {
+                self.revoke_user(user_id, cutoff);
+                self.admin_get_user(user_id).await
+            }
+            Guarded::NotFound => Err(AdminError::NotFound),
+            Guarded::LastAdmin => Err(AdminError::LastAdmin),
         }
-        self.revocation().revoke_user_tokens_issued_before(
-            user_id,
-            cutoff,
-            now + self.revocation_horizon(),
-        );
-        self.admin_get_user(user_id).await
     }
 
     /// Sets a user's plan. No revocation: the plan only sizes a rate limit and takes effect on
@@ -198,43 +198,48 @@ impl Auth {
         self.admin_get_user(user_id).await
     }
 
-    /// Disables an account and ends every session of it (`disabled_by_admin`), which revokes
-    /// the access tokens at once.
+    /// Disables an account: a cut-off refuses every token of it, whatever state its session is
+    /// in, and every session ends (`disabled_by_admin`), in one transaction.
     pub async fn admin_disable(&self, actor: &str, user_id: &str) -> Result<AdminUser, AdminError> {
         if actor == user_id {
             return Err(AdminError::CannotModifySelf(
                 "an administrator cannot disable their own account",
             ));
         }
-        let now = self.clock().now();
-        if !self.store().set_disabled(user_id, Some(now)).await? {
-            return Err(AdminError::NotFound);
+        let cutoff = self.cutoff_now();
+        let end = EndSessions {
+            user_id,
+            keep: None,
+            now: self.clock().now(),
+            reason: reason::DISABLED_BY_ADMIN,
+        };
+        match self.store().disable_user(&end, cutoff).await? {
+            Guarded::Done(ended) => {
+                self.revoke_user(user_id, cutoff);
+                self.revoke_sessions(&ended);
+            }
+            Guarded::NotFound => return Err(AdminError::NotFound),
+            Guarded::LastAdmin => return Err(AdminError::LastAdmin),
         }
-        self.end_user_sessions(user_id, "disabled_by_admin").await?;
         self.admin_get_user(user_id).await
     }
 
     pub async fn admin_enable(&self, user_id: &str) -> Result<AdminUser, AdminError> {
-        if !self.store().set_disabled(user_id, None).await? {
+        if !self.store().enable_user(user_id).await? {
             return Err(AdminError::NotFound);
         }
         self.admin_get_user(user_id).await
     }
 
-    /// Ends every live session of the user with `reason`. Returns how many ended.
+    /// Ends every session of the user (`signed_out_by_admin`) and cuts off every token issued
+    /// so far, those of sessions that already expired included. Returns how many ended.
     pub async fn admin_end_sessions(&self, user_id: &str) -> Result<usize, AdminError> {
         if self.store().admin_user(user_id).await?.is_none() {
             return Err(AdminError::NotFound);
         }
-        self.end_user_sessions(user_id, "signed_out_by_admin").await
-    }
-
-    async fn end_user_sessions(&self, user_id: &str, reason: &str) -> Result<usize, AdminError> {
-        let sessions = self.store().live_session_ids(user_id).await?;
-        for sid in &sessions {
-            self.end_session(sid, reason).await?;
-        }
-        Ok(sessions.len())
+        Ok(self
+            .end_sessions_of_user(user_id, None, reason::SIGNED_OUT_BY_ADMIN, true)
+            .await?)
     }
 
     /// INVARIANT: a restart never revives a token cut off by a role change. Every cut-off still

@@ -619,6 +619,46 @@ impl Auth {
         Ok(found.is_some_and(|f| f.spent_at.is_none()))
     }
 
+    /// A user-wide cut-off for "now": with it, every token of a user minted up to this second
+    /// is refused. The next token minted for the user carries `iat = max(now, cut-off)` (see
+    /// `mint_access`), so a refresh in this same second still passes.
+    pub(crate) fn cutoff_now(&self) -> i64 {
+        self.clock.now() + 1
+    }
+
+    /// Refuses every token of `user_id` issued before `cutoff` in this process, once the store
+    /// holds the cut-off (after the commit: a change the store refused, such as the last
+    /// administrator's, must cut nobody off).
+    pub(crate) fn revoke_user(&self, user_id: &str, cutoff: i64) {
+        let until = self.clock.now() + self.revocation_horizon();
+        self.revocation
+            .revoke_user_tokens_issued_before(user_id, cutoff, until);
+    }
+
+    /// Revokes the access tokens of sessions the store has just ended.
+    pub(crate) fn revoke_sessions(&self, ended: &[String]) {
+        let until = self.clock.now() + self.revocation_horizon();
+        for sid in ended {
+            self.revocation.revoke_session(sid, until);
+        }
+    }
+
+    /// A fresh access token for a live session of `user_id` (after a cut-off that the session
+    /// survives, such as the caller's own password change).
+    pub async fn reissue_access(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<(String, i64), AuthError> {
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        let token = self.mint_access(&user, session_id, self.clock.now())?;
+        Ok((token, self.config.access_ttl))
+    }
+
     /// Ends a session and revokes its access tokens at once.
     pub async fn end_session(&self, session_id: &str, reason: &str) -> Result<(), AuthError> {
         let now = self.clock.now();

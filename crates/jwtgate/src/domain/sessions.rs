@@ -15,6 +15,7 @@ use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::auth::{Auth, AuthError, Csrf};
 use crate::domain::device;
 use crate::domain::tokens::RefreshToken;
+use crate::store::EndSessions;
 
 /// Why a session ended: the stable codes clients show to users.
 pub mod reason {
@@ -24,6 +25,7 @@ pub mod reason {
     pub const PASSWORD_CHANGED: &str = "password_changed";
     pub const PASSWORD_RESET: &str = "password_reset";
     pub const DISABLED_BY_ADMIN: &str = "disabled_by_admin";
+    pub const SIGNED_OUT_BY_ADMIN: &str = "signed_out_by_admin";
     pub const ROLES_CHANGED: &str = "roles_changed";
     /// Idle or absolute lifetime reached (the core's code for both).
     pub const SESSION_EXPIRED: &str = "session_expired";
@@ -112,21 +114,29 @@ impl Auth {
     }
 
     /// Ends every unended session of `user_id` except `keep`, each with `why`, revoking their
-    /// access tokens at once. Returns how many were ended. For part B: disabling a user is
-    /// `end_sessions_of_user(id, None, reason::DISABLED_BY_ADMIN)`.
+    /// access tokens at once; with `cut_off`, every token of the user issued so far is refused
+    /// too (sessions that already expired or ended have tokens of their own). Returns how many
+    /// sessions ended.
     pub async fn end_sessions_of_user(
         &self,
         user_id: &str,
         keep: Option<&str>,
         why: &str,
+        cut_off: bool,
     ) -> Result<usize, AuthError> {
-        let ids = self.store.unended_session_ids(user_id).await?;
-        let mut ended = 0;
-        for id in ids.iter().filter(|id| Some(id.as_str()) != keep) {
-            self.end_session(id, why).await?;
-            ended += 1;
+        let cutoff = cut_off.then(|| self.cutoff_now());
+        let end = EndSessions {
+            user_id,
+            keep,
+            now: self.clock.now(),
+            reason: why,
+        };
+        let ended = self.store.end_user_sessions(&end, cutoff).await?;
+        if let Some(cutoff) = cutoff {
+            self.revoke_user(user_id, cutoff);
         }
-        Ok(ended)
+        self.revoke_sessions(&ended);
+        Ok(ended.len())
     }
 
     /// Logout of `scope` for the caller whose current session is `current`.
@@ -137,12 +147,28 @@ impl Auth {
         scope: LogoutScope,
         ip: &str,
     ) -> Result<(), AuthError> {
-        if matches!(scope, LogoutScope::Others | LogoutScope::All) {
-            self.end_sessions_of_user(user_id, Some(current), reason::SIGNED_OUT_ELSEWHERE)
+        match scope {
+            LogoutScope::Current => self.end_session(current, reason::LOGOUT).await?,
+            LogoutScope::Others => {
+                self.end_sessions_of_user(
+                    user_id,
+                    Some(current),
+                    reason::SIGNED_OUT_ELSEWHERE,
+                    false,
+                )
                 .await?;
-        }
-        if matches!(scope, LogoutScope::Current | LogoutScope::All) {
-            self.end_session(current, reason::LOGOUT).await?;
+            }
+            // Everywhere means every token too, those of sessions that expired on their own.
+            LogoutScope::All => {
+                self.end_sessions_of_user(
+                    user_id,
+                    Some(current),
+                    reason::SIGNED_OUT_ELSEWHERE,
+                    true,
+                )
+                .await?;
+                self.end_session(current, reason::LOGOUT).await?;
+            }
         }
         let detail = match scope {
             LogoutScope::Current => "scope current",

@@ -37,6 +37,11 @@ impl From<AdminError> for ApiError {
             AdminError::CannotModifySelf(why) => {
                 ApiError::client(StatusCode::CONFLICT, "cannot_modify_self", why)
             }
+            AdminError::LastAdmin => ApiError::client(
+                StatusCode::CONFLICT,
+                "last_admin",
+                "this would leave no enabled administrator; make someone else an administrator first",
+            ),
             AdminError::InvalidRoles(why) => {
                 ApiError::client(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", why)
             }

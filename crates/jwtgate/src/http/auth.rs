@@ -128,6 +128,11 @@ fn set_cookie(
     .ok()
 }
 
+/// The `Set-Cookie` of an access token for the cookie transport.
+pub(super) fn access_cookie(state: &AppState, token: &str, max_age: i64) -> Option<HeaderValue> {
+    set_cookie(ACCESS_COOKIE, token, "/", max_age, same_site(state))
+}
+
 fn clear_cookies(headers: &mut HeaderMap) {
     for clear in clearing_cookies() {
         headers.append(header::SET_COOKIE, clear);
@@ -149,20 +154,13 @@ fn respond(
         })
         .into_response()),
         TransportChoice::Cookie => {
-            let ss = same_site(state);
-            let access = set_cookie(
-                ACCESS_COOKIE,
-                &issued.access_token,
-                "/",
-                issued.expires_in,
-                ss,
-            );
+            let access = access_cookie(state, &issued.access_token, issued.expires_in);
             let refresh = set_cookie(
                 REFRESH_COOKIE,
                 issued.refresh_token.expose(),
                 "/",
                 issued.refresh_max_age,
-                ss,
+                same_site(state),
             );
             let (Some(access), Some(refresh)) = (access, refresh) else {
                 return Err(ApiError::internal("token not valid in a cookie"));

@@ -6,15 +6,16 @@
 //! routes), so a GET never spends anything.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::auth::access_cookie;
 use super::error::ApiError;
-use super::extract::{ApiJson, Authenticated, ClientIp};
+use super::extract::{ApiJson, Authenticated, ClientIp, Transport};
 use crate::domain::password::Password;
 
 pub fn router() -> Router<AppState> {
@@ -47,25 +48,62 @@ struct ChangeBody {
     new_password: String,
 }
 
-/// 204; 400 `wrong_password` when the current password is wrong (not 401: the caller's token
-/// is fine, and a 401 would make clients refresh or sign out); 422 `weak_password`.
+/// The answer to a password change: this session's new access token (the change cut off every
+/// earlier one), in the body for Bearer callers, in the access cookie for the cookie transport.
+#[derive(Serialize)]
+struct ChangedBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+    token_type: &'static str,
+    expires_in: i64,
+}
+
+/// 200 with the new access token; 400 `wrong_password` when the current password is wrong
+/// (not 401: the caller's token is fine, and a 401 would make clients refresh or sign out);
+/// 422 `weak_password`.
 async fn change(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Authenticated { claims, .. }: Authenticated,
+    Authenticated {
+        claims, transport, ..
+    }: Authenticated,
     ApiJson(body): ApiJson<ChangeBody>,
 ) -> Result<Response, ApiError> {
-    state
+    let Some(sid) = claims.sid.as_deref() else {
+        return Err(ApiError::invalid_request(
+            "this token is not tied to a session",
+        ));
+    };
+    let (access_token, expires_in) = state
         .accounts
         .change_password(
             &claims.sub,
-            claims.sid.as_deref(),
+            sid,
             Password::new(body.current_password),
             Password::new(body.new_password),
             &ip,
         )
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(match transport {
+        Transport::Bearer => Json(ChangedBody {
+            access_token: Some(access_token),
+            token_type: "Bearer",
+            expires_in,
+        })
+        .into_response(),
+        Transport::Cookie => {
+            let cookie = access_cookie(&state, &access_token, expires_in)
+                .ok_or_else(|| ApiError::internal("token not valid in a cookie"))?;
+            let mut response = Json(ChangedBody {
+                access_token: None,
+                token_type: "cookie",
+                expires_in,
+            })
+            .into_response();
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
+        }
+    })
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,31 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, UserRow, user_from_row};
+use super::sessions::end_sessions;
+use super::{EndSessions, Store, StoreError, UserRow, user_from_row};
+
+/// The role whose last enabled holder may not be demoted or disabled.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// What a change guarded by "an enabled administrator remains" did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guarded<T> {
+    Done(T),
+    NotFound,
+    /// The change would have left no enabled administrator; nothing changed.
+    LastAdmin,
+}
+
+/// SQL, for the `WHERE` of an UPDATE of `users`: true unless the row is the last enabled
+/// administrator (it is no admin, is disabled already, or another enabled admin exists).
+macro_rules! leaves_an_admin {
+    () => {
+        "(NOT EXISTS (SELECT 1 FROM json_each(users.roles) r WHERE r.value = 'admin') \
+          OR users.disabled_at IS NOT NULL \
+          OR EXISTS (SELECT 1 FROM users o, json_each(o.roles) r \
+                     WHERE o.id <> users.id AND o.disabled_at IS NULL AND r.value = 'admin'))"
+    };
+}
 
 /// A user as an administrator sees it.
 #[derive(Debug, Clone)]
@@ -63,31 +87,82 @@ impl Store {
         row.as_ref().map(admin_from_row).transpose()
     }
 
-    /// Replaces the roles and records the token cut-off in one statement. Returns whether the
-    /// user exists.
+    /// Replaces the roles and raises the token cut-off in one statement, unless that would
+    /// leave no enabled administrator.
     pub async fn set_roles(
         &self,
         user_id: &str,
         roles: &[String],
         tokens_not_before: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Guarded<()>, StoreError> {
+        let keeps_admin = roles.iter().any(|r| r == ADMIN_ROLE);
         let roles = serde_json::to_string(roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let done = sqlx::query(
-            "UPDATE users SET roles = ?, tokens_not_before = max(coalesce(tokens_not_before, 0), ?) WHERE id = ?",
-        )
+        // One statement: SQLite takes its write lock before it evaluates the guard, so two
+        // administrators demoting each other at once are serialised and the second sees the
+        // first's change.
+        let done = sqlx::query(concat!(
+            "UPDATE users SET roles = $1, tokens_not_before = max(coalesce(tokens_not_before, 0), $2) \
+             WHERE id = $3 AND ($4 OR ",
+            leaves_an_admin!(),
+            ")"
+        ))
         .bind(roles)
         .bind(tokens_not_before)
         .bind(user_id)
+        .bind(keeps_admin)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(done == 1)
+        self.guarded(user_id, done, ()).await
     }
 
-    /// Returns whether the user exists.
-    pub async fn set_plan(&self, user_id: &str, plan: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET plan = ? WHERE id = ?")
-            .bind(plan)
+    /// Disables the account, raises its token cut-off and ends its sessions (`end`), in one
+    /// transaction, unless it is the last enabled administrator. The ended sessions' ids.
+    pub async fn disable_user(
+        &self,
+        end: &EndSessions<'_>,
+        tokens_not_before: i64,
+    ) -> Result<Guarded<Vec<String>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(concat!(
+            "UPDATE users SET disabled_at = coalesce(disabled_at, $1), \
+             tokens_not_before = max(coalesce(tokens_not_before, 0), $2) WHERE id = $3 AND ",
+            leaves_an_admin!()
+        ))
+        .bind(end.now)
+        .bind(tokens_not_before)
+        .bind(end.user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done != 1 {
+            tx.rollback().await?;
+            return self.guarded(end.user_id, done, Vec::new()).await;
+        }
+        let ended = end_sessions(&mut tx, end).await?;
+        tx.commit().await?;
+        Ok(Guarded::Done(ended))
+    }
+
+    /// What an UPDATE guarded by `leaves_an_admin!` that changed `done` rows means.
+    async fn guarded<T>(
+        &self,
+        user_id: &str,
+        done: u64,
+        value: T,
+    ) -> Result<Guarded<T>, StoreError> {
+        if done == 1 {
+            return Ok(Guarded::Done(value));
+        }
+        Ok(match self.admin_user(user_id).await? {
+            Some(_) => Guarded::LastAdmin,
+            None => Guarded::NotFound,
+        })
+    }
+
+    /// Enables the account. Returns whether the user exists.
+    pub async fn enable_user(&self, user_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
             .bind(user_id)
             .execute(&self.pool)
             .await?
@@ -95,14 +170,10 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Sets (`Some(now)`) or clears the disabled flag. Returns whether the user exists.
-    pub async fn set_disabled(
-        &self,
-        user_id: &str,
-        disabled_at: Option<i64>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
-            .bind(disabled_at)
+    /// Returns whether the user exists.
+    pub async fn set_plan(&self, user_id: &str, plan: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET plan = ? WHERE id = ?")
+            .bind(plan)
             .bind(user_id)
             .execute(&self.pool)
             .await?
@@ -119,17 +190,6 @@ impl Store {
             Some(row) => row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
             None => false,
         })
-    }
-
-    /// Ids of the user's sessions that have not ended.
-    pub async fn live_session_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL")
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| r.try_get("id").map_err(StoreError::from))
-            .collect()
     }
 
     /// `(user id, tokens_not_before)` for cut-offs at or after `since` (startup rebuild).

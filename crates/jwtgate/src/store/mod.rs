@@ -30,7 +30,7 @@ mod sessions;
 
 pub use audit::{AuditRow, NewAuditRow};
 pub use one_time::Consumed;
-pub use sessions::SessionListRow;
+pub use sessions::{EndSessions, SessionListRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,6 +61,20 @@ pub struct UserRow {
     pub created_at: i64,
     /// The address was proven by a verify-email link (the `email_verified` claim).
     pub email_verified: bool,
+}
+
+/// A new password for an account (see [`Store::set_password`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordUpdate<'a> {
+    pub hash: &'a str,
+    /// The `jti` hash of the reset token this change spends, if it comes from a reset link.
+    pub spends: Option<&'a [u8]>,
+    /// The purpose of the single-use links the change spends and retires (`reset`).
+    pub links: &'a str,
+    /// Every token of the user issued before this is refused.
+    pub cutoff: i64,
+    /// The sessions that end with it (whose, when, why, and which one stays).
+    pub end: EndSessions<'a>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +190,55 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// A new password takes hold, in one transaction: the reset token it spends (if any) is
+    /// used, the hash replaced, the user's token cut-off raised, the account's other unused
+    /// links of that purpose retired, and its sessions (but `end.keep`) ended. `None` when the
+    /// reset token was no longer there to spend (used meanwhile, or unknown): nothing changed.
+    /// A crash at any point leaves either all of it or none.
+    pub async fn set_password(
+        &self,
+        u: &PasswordUpdate<'_>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let user_id = u.end.user_id;
+        let mut tx = self.pool.begin().await?;
+        if let Some(jti_hash) = u.spends {
+            let spent = sqlx::query(
+                "UPDATE one_time_tokens SET used_at = $1 \
+                 WHERE jti_hash = $2 AND purpose = $3 AND user_id = $4 AND used_at IS NULL",
+            )
+            .bind(u.end.now)
+            .bind(jti_hash)
+            .bind(u.links)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if spent != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(u.hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sessions::raise_cutoff(&mut tx, user_id, u.cutoff).await?;
+        // A link mailed before the change must not undo it.
+        sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+        )
+        .bind(u.end.now)
+        .bind(user_id)
+        .bind(u.links)
+        .execute(&mut *tx)
+        .await?;
+        let ended = sessions::end_sessions(&mut tx, &u.end).await?;
+        tx.commit().await?;
+        Ok(Some(ended))
+    }
+
+    /// Stores a rehash of the same password (new parameters); nothing else changes.
     pub async fn update_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(hash)

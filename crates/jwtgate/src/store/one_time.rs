@@ -61,6 +61,16 @@ impl Store {
         if done == 1 {
             return Ok(Consumed::Now);
         }
+        self.why_not_consumed(jti_hash, purpose, user_id).await
+    }
+
+    /// For a token that could not be consumed: whether it was used before or never existed.
+    pub async fn why_not_consumed(
+        &self,
+        jti_hash: &[u8],
+        purpose: &str,
+        user_id: &str,
+    ) -> Result<Consumed, StoreError> {
         let row = sqlx::query(
             "SELECT used_at FROM one_time_tokens WHERE jti_hash = ? AND purpose = ? AND user_id = ?",
         )
@@ -73,24 +83,5 @@ impl Store {
             Some(r) if r.try_get::<Option<i64>, _>("used_at")?.is_some() => Consumed::AlreadyUsed,
             _ => Consumed::Unknown,
         })
-    }
-
-    /// Retires every unused token of this purpose for the user (after a reset, the other reset
-    /// links in the mailbox must stop working).
-    pub async fn retire_one_time(
-        &self,
-        user_id: &str,
-        purpose: &str,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE one_time_tokens SET used_at = ? WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(purpose)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
     }
 }

@@ -1,9 +1,54 @@
 //! Store methods for the session list, revocation by user and account reads by id (part A of
 //! the accounts issue). Only SQL; must not import axum, the domain or jwtgate-verify.
 
-use sqlx::Row;
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::{Store, StoreError, UserRow, user_from_row};
+
+/// Which sessions of a user to end, when and why.
+#[derive(Debug, Clone, Copy)]
+pub struct EndSessions<'a> {
+    pub user_id: &'a str,
+    /// The session to leave alone (a password change keeps the caller's own).
+    pub keep: Option<&'a str>,
+    pub now: i64,
+    pub reason: &'a str,
+}
+
+/// Ends the sessions `end` names inside `tx`; their ids.
+pub(super) async fn end_sessions(
+    tx: &mut Transaction<'static, Sqlite>,
+    end: &EndSessions<'_>,
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 \
+         WHERE user_id = $3 AND ended_at IS NULL AND ($4 IS NULL OR id <> $4) RETURNING id",
+    )
+    .bind(end.now)
+    .bind(end.reason)
+    .bind(end.user_id)
+    .bind(end.keep)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// Raises the user's cut-off (`tokens_not_before`: every token issued before it is refused)
+/// inside `tx`; it never moves back.
+pub(super) async fn raise_cutoff(
+    tx: &mut Transaction<'static, Sqlite>,
+    user_id: &str,
+    cutoff: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE users SET tokens_not_before = max(coalesce(tokens_not_before, 0), $1) WHERE id = $2",
+    )
+    .bind(cutoff)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 /// A session as the session list shows it.
 #[derive(Debug, Clone)]
@@ -46,14 +91,21 @@ impl Store {
             .collect()
     }
 
-    /// Ids of every session of the user that has not been ended (expired ones included, so
-    /// ending them records a reason).
-    pub async fn unended_session_ids(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL")
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    /// Ends every unended session of `user_id` (expired ones included, so they record a reason)
+    /// except `keep`, and, with `cut_off`, raises the user's token cut-off, in one transaction.
+    /// Returns the ids of the sessions it ended.
+    pub async fn end_user_sessions(
+        &self,
+        end: &EndSessions<'_>,
+        cut_off: Option<i64>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(cutoff) = cut_off {
+            raise_cutoff(&mut tx, end.user_id, cutoff).await?;
+        }
+        let ended = end_sessions(&mut tx, end).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     /// Whether `session_id` is an unended session of `user_id`.

@@ -572,3 +572,73 @@ async fn admin_actions_are_recorded_in_the_audit_log_with_actor_and_subject() {
         assert_eq!(event["outcome"], "success", "{action}");
     }
 }
+
+/// How many enabled administrators the admin API lists.
+async fn enabled_admins(app: &TestApp, token: &str) -> usize {
+    let page: Value = send(app, Method::GET, "/api/admin/users", token, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    page["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter(|u| {
+            u["disabled"] == false
+                && u["roles"]
+                    .as_array()
+                    .is_some_and(|r| r.contains(&json!("admin")))
+        })
+        .count()
+}
+
+// Several worker threads: the two requests really run at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_admins_demoting_or_disabling_each_other_at_once_leave_one_admin() {
+    for round in 0..40 {
+        let app = spawn_app().await;
+        let a = sign_in_admin(&app, "a@example.com").await;
+        let b = sign_in_admin(&app, "b@example.com").await;
+        let (path_a, path_b, method, body) = if round % 2 == 0 {
+            let demote = Some(json!({"roles": []}));
+            (
+                format!("/api/admin/users/{}/roles", b.id),
+                format!("/api/admin/users/{}/roles", a.id),
+                Method::PUT,
+                demote,
+            )
+        } else {
+            (
+                format!("/api/admin/users/{}/disable", b.id),
+                format!("/api/admin/users/{}/disable", a.id),
+                Method::POST,
+                None,
+            )
+        };
+        let (by_a, by_b) = tokio::join!(
+            send(&app, method.clone(), &path_a, &a.access, body.clone()),
+            send(&app, method, &path_b, &b.access, body),
+        );
+        let mut outcomes = Vec::new();
+        let mut winner = None;
+        for (response, caller) in [(by_a, &a), (by_b, &b)] {
+            if response.status() == StatusCode::OK {
+                winner = Some(caller.access.clone());
+                outcomes.push("ok".to_owned());
+            } else {
+                let (status, code, _) = problem(response).await;
+                outcomes.push(format!("{} {code}", status.as_u16()));
+            }
+        }
+        // One wins; the other is refused as the last admin, or, had the winner's change reached
+        // its token first, as a cut-off token. Never both.
+        outcomes.sort();
+        assert!(
+            outcomes == ["409 last_admin", "ok"] || outcomes == ["401 invalid_token", "ok"],
+            "round {round}: {outcomes:?}"
+        );
+        let winner = winner.expect("a winner");
+        assert_eq!(enabled_admins(&app, &winner).await, 1, "round {round}");
+    }
+}

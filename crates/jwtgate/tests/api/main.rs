@@ -5,6 +5,7 @@ mod audit;
 mod cli;
 mod connection;
 mod cookies;
+mod cutoff;
 mod email;
 mod errors;
 mod files;

@@ -26,7 +26,10 @@ async fn changing_the_password_ends_the_other_sessions_but_not_this_one() {
             &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
         )
         .await;
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(response.status(), StatusCode::OK);
+    let changed: Value = response.json().await.expect("json");
+    assert_eq!(changed["token_type"], "Bearer");
+    assert_eq!(changed["expires_in"], 900);
 
     let (status, code, _) =
         problem(app.get_bearer("/api/me", &s(&there, "access_token")).await).await;
@@ -39,8 +42,16 @@ async fn changing_the_password_ends_the_other_sessions_but_not_this_one() {
         (status, code.as_str()),
         (StatusCode::UNAUTHORIZED, "password_changed")
     );
+    // Every token issued before the change is cut off, this session's too; the session itself
+    // goes on with the token the answer carries, and its refresh token.
+    let (status, code, _) =
+        problem(app.get_bearer("/api/me", &s(&here, "access_token")).await).await;
     assert_eq!(
-        app.get_bearer("/api/me", &s(&here, "access_token"))
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    assert_eq!(
+        app.get_bearer("/api/me", &s(&changed, "access_token"))
             .await
             .status(),
         StatusCode::OK
@@ -133,7 +144,20 @@ async fn a_password_change_through_cookies_needs_the_csrf_header() {
         (StatusCode::FORBIDDEN, "csrf_failed")
     );
     let response = send(Some(s(&body, "csrf_token"))).await.expect("request");
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(response.status(), StatusCode::OK);
+    // The new access token comes as the cookie, never in the body.
+    let renewed = crate::helpers::set_cookies(&response);
+    let access = crate::helpers::cookie_value(&renewed["__Host-jwtgate_at"]);
+    let changed: Value = response.json().await.expect("json");
+    assert_eq!(changed, json!({"token_type": "cookie", "expires_in": 900}));
+    let me = app
+        .client
+        .get(app.url("/api/me"))
+        .header("cookie", format!("__Host-jwtgate_at={access}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(me.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -450,4 +474,83 @@ async fn a_disabled_account_gets_no_reset_link_and_the_same_answer() {
             .any(|m| m.contains("To: ada@example.com") && m.contains("reset-password?token=")),
         "a disabled account was mailed a reset link"
     );
+}
+
+#[tokio::test]
+async fn a_password_change_or_reset_that_fails_midway_changes_nothing() {
+    for through_reset in [false, true] {
+        let app = spawn_app().await;
+        let here = app.signed_in("ada@example.com").await;
+        let there: Value = app
+            .login("ada@example.com", PASSWORD)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let link = if through_reset {
+            Some(app.reset_token_for("ada@example.com").await)
+        } else {
+            None
+        };
+        // Fault injection: the step that ends the sessions fails, as a crash between writing
+        // the new hash and ending the sessions would leave things.
+        let db = app.db().await;
+        sqlx::query(
+            "CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+        )
+        .execute(&db)
+        .await
+        .expect("trigger");
+        let response = match &link {
+            Some(token) => {
+                app.post_json(
+                    "/auth/password/reset",
+                    &json!({"token": token, "new_password": NEW_PASSWORD}),
+                )
+                .await
+            }
+            None => {
+                app.post_bearer(
+                    "/auth/password/change",
+                    &s(&here, "access_token"),
+                    &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+                )
+                .await
+            }
+        };
+        let (status, code, _) = problem(response).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+        );
+        sqlx::query("DROP TRIGGER injected_fault")
+            .execute(&db)
+            .await
+            .expect("drop");
+
+        // Nothing of it took hold: the old password, the other session, the link.
+        assert_eq!(
+            app.login("ada@example.com", NEW_PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "reset: {through_reset}"
+        );
+        assert_eq!(
+            app.login("ada@example.com", PASSWORD).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.refresh(&s(&there, "refresh_token")).await.status(),
+            StatusCode::OK
+        );
+        if let Some(token) = link {
+            let again = app
+                .post_json(
+                    "/auth/password/reset",
+                    &json!({"token": token, "new_password": NEW_PASSWORD}),
+                )
+                .await;
+            assert_eq!(again.status(), StatusCode::NO_CONTENT);
+        }
+    }
 }
