@@ -188,6 +188,11 @@ pub struct Settings {
     pub login_free_attempts_ip: u32,
     pub login_window_secs: i64,
     pub login_max_lockout_secs: i64,
+    /// Live sessions per account at most; a new sign-in ends the one used longest ago
+    /// (`session_limit`).
+    pub max_sessions_per_user: u32,
+    /// Successful sign-ins per account per minute at most (then 429 `too_many_sign_ins`).
+    pub login_successes_per_minute: u32,
     pub trust_proxy_headers: bool,
     /// The proxies whose `X-Forwarded-For` entries are believed (with `trust_proxy_headers`):
     /// only hops added by these count; the first other address is the client.
@@ -319,6 +324,8 @@ impl Default for Settings {
             login_free_attempts_ip: 20,
             login_window_secs: 15 * 60,
             login_max_lockout_secs: 15 * 60,
+            max_sessions_per_user: 50,
+            login_successes_per_minute: 10,
             trust_proxy_headers: false,
             trusted_proxies: ["127.0.0.0/8", "::1/128"]
                 .iter()
@@ -360,6 +367,8 @@ pub const ENV_KEYS: &[&str] = &[
     "login_free_attempts_ip",
     "login_window_secs",
     "login_max_lockout_secs",
+    "max_sessions_per_user",
+    "login_successes_per_minute",
     "trust_proxy_headers",
     "trusted_proxies",
     "db_max_connections",
@@ -480,6 +489,10 @@ impl Settings {
                 "login_max_lockout_secs" => {
                     self.login_max_lockout_secs = num(&value).map_err(bad)?
                 }
+                "max_sessions_per_user" => self.max_sessions_per_user = num(&value).map_err(bad)?,
+                "login_successes_per_minute" => {
+                    self.login_successes_per_minute = num(&value).map_err(bad)?
+                }
                 "trust_proxy_headers" => self.trust_proxy_headers = boolean(&value).map_err(bad)?,
                 "trusted_proxies" => {
                     self.trusted_proxies = value
@@ -561,6 +574,9 @@ impl Settings {
         }
         if self.login_window_secs < 1 || self.login_max_lockout_secs < 1 {
             return invalid("login_window_secs and login_max_lockout_secs must be >= 1");
+        }
+        if self.max_sessions_per_user == 0 || self.login_successes_per_minute == 0 {
+            return invalid("max_sessions_per_user and login_successes_per_minute must be >= 1");
         }
         if self.db_max_connections == 0 {
             return invalid("db_max_connections must be >= 1");

@@ -105,6 +105,8 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
             grace: settings.refresh_grace_secs,
             leeway: settings.leeway_secs,
             require_email_verification: settings.require_email_verification,
+            max_sessions: settings.max_sessions_per_user,
+            sign_ins_per_minute: settings.login_successes_per_minute,
         },
     });
     let restored = auth

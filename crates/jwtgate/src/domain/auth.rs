@@ -11,9 +11,10 @@ use crate::domain::audit::{Audit, AuditEvent, Outcome};
 use crate::domain::clock::Clock;
 use crate::domain::email::Email;
 use crate::domain::password::{self, HashError, Password, PasswordHasher, Verified, WeakPassword};
+use crate::domain::sessions::reason;
 use crate::domain::throttle::{LoginThrottle, Throttled};
 use crate::domain::tokens::{self, RefreshToken, ServerKey};
-use crate::store::{NewSession, SessionRow, Store, StoreError, UserRow};
+use crate::store::{Created, NewSession, SessionLimits, SessionRow, Store, StoreError, UserRow};
 
 /// The `client_id` claim (RFC 9068 §2.2) of tokens issued by jwtgate's own login endpoint.
 pub const CLIENT_ID: &str = "jwtgate";
@@ -32,6 +33,9 @@ pub enum AuthError {
     Throttled(Throttled),
     #[error("hashing pool busy")]
     Busy,
+    /// The password was right, but the account has had its sign-ins of the minute.
+    #[error("too many sign-ins")]
+    TooManySignIns,
     #[error("unknown refresh token")]
     InvalidRefreshToken,
     /// The session is over; the string is the stable reason (`logout`, `refresh_token_reused`...).
@@ -97,6 +101,10 @@ pub struct AuthConfig {
     pub leeway: i64,
     /// Login waits for a verified address; registration stops revealing taken addresses.
     pub require_email_verification: bool,
+    /// Live sessions per account at most.
+    pub max_sessions: u32,
+    /// Successful sign-ins per account per minute at most.
+    pub sign_ins_per_minute: u32,
 }
 
 /// The public view of an account.
@@ -401,18 +409,42 @@ impl Auth {
         let session_id = tokens::uuid_v4();
         let refresh = tokens::new_refresh_token();
         let absolute = now + self.config.absolute_ttl;
-        self.store
-            .create_session(&NewSession {
-                id: &session_id,
-                user_id: &user.id,
-                now,
-                idle_expires_at: (now + self.config.idle_ttl).min(absolute),
-                absolute_expires_at: absolute,
-                user_agent: req.user_agent,
-                ip: Some(req.ip),
-                refresh_hash: &refresh.hash(),
-            })
+        let created = self
+            .store
+            .create_session(
+                &NewSession {
+                    id: &session_id,
+                    user_id: &user.id,
+                    now,
+                    idle_expires_at: (now + self.config.idle_ttl).min(absolute),
+                    absolute_expires_at: absolute,
+                    user_agent: req.user_agent,
+                    ip: Some(req.ip),
+                    refresh_hash: &refresh.hash(),
+                },
+                &SessionLimits {
+                    live: self.config.max_sessions,
+                    per_minute: self.config.sign_ins_per_minute,
+                    reason: reason::SESSION_LIMIT,
+                },
+            )
             .await?;
+        match created {
+            Created::Created { ended } => self.revoke_sessions(&ended),
+            Created::TooMany => {
+                self.audit()
+                    .record(AuditEvent {
+                        actor: Some(&user.id),
+                        subject: Some(&user.id),
+                        ip: Some(req.ip),
+                        event: "login",
+                        outcome: Outcome::Failure,
+                        detail: Some("too many sign-ins this minute".into()),
+                    })
+                    .await;
+                return Err(AuthError::TooManySignIns);
+            }
+        }
         tracing::info!(user_id = %user.id, session_id = %session_id, "login");
         self.audit()
             .record(AuditEvent {

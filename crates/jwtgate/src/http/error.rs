@@ -179,6 +179,14 @@ impl From<AuthError> for ApiError {
                 detail: "too many logins in progress; retry shortly".into(),
                 retry_after_secs: 1,
             },
+            E::TooManySignIns => Self::RetryLater {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "too_many_sign_ins",
+                detail:
+                    "this account has signed in too often in the last minute; retry in a minute"
+                        .into(),
+                retry_after_secs: 60,
+            },
             E::InvalidRefreshToken => {
                 Self::unauthorized("invalid_token", "the refresh token is unknown", true)
             }

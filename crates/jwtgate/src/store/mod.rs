@@ -89,6 +89,26 @@ pub struct NewSession<'a> {
     pub refresh_hash: &'a [u8],
 }
 
+/// How many sessions an account may have (see [`Store::create_session`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits<'a> {
+    /// Live sessions at most; beyond, the ones used longest ago end.
+    pub live: u32,
+    /// Sessions created in any minute at most.
+    pub per_minute: u32,
+    /// The end reason of a session that made room.
+    pub reason: &'a str,
+}
+
+/// What [`Store::create_session`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The session exists; these older ones ended to make room.
+    Created { ended: Vec<String> },
+    /// The account had its sign-ins of the minute already; nothing was created.
+    TooMany,
+}
+
 #[derive(Debug, Clone)]
 pub struct SessionRow {
     pub id: String,
@@ -248,33 +268,65 @@ impl Store {
         Ok(())
     }
 
-    /// Creates a session and its first refresh token atomically.
-    pub async fn create_session(&self, s: &NewSession<'_>) -> Result<(), StoreError> {
+    /// Creates a session and its first refresh token atomically, within the account's limits:
+    /// at most `limits.per_minute` sessions created in the last minute (else nothing is created:
+    /// [`Created::TooMany`]), and at most `limits.live` live sessions, the ones used longest ago
+    /// ending (`limits.reason`) to make room.
+    pub async fn create_session(
+        &self,
+        s: &NewSession<'_>,
+        limits: &SessionLimits<'_>,
+    ) -> Result<Created, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        // One statement checks the rate and inserts: two sign-ins at once cannot both see room.
+        let created = sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             SELECT $1, $2, $3, $3, $4, $5, $6, $7 \
+             WHERE (SELECT COUNT(*) FROM sessions WHERE user_id = $2 AND created_at > $3 - 60) < $8",
         )
         .bind(s.id)
         .bind(s.user_id)
-        .bind(s.now)
         .bind(s.now)
         .bind(s.idle_expires_at)
         .bind(s.absolute_expires_at)
         .bind(s.user_agent)
         .bind(s.ip)
+        .bind(i64::from(limits.per_minute))
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if created != 1 {
+            tx.rollback().await?;
+            return Ok(Created::TooMany);
+        }
         sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)",
+            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)",
         )
         .bind(s.refresh_hash)
         .bind(s.id)
         .bind(s.now)
         .execute(&mut *tx)
         .await?;
+        let ended = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id IN ( \
+               SELECT id FROM ( \
+                 SELECT id, ROW_NUMBER() OVER (ORDER BY last_used_at DESC, created_at DESC, id) AS n \
+                 FROM sessions WHERE user_id = $3 AND ended_at IS NULL \
+                 AND idle_expires_at > $1 AND absolute_expires_at > $1 \
+               ) ranked WHERE n > $4 \
+             ) RETURNING id",
+        )
+        .bind(s.now)
+        .bind(limits.reason)
+        .bind(s.user_id)
+        .bind(i64::from(limits.live))
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<Vec<String>, _>>()?;
         tx.commit().await?;
-        Ok(())
+        Ok(Created::Created { ended })
     }
 
     pub async fn find_refresh(
@@ -432,18 +484,27 @@ mod tests {
     async fn a_refresh_token_is_spent_exactly_once() {
         let (_d, s) = store().await;
         s.insert_user(&user("u", "a@b.co")).await.expect("user");
-        s.create_session(&NewSession {
-            id: "s",
-            user_id: "u",
-            now: 10,
-            idle_expires_at: 100,
-            absolute_expires_at: 1000,
-            user_agent: None,
-            ip: None,
-            refresh_hash: b"h1",
-        })
-        .await
-        .expect("session");
+        let created = s
+            .create_session(
+                &NewSession {
+                    id: "s",
+                    user_id: "u",
+                    now: 10,
+                    idle_expires_at: 100,
+                    absolute_expires_at: 1000,
+                    user_agent: None,
+                    ip: None,
+                    refresh_hash: b"h1",
+                },
+                &SessionLimits {
+                    live: 50,
+                    per_minute: 10,
+                    reason: "session_limit",
+                },
+            )
+            .await
+            .expect("session");
+        assert_eq!(created, Created::Created { ended: vec![] });
         assert!(
             s.rotate_refresh(b"h1", b"h2", "s", 11, 111)
                 .await

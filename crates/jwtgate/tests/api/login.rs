@@ -307,3 +307,132 @@ async fn forwarded_for_is_ignored_unless_proxy_headers_are_trusted() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_sign_in_beyond_the_session_cap_ends_the_session_used_longest_ago() {
+    let app = spawn_app_with(|s| s.max_sessions_per_user = 3).await;
+    let first = app.signed_in("ada@example.com").await;
+    let mut later = Vec::new();
+    for _ in 0..2 {
+        app.clock.advance(10);
+        later.push(
+            app.login("ada@example.com", PASSWORD)
+                .await
+                .json::<Value>()
+                .await
+                .expect("json"),
+        );
+    }
+    // The first session is used again: now the second is the one used longest ago.
+    app.clock.advance(10);
+    let first: Value = app
+        .refresh(first["refresh_token"].as_str().expect("rt"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    app.clock.advance(10);
+    let newest: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+
+    let second = &later[0];
+    let (status, code, _) = problem(
+        app.get_bearer("/api/me", second["access_token"].as_str().expect("at"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let (status, code, _) = problem(
+        app.refresh(second["refresh_token"].as_str().expect("rt"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "session_limit")
+    );
+    for kept in [&first, &later[1], &newest] {
+        let at = kept["access_token"].as_str().expect("at");
+        assert_eq!(app.get_bearer("/api/me", at).await.status(), StatusCode::OK);
+    }
+    let list: Value = app
+        .get_bearer(
+            "/auth/sessions",
+            newest["access_token"].as_str().expect("at"),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["sessions"].as_array().map(Vec::len), Some(3));
+}
+
+#[tokio::test]
+async fn successful_sign_ins_of_one_account_are_capped_per_minute() {
+    let app = spawn_app_with(|s| s.login_successes_per_minute = 3).await;
+    app.signed_in("ada@example.com").await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.login("ada@example.com", PASSWORD).await.status(),
+            StatusCode::OK
+        );
+    }
+    let response = app.login("ada@example.com", PASSWORD).await;
+    assert_eq!(response.headers()["retry-after"], "60");
+    let (status, code, _) = problem(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "too_many_sign_ins")
+    );
+    // Another account is not affected, and the cap is per minute.
+    app.signed_in("bob@example.com").await;
+    app.clock.advance(60);
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+// Several worker threads: the sign-ins really race for the last places.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sign_ins_cannot_exceed_the_cap_together() {
+    let app = spawn_app_with(|s| {
+        s.login_successes_per_minute = 5;
+        s.hash_workers = 4;
+        // Room for all twenty in the hashing queue and in this address's share of it.
+        s.hash_queue = 100;
+    })
+    .await;
+    assert_eq!(
+        app.register("ada@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let mut logins = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (client, url) = (app.client.clone(), app.url("/auth/login"));
+        logins.spawn(async move {
+            let body = json!({"email": "ada@example.com", "password": PASSWORD});
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("login")
+                .status()
+        });
+    }
+    let statuses = logins.join_all().await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let capped = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((ok, capped), (5, 15), "{statuses:?}");
+}
