@@ -306,62 +306,49 @@ impl Accounts {
             .await;
     }
 
-    /// Registration. With `require_email_verification` off: the account is created (201, or
-    /// `EmailTaken`) and a verification mail goes out. With it on, the answer is always
-    /// `Accepted` once the address and password pass the checks: the work happens in the
-    /// background (so timing does not tell either), an existing address gets a "someone tried
-    /// to register" mail instead of an error.
+    /// Registration, answered only once its work is done: the account exists and its
+    /// verification mail is queued, or the caller is told to retry (`Busy`, 503). Nothing is
+    /// acknowledged and then dropped.
+    ///
+    /// With `require_email_verification` off, a taken address is `EmailTaken` (409). With it on,
+    /// the answer is `Accepted` (202) either way, and a taken address gets a "someone tried to
+    /// register" mail instead; both paths hash the password, so neither the answer nor its
+    /// timing tells whether the address has an account.
     pub async fn register(
-        self: &Arc<Self>,
+        &self,
         email: &str,
         password: Password,
         ip: &str,
     ) -> Result<Registered, AuthError> {
         let email = Email::parse(email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
         self.auth.check_strength(&email, &password).await?;
-        if !self.auth.config.require_email_verification {
-            // Registration hashes a password too: one address gets the same share as for logins.
-            let _in_flight = self.auth.throttle.enter(ip).ok_or(AuthError::Busy)?;
-            let user = self.auth.register_checked(email, password).await?;
-            self.after_register(&user.id, ip).await;
-            return Ok(Registered::Created(user));
-        }
-        let this = Arc::clone(self);
-        let ip = ip.to_owned();
-        self.background.spawn(async move {
-            // The answer is already 202 whatever happens (it must not tell whether the address
-            // is taken); over its share, the address's registration is dropped like a full queue.
-            let Some(_in_flight) = this.auth.throttle.enter(&ip) else {
-                tracing::warn!(ip = %ip, "background registration dropped: too many in flight from this address");
-                return;
-            };
-            match this.auth.register_checked(email.clone(), password).await {
-                Ok(user) => this.after_register(&user.id, &ip).await,
-                Err(AuthError::EmailTaken) => this.mailer.send(Mail {
+        // Registration hashes a password too: one address gets the same share as for logins.
+        let _in_flight = self.auth.throttle.enter(ip).ok_or(AuthError::Busy)?;
+        let hash = self.auth.hasher.hash(&password).await?;
+        let hidden = self.auth.config.require_email_verification;
+        match self.auth.create_user(email.clone(), hash, Vec::new()).await {
+            Ok(user) => {
+                self.audit_own(&user.id, ip, "register", Outcome::Success, None)
+                    .await;
+                self.mail_link(Purpose::VerifyEmail, &user).await?;
+                Ok(if hidden {
+                    Registered::Accepted
+                } else {
+                    Registered::Created(user.into())
+                })
+            }
+            Err(AuthError::EmailTaken) if hidden => {
+                self.mailer.send(Mail {
                     to: email.as_str().to_owned(),
                     subject: "Someone tried to register with your address".into(),
                     text: "Hello,\r\n\r\nSomeone (perhaps you) tried to create an account with \
                            this address, which already has one. Nothing was changed. If it was \
                            you, sign in instead, or reset your password from the sign-in page.\r\n"
                         .into(),
-                }),
-                Err(e) => tracing::error!(error = %e, "background registration failed"),
+                });
+                Ok(Registered::Accepted)
             }
-        });
-        Ok(Registered::Accepted)
-    }
-
-    async fn after_register(&self, user_id: &str, ip: &str) {
-        self.audit_own(user_id, ip, "register", Outcome::Success, None)
-            .await;
-        match self.auth.store.user_by_id(user_id).await {
-            Ok(Some(user)) => {
-                if let Err(e) = self.mail_link(Purpose::VerifyEmail, &user).await {
-                    tracing::error!(error = %e, "could not send the verification mail");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "could not send the verification mail"),
+            Err(e) => Err(e),
         }
     }
 

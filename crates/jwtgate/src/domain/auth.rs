@@ -270,12 +270,6 @@ impl Auth {
         Ok(self.store.prune_dead_sessions(before).await?)
     }
 
-    pub async fn register(&self, email: &str, password: Password) -> Result<User, AuthError> {
-        let email = Email::parse(email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
-        self.check_strength(&email, &password).await?;
-        self.register_checked(email, password).await
-    }
-
     /// The strength policy for `password` as the password of `email`.
     pub async fn check_strength(
         &self,
@@ -293,26 +287,13 @@ impl Auth {
         .map_err(|e: WeakPassword| AuthError::WeakPassword(e.to_string()))
     }
 
-    /// Registration after the address and the password strength have been checked.
-    pub async fn register_checked(
-        &self,
-        email: Email,
-        password: Password,
-    ) -> Result<User, AuthError> {
-        if self.store.user_by_email(email.as_str()).await?.is_some() {
-            return Err(AuthError::EmailTaken);
-        }
-        let hash = self.hasher.hash(&password).await?;
-        self.create_user(email, hash, Vec::new()).await
-    }
-
     /// Creates an account with an already computed hash (also used by `jwtgate user add`).
     pub async fn create_user(
         &self,
         email: Email,
         password_hash: String,
         roles: Vec<String>,
-    ) -> Result<User, AuthError> {
+    ) -> Result<UserRow, AuthError> {
         let row = UserRow {
             id: tokens::uuid_v4(),
             email: email.as_str().to_owned(),
@@ -323,7 +304,7 @@ impl Auth {
             email_verified: false,
         };
         self.store.insert_user(&row).await?;
-        Ok(row.into())
+        Ok(row)
     }
 
     pub async fn hash_password(&self, password: &Password) -> Result<String, AuthError> {

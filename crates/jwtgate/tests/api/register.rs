@@ -2,7 +2,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, problem, spawn_app};
+use crate::helpers::{PASSWORD, problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn register_creates_an_account_with_a_normalised_email() {
@@ -148,4 +148,52 @@ async fn oversized_bodies_are_a_413() {
         (status, code.as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
     );
+}
+
+// Several worker threads: the registrations really arrive together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_registration_exists_and_the_rest_are_told_to_retry() {
+    let app = spawn_app_with(|s| {
+        s.require_email_verification = true;
+        // The probes below sign in once per address, half of them unknown ones.
+        s.login_free_attempts_ip = 1000;
+    })
+    .await;
+    let mut registrations = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (client, url) = (app.client.clone(), app.url("/auth/register"));
+        registrations.spawn(async move {
+            let email = format!("user{i}@example.com");
+            let body = json!({"email": email, "password": PASSWORD});
+            let response = client.post(url).json(&body).send().await.expect("register");
+            let status = response.status();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let code = response
+                .json::<Value>()
+                .await
+                .ok()
+                .and_then(|b| b["code"].as_str().map(str::to_owned));
+            (email, status, retry_after, code)
+        });
+    }
+    let answers = registrations.join_all().await;
+    let mut accepted = 0;
+    for (email, status, retry_after, code) in &answers {
+        // A sign-in with the right password tells whether the account exists: 403 (it does,
+        // unconfirmed) or 401 (it does not).
+        let exists = app.login(email, PASSWORD).await.status() == StatusCode::FORBIDDEN;
+        match *status {
+            StatusCode::ACCEPTED => {
+                accepted += 1;
+                assert!(exists, "{email} was acknowledged but does not exist");
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(code.as_deref(), Some("server_busy"), "{email}");
+                assert!(retry_after.is_some(), "{email}: 503 without Retry-After");
+                assert!(!exists, "{email} was refused but exists");
+            }
+            other => panic!("{email}: {other}"),
+        }
+    }
+    assert!(accepted >= 1, "{answers:?}");
 }
