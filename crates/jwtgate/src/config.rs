@@ -210,6 +210,15 @@ pub struct Settings {
     pub mail_from: String,
     /// Login waits for a verified address; registration no longer reveals taken addresses.
     pub require_email_verification: bool,
+    /// No second mail of one kind to one mailbox (plus-addresses are one mailbox) within this
+    /// many seconds.
+    pub mail_cooldown_secs: i64,
+    /// Mails an hour at most to one mailbox, of all kinds.
+    pub mail_recipient_per_hour: u32,
+    /// Mails an hour at most that one client address may cause (register, forgot, resend).
+    pub mail_client_per_hour: u32,
+    /// Mails an hour at most from the whole server.
+    pub mail_server_per_hour: u32,
 }
 
 /// Per-plan request rates for `/api/*`: requests per minute by plan name. `free` is always
@@ -337,6 +346,10 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "jwtgate <noreply@localhost>".to_owned(),
             require_email_verification: false,
+            mail_cooldown_secs: 60,
+            mail_recipient_per_hour: 6,
+            mail_client_per_hour: 20,
+            mail_server_per_hour: 1000,
         }
     }
 }
@@ -377,6 +390,10 @@ pub const ENV_KEYS: &[&str] = &[
     "smtp_url",
     "mail_from",
     "require_email_verification",
+    "mail_cooldown_secs",
+    "mail_recipient_per_hour",
+    "mail_client_per_hour",
+    "mail_server_per_hour",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -510,6 +527,12 @@ impl Settings {
                 "require_email_verification" => {
                     self.require_email_verification = boolean(&value).map_err(bad)?
                 }
+                "mail_cooldown_secs" => self.mail_cooldown_secs = num(&value).map_err(bad)?,
+                "mail_recipient_per_hour" => {
+                    self.mail_recipient_per_hour = num(&value).map_err(bad)?
+                }
+                "mail_client_per_hour" => self.mail_client_per_hour = num(&value).map_err(bad)?,
+                "mail_server_per_hour" => self.mail_server_per_hour = num(&value).map_err(bad)?,
                 _ => {}
             }
         }
@@ -590,6 +613,17 @@ impl Settings {
             && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
         {
             return invalid("smtp_url must start with smtp:// or smtps://");
+        }
+        if !(0..=3600).contains(&self.mail_cooldown_secs) {
+            return invalid("mail_cooldown_secs must be between 0 and 3600");
+        }
+        if self.mail_recipient_per_hour == 0
+            || self.mail_client_per_hour == 0
+            || self.mail_server_per_hour == 0
+        {
+            return invalid(
+                "mail_recipient_per_hour, mail_client_per_hour and mail_server_per_hour must be >= 1",
+            );
         }
         if self.mail_from.trim().is_empty() {
             return invalid("mail_from must not be empty");

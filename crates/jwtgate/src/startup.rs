@@ -17,7 +17,7 @@ use crate::domain::auth::{Auth, AuthConfig, AuthParts};
 use crate::domain::background::Background;
 use crate::domain::clock::Clock;
 use crate::domain::keys;
-use crate::domain::mail::Mailer;
+use crate::domain::mail::{MailGate, MailLimits, Mailer};
 use crate::domain::password::{HashParams, PasswordHasher};
 use crate::domain::throttle::{LoginThrottle, ThrottleConfig};
 use crate::http::{self, AppState};
@@ -130,9 +130,20 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         background.clone(),
     )
     .context("cannot set up mail")?;
+    let gate = MailGate::new(
+        auth.store().clone(),
+        auth.clock().clone(),
+        MailLimits {
+            cooldown_secs: settings.mail_cooldown_secs,
+            per_recipient_per_hour: settings.mail_recipient_per_hour,
+            per_client_per_hour: settings.mail_client_per_hour,
+            per_hour: settings.mail_server_per_hour,
+        },
+    );
     let accounts = Accounts::new(
         Arc::clone(&auth),
         mailer,
+        gate,
         background,
         settings.effective_public_url(),
     );
@@ -234,8 +245,8 @@ impl Application {
                     // The database once an hour (and at startup).
                     if minute % 60 == 0 {
                         match auth.prune_store().await {
-                            Ok((sessions, one_time)) => {
-                                tracing::debug!(sessions, one_time, "pruned dead sessions");
+                            Ok((sessions, one_time, mails)) => {
+                                tracing::debug!(sessions, one_time, mails, "pruned the store");
                             }
                             Err(e) => tracing::warn!(error = %e, "pruning dead sessions failed"),
                         }

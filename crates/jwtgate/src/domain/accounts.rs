@@ -15,8 +15,7 @@
 //! Links point at the web client's pages (`/#/reset-password?token=...`), which only show a
 //! button: a mail scanner that opens them consumes nothing; only the POSTs do.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use jwtgate_verify::{Audience, Claims, Policy, Verifier};
@@ -25,7 +24,7 @@ use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::auth::{Auth, AuthError, User};
 use crate::domain::background::Background;
 use crate::domain::email::Email;
-use crate::domain::mail::{Mail, Mailer};
+use crate::domain::mail::{Mail, MailGate, MailKind, Mailer};
 use crate::domain::password::{Password, Verified};
 use crate::domain::sessions::reason;
 use crate::domain::tokens;
@@ -39,11 +38,6 @@ pub const VERIFY_EMAIL_TYP: &str = "verify-email+jwt";
 pub const RESET_TTL: i64 = 30 * 60;
 /// A verification link works for 24 hours.
 pub const VERIFY_TTL: i64 = 24 * 3600;
-/// At most one reset (or verification) mail per account per minute: the forgot and resend
-/// endpoints cannot be used to flood someone's mailbox. The answer does not change.
-pub const MAIL_COOLDOWN: i64 = 60;
-/// Entries kept for the cooldown before old ones are swept.
-const COOLDOWN_SWEEP_AT: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Purpose {
@@ -56,6 +50,12 @@ impl Purpose {
         match self {
             Purpose::Reset => RESET_TYP,
             Purpose::VerifyEmail => VERIFY_EMAIL_TYP,
+        }
+    }
+    fn kind(self) -> MailKind {
+        match self {
+            Purpose::Reset => MailKind::Reset,
+            Purpose::VerifyEmail => MailKind::VerifyEmail,
         }
     }
     fn name(self) -> &'static str {
@@ -135,8 +135,8 @@ pub struct Accounts {
     reset: Verifier,
     verify_email: Verifier,
     public_url: String,
-    /// (purpose, user id) -> when the last mail of that kind went to that account.
-    last_mail: Mutex<HashMap<(Purpose, String), i64>>,
+    /// Rations every mail these flows send (per recipient, per client address, server-wide).
+    gate: MailGate,
 }
 
 fn jti_hash(jti: &str) -> Vec<u8> {
@@ -147,7 +147,13 @@ fn jti_hash(jti: &str) -> Vec<u8> {
 
 impl Accounts {
     /// `public_url` is the base of the links in mails (the web client's origin).
-    pub fn new(auth: Arc<Auth>, mailer: Mailer, background: Background, public_url: &str) -> Self {
+    pub fn new(
+        auth: Arc<Auth>,
+        mailer: Mailer,
+        gate: MailGate,
+        background: Background,
+        public_url: &str,
+    ) -> Self {
         let c = auth.config.clone();
         let leeway = u32::try_from(c.leeway).unwrap_or(30);
         // Single use and retirement live in the database (see the module notes), so a user's
@@ -169,7 +175,7 @@ impl Accounts {
             mailer,
             background,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            last_mail: Mutex::new(HashMap::new()),
+            gate,
         }
     }
 
@@ -252,30 +258,19 @@ impl Accounts {
         }
     }
 
-    /// Whether a mail of `purpose` may go to `user_id` now (and records it if so).
-    fn may_mail(&self, purpose: Purpose, user_id: &str) -> bool {
-        let now = self.auth.clock.now();
-        let mut last = self
-            .last_mail
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if last.len() >= COOLDOWN_SWEEP_AT {
-            last.retain(|_, at| now - *at < MAIL_COOLDOWN);
-        }
-        let key = (purpose, user_id.to_owned());
-        match last.get(&key) {
-            Some(at) if now - *at < MAIL_COOLDOWN => false,
-            _ => {
-                last.insert(key, now);
-                true
-            }
-        }
-    }
-
-    /// Mints a single-use token of `purpose` for `user` and mails them its link, unless
-    /// [`Self::may_mail`] says no. Whether the mail went.
-    async fn mail_link(&self, purpose: Purpose, user: &UserRow) -> Result<bool, AuthError> {
-        if !self.may_mail(purpose, &user.id) {
+    /// Mints a single-use token of `purpose` for `user` and mails them its link, when the
+    /// mail ration allows (`client_ip` asked for it). Whether the mail went.
+    async fn mail_link(
+        &self,
+        purpose: Purpose,
+        user: &UserRow,
+        client_ip: &str,
+    ) -> Result<bool, AuthError> {
+        if !self
+            .gate
+            .admit(purpose.kind(), &user.email, client_ip)
+            .await?
+        {
             return Ok(false);
         }
         let token = self.mint(purpose, user).await?;
@@ -330,7 +325,7 @@ impl Accounts {
             Ok(user) => {
                 self.audit_own(&user.id, ip, "register", Outcome::Success, None)
                     .await;
-                self.mail_link(Purpose::VerifyEmail, &user).await?;
+                self.mail_link(Purpose::VerifyEmail, &user, ip).await?;
                 Ok(if hidden {
                     Registered::Accepted
                 } else {
@@ -338,6 +333,13 @@ impl Accounts {
                 })
             }
             Err(AuthError::EmailTaken) if hidden => {
+                if !self
+                    .gate
+                    .admit(MailKind::AlreadyRegistered, email.as_str(), ip)
+                    .await?
+                {
+                    return Ok(Registered::Accepted);
+                }
                 self.mailer.send(Mail {
                     to: email.as_str().to_owned(),
                     subject: "Someone tried to register with your address".into(),
@@ -352,16 +354,16 @@ impl Accounts {
         }
     }
 
-    /// Sends a new verification link unless the address is already verified (or one went out
-    /// less than [`MAIL_COOLDOWN`] seconds ago).
-    pub async fn resend_verification(&self, user_id: &str) -> Result<(), AuthError> {
+    /// Sends a new verification link unless the address is already verified (or the mail
+    /// ration says no).
+    pub async fn resend_verification(&self, user_id: &str, ip: &str) -> Result<(), AuthError> {
         if self.auth.store.email_verified_at(user_id).await?.is_some() {
             return Ok(());
         }
         let Some(user) = self.auth.store.user_by_id(user_id).await? else {
             return Ok(());
         };
-        self.mail_link(Purpose::VerifyEmail, &user).await?;
+        self.mail_link(Purpose::VerifyEmail, &user, ip).await?;
         Ok(())
     }
 
@@ -385,8 +387,8 @@ impl Accounts {
     }
 
     /// Starts a password reset in the background and returns at once, whether or not the
-    /// account exists: the answer and its timing are the same either way. At most one reset
-    /// mail per account per [`MAIL_COOLDOWN`] seconds.
+    /// account exists: the answer and its timing are the same either way. The mail ration
+    /// applies (one reset mail a minute per mailbox, and the hourly limits).
     pub fn forgot_password(self: &Arc<Self>, email: String, ip: String) {
         let this = Arc::clone(self);
         self.background.spawn(async move {
@@ -407,7 +409,7 @@ impl Accounts {
         if self.auth.store.is_disabled(&user.id).await? {
             return Ok(());
         }
-        if !self.mail_link(Purpose::Reset, &user).await? {
+        if !self.mail_link(Purpose::Reset, &user, ip).await? {
             return Ok(());
         }
         self.auth

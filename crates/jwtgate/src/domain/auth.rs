@@ -262,12 +262,19 @@ impl Auth {
     }
 
     /// Deletes sessions (and their refresh-token chains) that ended or expired more than
-    /// `DEAD_SESSION_RETENTION` ago, and expired single-use tokens. By then the revocation view
-    /// no longer needs them (its horizon is one access-token lifetime) and a client presenting
-    /// such a refresh token has long been told why its session ended.
-    pub async fn prune_store(&self) -> Result<(u64, u64), AuthError> {
-        let before = self.clock.now() - DEAD_SESSION_RETENTION;
-        Ok(self.store.prune_dead_sessions(before).await?)
+    /// `DEAD_SESSION_RETENTION` ago, expired single-use tokens, and the record of mails that
+    /// no longer count against any limit (over an hour old). By then the revocation view no
+    /// longer needs them (its horizon is one access-token lifetime) and a client presenting
+    /// such a refresh token has long been told why its session ended. Returns how many
+    /// (sessions, single-use tokens, mail records) went.
+    pub async fn prune_store(&self) -> Result<(u64, u64, u64), AuthError> {
+        let now = self.clock.now();
+        let (sessions, one_time) = self
+            .store
+            .prune_dead_sessions(now - DEAD_SESSION_RETENTION)
+            .await?;
+        let mails = self.store.prune_mail_sends(now - 3600).await?;
+        Ok((sessions, one_time, mails))
     }
 
     /// The strength policy for `password` as the password of `email`.

@@ -17,9 +17,12 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use aws_lc_rs::digest;
+
 use crate::domain::background::Background;
 use crate::domain::clock::Clock;
 use crate::domain::tokens;
+use crate::store::{MailRequest, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -27,6 +30,101 @@ pub enum MailError {
     From(String),
     #[error("smtp_url is not valid: {0}")]
     Url(String),
+}
+
+/// The kinds of mail, each rationed on its own (a reset does not wait for a verification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    VerifyEmail,
+    Reset,
+    /// "Someone tried to register with your address" (verification mode).
+    AlreadyRegistered,
+}
+
+impl MailKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            MailKind::VerifyEmail => "verify_email",
+            MailKind::Reset => "reset",
+            MailKind::AlreadyRegistered => "already_registered",
+        }
+    }
+}
+
+/// How much mail may go out (see `Settings`: `mail_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct MailLimits {
+    /// No second mail of one kind to one recipient within this many seconds.
+    pub cooldown_secs: i64,
+    /// Mails an hour at most: to one recipient, triggered by one client address, in all.
+    pub per_recipient_per_hour: u32,
+    pub per_client_per_hour: u32,
+    pub per_hour: u32,
+}
+
+/// The recipient that plus-addressing names: `ada+1@example.com`, `Ada+x@Example.com` and
+/// `ada@example.com` share one mailbox, so they share one ration.
+pub fn canonical_mailbox(address: &str) -> String {
+    let address = address.trim().to_lowercase();
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => address,
+    }
+}
+
+/// Decides whether a mail may go out: a per-recipient cooldown for every kind of mail, hourly
+/// limits per recipient mailbox and per client address, and an hourly budget for the server.
+/// Kept in the database, so every node and every restart counts the same mails. Over a limit
+/// the mail is simply not sent: callers answer exactly as they would have otherwise, so the
+/// limits reveal nothing about which addresses have accounts.
+#[derive(Debug, Clone)]
+pub struct MailGate {
+    store: Store,
+    clock: Clock,
+    limits: MailLimits,
+}
+
+impl MailGate {
+    pub fn new(store: Store, clock: Clock, limits: MailLimits) -> Self {
+        Self {
+            store,
+            clock,
+            limits,
+        }
+    }
+
+    /// Whether a mail of `kind` to `to`, asked for from `client_ip`, may go now (and, if so,
+    /// it is counted).
+    pub async fn admit(
+        &self,
+        kind: MailKind,
+        to: &str,
+        client_ip: &str,
+    ) -> Result<bool, StoreError> {
+        let mailbox = canonical_mailbox(to);
+        let recipient = digest::digest(&digest::SHA256, mailbox.as_bytes());
+        let l = self.limits;
+        let admitted = self
+            .store
+            .admit_mail(&MailRequest {
+                now: self.clock.now(),
+                kind: kind.as_str(),
+                recipient: recipient.as_ref(),
+                client_ip,
+                cooldown_secs: l.cooldown_secs,
+                per_recipient: l.per_recipient_per_hour,
+                per_client: l.per_client_per_hour,
+                per_server: l.per_hour,
+            })
+            .await?;
+        if !admitted {
+            tracing::info!(kind = kind.as_str(), "mail not sent: over its ration");
+        }
+        Ok(admitted)
+    }
 }
 
 /// One message to send (plain text).
@@ -165,6 +263,18 @@ impl Mailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plus_addresses_share_one_mailbox() {
+        for address in [
+            "ada@example.com",
+            "Ada+1@Example.com",
+            " ada+news+x@example.com",
+        ] {
+            assert_eq!(canonical_mailbox(address), "ada@example.com");
+        }
+        assert_eq!(canonical_mailbox("bob@example.com"), "bob@example.com");
+    }
 
     #[tokio::test]
     async fn the_outbox_gets_one_eml_file_with_the_link_on_one_line() {

@@ -158,8 +158,9 @@ async fn verify_email(
 /// 202 (also when the address is already verified: nothing to send).
 async fn resend(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Authenticated { claims, .. }: Authenticated,
 ) -> Result<Response, ApiError> {
-    state.accounts.resend_verification(&claims.sub).await?;
+    state.accounts.resend_verification(&claims.sub, &ip).await?;
     Ok(accepted())
 }

@@ -25,10 +25,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 mod audit;
+mod mail;
 mod one_time;
 mod sessions;
 
 pub use audit::{AuditRow, NewAuditRow};
+pub use mail::MailRequest;
 pub use one_time::Consumed;
 pub use sessions::{EndSessions, SessionListRow};
 

@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod login;
 mod logout;
+mod mail_limits;
 mod outbox;
 mod password;
 mod proxy;

@@ -224,7 +224,7 @@ async fn dead_sessions_are_pruned_after_a_week_and_live_chains_are_kept() {
     assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 3);
     assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 6);
 
-    let (sessions, _) = app.auth.prune_store().await.expect("prune");
+    let (sessions, _, _) = app.auth.prune_store().await.expect("prune");
     assert_eq!(sessions, 1);
     assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 2);
     assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 4);
