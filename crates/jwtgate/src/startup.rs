@@ -41,7 +41,39 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         .await
         .with_context(|| format!("cannot open {}", path.display()))?;
     store.migrate().await.context("database migration failed")?;
+    if let Some(found) = crate::domain::email::normalise_stored(&store)
+        .await
+        .context("cannot normalise stored addresses")?
+    {
+        report_normalised(&found);
+    }
     Ok(store)
+}
+
+/// Says what the one-time address normalisation did; collisions and refused addresses are
+/// for an operator to resolve (those accounts cannot sign in under their stored spelling).
+fn report_normalised(found: &crate::domain::email::Normalised) {
+    if found.rewritten > 0 {
+        tracing::info!(
+            rewritten = found.rewritten,
+            "stored addresses brought to Unicode NFC"
+        );
+    }
+    for (user_id, _, holder) in &found.collisions {
+        tracing::warn!(
+            user_id = %user_id,
+            holder = %holder,
+            "two accounts share one address once normalised: left unmerged; an administrator \
+             must decide which keeps it (the other cannot sign in until then)"
+        );
+    }
+    for (user_id, _) in &found.refused {
+        tracing::warn!(
+            user_id = %user_id,
+            "an account's stored address is not a valid address today (mail to it cannot go \
+             out): left as it is"
+        );
+    }
 }
 
 /// Builds the whole application state (also used by CLI commands that need the domain).

@@ -322,7 +322,7 @@ impl Auth {
         let now = self.clock.now();
         // Throttle on the normalised form even when it is not a valid address, so the same
         // account cannot be hammered through spelling variants.
-        let account = req.email.trim().to_lowercase();
+        let account = Email::throttle_key(req.email);
         self.throttle
             .check(&account, req.ip, now)
             .map_err(AuthError::Throttled)?;

@@ -21,6 +21,7 @@ use aws_lc_rs::digest;
 
 use crate::domain::background::Background;
 use crate::domain::clock::Clock;
+use crate::domain::email::Email;
 use crate::domain::tokens;
 use crate::store::{MailRequest, Store, StoreError};
 
@@ -194,7 +195,12 @@ impl Mailer {
     }
 
     fn build(&self, mail: &Mail) -> Result<Message, String> {
-        let to: Mailbox = mail.to.parse().map_err(|e| format!("bad recipient: {e}"))?;
+        // The grammar registration used: an address it accepts is one lettre takes.
+        let to = Email::parse(&mail.to).map_err(|e| format!("bad recipient: {e}"))?;
+        let to: Mailbox = to
+            .as_str()
+            .parse()
+            .map_err(|e| format!("bad recipient: {e}"))?;
         // 7bit keeps the link on one unbroken line: lettre would pick quoted-printable for a
         // line over 76 characters and fold the link. RFC 5322 allows 998, which we check here.
         let text = mail.text.replace("\r\n", "\n").replace('\n', "\r\n");

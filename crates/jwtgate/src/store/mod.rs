@@ -200,6 +200,63 @@ impl Store {
         Ok(())
     }
 
+    /// Every account's id and stored address (the one-time address normalisation).
+    pub async fn user_emails(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, email FROM users ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))
+            .collect()
+    }
+
+    /// Gives the account a new address; `Some(holder)` (and no change) when another account
+    /// `holder` already has it.
+    pub async fn rename_email(
+        &self,
+        user_id: &str,
+        email: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let renamed = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
+            .bind(email)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_unique);
+        match renamed {
+            Ok(_) => Ok(None),
+            Err(StoreError::Conflict) => {
+                let holder = sqlx::query("SELECT id FROM users WHERE email = $1")
+                    .bind(email)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(Some(holder.try_get("id")?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the one-time data step `name` has run on this database.
+    pub async fn data_step_done(&self, name: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS done FROM data_steps WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Records that the one-time data step `name` has run.
+    pub async fn mark_data_step(&self, name: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO data_steps (name, done_at) VALUES ($1, CAST(strftime('%s','now') AS INTEGER)) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
