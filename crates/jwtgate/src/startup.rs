@@ -128,6 +128,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         clock,
         refresh_key: keys.refresh,
         csrf_key: keys.csrf,
+        device_key: keys.device,
         config: AuthConfig {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),

@@ -27,6 +27,7 @@ use crate::domain::email::Email;
 use crate::domain::mail::{Mail, MailGate, MailKind, Mailer};
 use crate::domain::password::{Password, Verified};
 use crate::domain::sessions::reason;
+use crate::domain::throttle::Attempt;
 use crate::domain::tokens;
 use crate::store::{Consumed, EndSessions, PasswordUpdate, UserRow};
 
@@ -537,8 +538,11 @@ impl Accounts {
             .await?
             .ok_or(AuthError::NotFound)?;
         let now = auth.clock.now();
+        // Counted per session, never under the login lockout: an attacker who keeps the
+        // account locked for sign-ins must not stop its signed-in owner from changing it.
+        let attempt = Attempt::Session(current_session);
         auth.throttle
-            .check(&user.email, ip, now)
+            .check(&attempt, now)
             .map_err(AuthError::Throttled)?;
         if auth
             .hasher
@@ -546,7 +550,7 @@ impl Accounts {
             .await?
             == Verified::No
         {
-            auth.throttle.record_failure(&user.email, ip, now);
+            auth.throttle.record_failure(&attempt, now);
             self.audit_own(
                 user_id,
                 ip,
@@ -557,7 +561,7 @@ impl Accounts {
             .await;
             return Err(AuthError::WrongPassword);
         }
-        auth.throttle.record_success(&user.email);
+        auth.throttle.record_success(&attempt);
         let hash = self.strong_hash(&user, &new_password).await?;
         let ended = self
             .replace_password(

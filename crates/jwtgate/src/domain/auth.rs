@@ -12,7 +12,7 @@ use crate::domain::clock::Clock;
 use crate::domain::email::Email;
 use crate::domain::password::{self, HashError, Password, PasswordHasher, Verified, WeakPassword};
 use crate::domain::sessions::reason;
-use crate::domain::throttle::{LoginThrottle, Throttled};
+use crate::domain::throttle::{Attempt, LoginThrottle, Throttled};
 use crate::domain::tokens::{self, RefreshToken, ServerKey};
 use crate::store::{Created, NewSession, SessionLimits, SessionRow, Store, StoreError, UserRow};
 
@@ -141,6 +141,8 @@ pub struct Issued {
     pub refresh_max_age: i64,
     pub session_id: String,
     pub csrf_token: String,
+    /// A sign-in's fresh device token (see `tokens::device_token`); `None` on refresh.
+    pub device_token: Option<String>,
     pub user: User,
 }
 
@@ -157,6 +159,8 @@ pub struct LoginRequest<'a> {
     pub password: Password,
     pub ip: &'a str,
     pub user_agent: Option<&'a str>,
+    /// The device token the client holds from an earlier sign-in, if any.
+    pub device_token: Option<&'a str>,
 }
 
 #[derive(Debug)]
@@ -171,6 +175,7 @@ pub struct Auth {
     pub(crate) clock: Clock,
     refresh_key: ServerKey,
     csrf_key: ServerKey,
+    device_key: ServerKey,
     pub(crate) config: AuthConfig,
 }
 
@@ -184,6 +189,7 @@ pub struct AuthParts {
     pub clock: Clock,
     pub refresh_key: ServerKey,
     pub csrf_key: ServerKey,
+    pub device_key: ServerKey,
     pub config: AuthConfig,
 }
 
@@ -199,6 +205,7 @@ impl Auth {
             clock: p.clock,
             refresh_key: p.refresh_key,
             csrf_key: p.csrf_key,
+            device_key: p.device_key,
             config: p.config,
         }
     }
@@ -323,8 +330,20 @@ impl Auth {
         // Throttle on the normalised form even when it is not a valid address, so the same
         // account cannot be hammered through spelling variants.
         let account = Email::throttle_key(req.email);
+        // A device that signed in to this account before is throttled on its own: an attacker
+        // holding the account locked for anonymous clients does not lock its owner out.
+        let device = req
+            .device_token
+            .and_then(|t| tokens::device_nonce(&self.device_key, t, &account, now));
+        let attempt = match &device {
+            Some(nonce) => Attempt::Device(nonce),
+            None => Attempt::Anonymous {
+                account: &account,
+                ip: req.ip,
+            },
+        };
         self.throttle
-            .check(&account, req.ip, now)
+            .check(&attempt, now)
             .map_err(AuthError::Throttled)?;
         // Held until the answer: one address flooding logins fills only its share of the queue.
         let _in_flight = self.throttle.enter(req.ip).ok_or(AuthError::Busy)?;
@@ -349,7 +368,7 @@ impl Auth {
                 user
             }
             (user, _) => {
-                self.throttle.record_failure(&account, req.ip, now);
+                self.throttle.record_failure(&attempt, now);
                 // The subject is the account when it exists; an unknown address creates no id
                 // (the detail names it only when it is a well-formed address, never raw input).
                 let detail = match &user {
@@ -372,7 +391,7 @@ impl Auth {
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.throttle.record_success(&account);
+        self.throttle.record_success(&attempt);
         // Checked only after a correct password, so the answer reveals nothing to a guesser.
         if self.store.is_disabled(&user.id).await? {
             return Err(AuthError::AccountDisabled);
@@ -444,7 +463,9 @@ impl Auth {
                 detail: Some(format!("session {session_id}")),
             })
             .await;
-        self.issue(user, session_id, refresh, absolute, now).await
+        let mut issued = self.issue(user, session_id, refresh, absolute, now).await?;
+        issued.device_token = Some(tokens::device_token(&self.device_key, &account, now));
+        Ok(issued)
     }
 
     async fn issue(
@@ -478,6 +499,7 @@ impl Auth {
             refresh_token,
             refresh_max_age: (absolute_expires_at - now).max(0),
             csrf_token: tokens::csrf_token(&self.csrf_key, &session_id),
+            device_token: None,
             session_id,
             user: user.into(),
         })

@@ -1,6 +1,6 @@
 //! Owns the server's key material lifecycle: the JWT signing key (generated Ed25519 saved as
-//! PKCS#8 PEM, a configured PEM file, or HS256 from `JWT_SECRET`) and the two 256-bit HMAC keys
-//! (refresh successor, CSRF). Must not import axum or sqlx.
+//! PKCS#8 PEM, a configured PEM file, or HS256 from `JWT_SECRET`) and the three 256-bit HMAC
+//! keys (refresh successor, CSRF, device tokens). Must not import axum or sqlx.
 //!
 //! Files are created with mode 0600 and `create_new`, so a second process racing the first never
 //! overwrites a key tokens were already signed with.
@@ -17,6 +17,7 @@ use crate::domain::tokens::{ServerKey, derive_key, random_key_bytes};
 pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
 pub const REFRESH_KEY_FILE: &str = "refresh-hmac.key";
 pub const CSRF_KEY_FILE: &str = "csrf-hmac.key";
+pub const DEVICE_KEY_FILE: &str = "device-hmac.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
@@ -36,6 +37,8 @@ pub struct ServerKeys {
     pub keyset: KeySet,
     pub refresh: ServerKey,
     pub csrf: ServerKey,
+    /// Signs device tokens (see `tokens::device_token`).
+    pub device: ServerKey,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeysError + '_ {
@@ -106,6 +109,7 @@ pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
             keyset: KeySet::new(key)?,
             refresh: derive_key(master, "jwtgate refresh-successor v1"),
             csrf: derive_key(master, "jwtgate csrf v1"),
+            device: derive_key(master, "jwtgate device v1"),
         });
     }
     let signing = match &settings.signing_key_file {
@@ -124,5 +128,6 @@ pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
         keyset: KeySet::new(signing)?,
         refresh: load_or_create_hmac_key(dir, REFRESH_KEY_FILE)?,
         csrf: load_or_create_hmac_key(dir, CSRF_KEY_FILE)?,
+        device: load_or_create_hmac_key(dir, DEVICE_KEY_FILE)?,
     })
 }

@@ -1,10 +1,19 @@
-//! Owns login throttling: failure counters per normalised email and per client IP, in memory,
-//! with exponentially growing lockouts capped at a maximum, and a cap on one IP's logins in
-//! flight at once. Must not import axum or sqlx.
+//! Owns login throttling: failure counters, in memory, with exponentially growing lockouts capped
+//! at a maximum, and a cap on one IP's logins in flight at once. Must not import axum or sqlx.
 //!
-//! Counters forget after a quiet window and lockouts are capped, so the real user is never locked
-//! out for longer than `max_lockout`; a success clears the account counter (not the IP one, or an
-//! attacker could reset it with their own account).
+//! Who is counted (an [`Attempt`]):
+//! - an anonymous attempt, per normalised email and per client IP;
+//! - an attempt carrying a valid device token for that account (OWASP's "device cookies"), per
+//!   device only: a device that has signed in to the account before is throttled on its own,
+//!   so an attacker keeping the account locked for anonymous clients does not lock out its
+//!   owner's known devices;
+//! - a signed-in user's password change, per session: never the login lockout, which an
+//!   attacker can hold.
+//!
+//! Counters forget after a quiet window and lockouts are capped, so no one is locked out for
+//! longer than `max_lockout`; a success clears the counter it was counted under (for an
+//! anonymous attempt the account one, never the IP one, or an attacker could reset it with their
+//! own account).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -25,6 +34,19 @@ pub struct ThrottleConfig {
 pub enum Limit {
     Account,
     Ip,
+    Device,
+    Session,
+}
+
+/// What an attempt is counted under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt<'a> {
+    /// A sign-in without a valid device token: the account (normalised email) and the IP.
+    Anonymous { account: &'a str, ip: &'a str },
+    /// A sign-in with a valid device token of the account: that device (its nonce).
+    Device(&'a str),
+    /// A password change: the signed-in session.
+    Session(&'a str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +70,8 @@ pub struct LoginThrottle {
     config: ThrottleConfig,
     accounts: Mutex<HashMap<String, Entry>>,
     ips: Mutex<HashMap<String, Entry>>,
+    /// Devices and sessions (keys `device:` and `session:`): one free-attempt budget each.
+    holders: Mutex<HashMap<String, Entry>>,
     in_flight: Mutex<HashMap<String, usize>>,
 }
 
@@ -80,6 +104,7 @@ impl LoginThrottle {
             config,
             accounts: Mutex::new(HashMap::new()),
             ips: Mutex::new(HashMap::new()),
+            holders: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
         }
     }
@@ -114,23 +139,30 @@ impl LoginThrottle {
         })
     }
 
-    /// Refuses the attempt while either lockout runs (the account limit is reported first).
-    pub fn check(&self, account: &str, ip: &str, now: i64) -> Result<(), Throttled> {
-        let wait = self.lookup(&self.accounts, account, now);
-        if wait > 0 {
-            return Err(Throttled {
-                limit: Limit::Account,
+    /// Refuses the attempt while a lockout it is counted under runs (for an anonymous one the
+    /// account limit is reported first).
+    pub fn check(&self, attempt: &Attempt<'_>, now: i64) -> Result<(), Throttled> {
+        let refused = |limit, wait: i64| {
+            (wait > 0).then_some(Throttled {
+                limit,
                 retry_after_secs: wait,
-            });
-        }
-        let wait = self.lookup(&self.ips, ip, now);
-        if wait > 0 {
-            return Err(Throttled {
-                limit: Limit::Ip,
-                retry_after_secs: wait,
-            });
-        }
-        Ok(())
+            })
+        };
+        let refusal = match *attempt {
+            Attempt::Anonymous { account, ip } => {
+                refused(Limit::Account, self.lookup(&self.accounts, account, now))
+                    .or_else(|| refused(Limit::Ip, self.lookup(&self.ips, ip, now)))
+            }
+            Attempt::Device(nonce) => refused(
+                Limit::Device,
+                self.lookup(&self.holders, &device_key(nonce), now),
+            ),
+            Attempt::Session(sid) => refused(
+                Limit::Session,
+                self.lookup(&self.holders, &session_key(sid), now),
+            ),
+        };
+        refusal.map_or(Ok(()), Err)
     }
 
     fn fail(&self, map: &Mutex<HashMap<String, Entry>>, key: &str, free: u32, now: i64) {
@@ -165,27 +197,46 @@ impl LoginThrottle {
         }
     }
 
-    pub fn record_failure(&self, account: &str, ip: &str, now: i64) {
-        self.fail(&self.accounts, account, self.config.free_account, now);
-        self.fail(&self.ips, ip, self.config.free_ip, now);
+    pub fn record_failure(&self, attempt: &Attempt<'_>, now: i64) {
+        let free = self.config.free_account;
+        match *attempt {
+            Attempt::Anonymous { account, ip } => {
+                self.fail(&self.accounts, account, free, now);
+                self.fail(&self.ips, ip, self.config.free_ip, now);
+            }
+            Attempt::Device(nonce) => self.fail(&self.holders, &device_key(nonce), free, now),
+            Attempt::Session(sid) => self.fail(&self.holders, &session_key(sid), free, now),
+        }
     }
 
-    pub fn record_success(&self, account: &str) {
-        self.accounts
-            .lock()
+    pub fn record_success(&self, attempt: &Attempt<'_>) {
+        let (map, key) = match *attempt {
+            Attempt::Anonymous { account, .. } => (&self.accounts, account.to_owned()),
+            Attempt::Device(nonce) => (&self.holders, device_key(nonce)),
+            Attempt::Session(sid) => (&self.holders, session_key(sid)),
+        };
+        map.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(account);
+            .remove(&key);
     }
 
     /// Drops entries that no longer matter (called by the background sweeper).
     pub fn prune(&self, now: i64) {
         let window = self.config.window_secs;
-        for map in [&self.accounts, &self.ips] {
+        for map in [&self.accounts, &self.ips, &self.holders] {
             map.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .retain(|_, e| now - e.last_failure.max(e.locked_until) < window);
         }
     }
+}
+
+fn device_key(nonce: &str) -> String {
+    format!("device:{nonce}")
+}
+
+fn session_key(sid: &str) -> String {
+    format!("session:{sid}")
 }
 
 #[cfg(test)]
@@ -222,36 +273,35 @@ mod tests {
         );
     }
 
+    const A: Attempt<'static> = Attempt::Anonymous {
+        account: "a",
+        ip: "ip",
+    };
+
     #[test]
     fn lockouts_grow_and_are_capped() {
         let t = throttle();
         let mut now = 0;
         for _ in 0..2 {
-            t.record_failure("a", "ip", now);
+            t.record_failure(&A, now);
         }
-        assert!(t.check("a", "ip", now).is_ok());
-        t.record_failure("a", "ip", now);
+        assert!(t.check(&A, now).is_ok());
+        t.record_failure(&A, now);
         assert_eq!(
-            t.check("a", "ip", now),
+            t.check(&A, now),
             Err(Throttled {
                 limit: Limit::Account,
                 retry_after_secs: 15
             })
         );
         now += 15;
-        t.record_failure("a", "ip", now);
-        assert_eq!(
-            t.check("a", "ip", now).map_err(|e| e.retry_after_secs),
-            Err(30)
-        );
+        t.record_failure(&A, now);
+        assert_eq!(t.check(&A, now).map_err(|e| e.retry_after_secs), Err(30));
         for _ in 0..20 {
-            now += t
-                .check("a", "ip", now)
-                .err()
-                .map_or(0, |e| e.retry_after_secs);
-            t.record_failure("a", "ip", now);
+            now += t.check(&A, now).err().map_or(0, |e| e.retry_after_secs);
+            t.record_failure(&A, now);
         }
-        let wait = t.check("a", "ip", now).map_err(|e| e.retry_after_secs);
+        let wait = t.check(&A, now).map_err(|e| e.retry_after_secs);
         assert!(matches!(wait, Err(w) if w <= 900), "{wait:?}");
     }
 
@@ -259,12 +309,45 @@ mod tests {
     fn success_resets_the_account_but_not_the_ip() {
         let t = throttle();
         for i in 0..10 {
-            t.record_failure(&format!("user{i}"), "ip", 0);
+            let account = format!("user{i}");
+            t.record_failure(
+                &Attempt::Anonymous {
+                    account: &account,
+                    ip: "ip",
+                },
+                0,
+            );
         }
-        t.record_success("user9");
+        t.record_success(&Attempt::Anonymous {
+            account: "user9",
+            ip: "ip",
+        });
+        let someone = Attempt::Anonymous {
+            account: "someone",
+            ip: "ip",
+        };
+        assert_eq!(t.check(&someone, 0).map_err(|e| e.limit), Err(Limit::Ip));
+    }
+
+    #[test]
+    fn a_device_and_a_session_are_counted_apart_from_the_anonymous_attempts() {
+        let t = throttle();
+        for _ in 0..3 {
+            t.record_failure(&A, 0);
+        }
+        assert_eq!(t.check(&A, 0).map_err(|e| e.limit), Err(Limit::Account));
+        assert!(t.check(&Attempt::Device("n1"), 0).is_ok());
+        assert!(t.check(&Attempt::Session("s1"), 0).is_ok());
+        for _ in 0..3 {
+            t.record_failure(&Attempt::Device("n1"), 0);
+        }
         assert_eq!(
-            t.check("someone", "ip", 0).map_err(|e| e.limit),
-            Err(Limit::Ip)
+            t.check(&Attempt::Device("n1"), 0).map_err(|e| e.limit),
+            Err(Limit::Device)
         );
+        assert!(t.check(&Attempt::Device("n2"), 0).is_ok());
+        t.record_success(&Attempt::Device("n1"));
+        assert!(t.check(&Attempt::Device("n1"), 0).is_ok());
+        assert_eq!(t.check(&A, 0).map_err(|e| e.limit), Err(Limit::Account));
     }
 }

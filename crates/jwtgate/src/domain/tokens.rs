@@ -114,6 +114,41 @@ pub fn csrf_matches(key: &ServerKey, session_id: &str, presented: &str) -> bool 
     key.verify(session_id.as_bytes(), presented)
 }
 
+/// How long a device token is honoured: a year. It grants nothing but a login throttle of its
+/// own, and every successful sign-in hands out a fresh one.
+pub const DEVICE_TOKEN_TTL: i64 = 365 * 24 * 3600;
+
+/// A device token (OWASP's "device cookie"): proof that this client signed in to `account` (a
+/// normalised address) at `now`. `dt1.<nonce>.<issued at>.<HMAC of the three>`; the nonce names
+/// the device for its throttle.
+pub fn device_token(key: &ServerKey, account: &str, now: i64) -> String {
+    let nonce = random_id();
+    let tag = key.tag(format!("dt1|{nonce}|{now}|{account}").as_bytes());
+    format!("dt1.{nonce}.{now}.{tag}")
+}
+
+/// The device's nonce, when `token` is a device token this server issued for `account` within
+/// [`DEVICE_TOKEN_TTL`]; `None` for anything else (another account's, forged, expired).
+pub fn device_nonce(key: &ServerKey, token: &str, account: &str, now: i64) -> Option<String> {
+    if token.len() > 128 {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (Some("dt1"), Some(nonce), Some(issued), Some(tag), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    let issued: i64 = issued.parse().ok()?;
+    let fresh = issued <= now + 60 && now - issued <= DEVICE_TOKEN_TTL;
+    let genuine = key.verify(format!("dt1|{nonce}|{issued}|{account}").as_bytes(), tag);
+    (fresh && genuine).then(|| nonce.to_owned())
+}
+
 /// Derives a purpose-specific key from a master secret (`JWT_SECRET`), so the signing secret,
 /// the refresh key and the CSRF key are never the same bytes.
 pub fn derive_key(master: &[u8], label: &str) -> ServerKey {
@@ -137,6 +172,40 @@ mod tests {
         assert!(!csrf_matches(&key, "s2", &csrf));
         assert!(!csrf_matches(&key, "s1", "garbage!"));
         assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn a_device_token_vouches_for_one_account_for_a_year() {
+        let key = ServerKey::from_bytes(&[9; 32]);
+        let token = device_token(&key, "ada@example.com", 1_000);
+        let nonce = device_nonce(&key, &token, "ada@example.com", 1_000).expect("valid");
+        assert_eq!(token.split('.').nth(1), Some(nonce.as_str()));
+        assert!(device_nonce(&key, &token, "bob@example.com", 1_000).is_none());
+        assert!(
+            device_nonce(
+                &key,
+                &token,
+                "ada@example.com",
+                1_000 + DEVICE_TOKEN_TTL + 1
+            )
+            .is_none()
+        );
+        let other = ServerKey::from_bytes(&[8; 32]);
+        assert!(device_nonce(&other, &token, "ada@example.com", 1_000).is_none());
+        let forged = token.replace(".1000.", ".1001.");
+        assert!(device_nonce(&key, &forged, "ada@example.com", 1_000).is_none());
+        for junk in [
+            "",
+            "dt1",
+            "dt1.a.b.c",
+            "dt2.a.1000.x",
+            &format!("{token}.x"),
+        ] {
+            assert!(
+                device_nonce(&key, junk, "ada@example.com", 1_000).is_none(),
+                "{junk}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{
-    ACCESS_COOKIE, ApiJson, Authenticated, ClientIp, OptionalJson, REFRESH_COOKIE,
+    ACCESS_COOKIE, ApiJson, Authenticated, ClientIp, DEVICE_COOKIE, OptionalJson, REFRESH_COOKIE,
     clearing_cookies, cookie, csrf_header, user_agent,
 };
 use crate::config::SameSite;
@@ -21,7 +21,7 @@ use crate::domain::accounts::Registered;
 use crate::domain::auth::{Csrf, Issued, LoginRequest, User};
 use crate::domain::password::Password;
 use crate::domain::sessions::LogoutScope;
-use crate::domain::tokens::RefreshToken;
+use crate::domain::tokens::{DEVICE_TOKEN_TTL, RefreshToken};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -87,6 +87,8 @@ struct LoginBody {
     password: String,
     #[serde(default)]
     transport: TransportChoice,
+    /// The device token of an earlier sign-in (API clients; browsers send the device cookie).
+    device_token: Option<String>,
 }
 
 /// RFC 6749 §5.1 token response (body transport).
@@ -96,6 +98,9 @@ struct TokenResponse {
     token_type: &'static str,
     expires_in: i64,
     refresh_token: String,
+    /// After a sign-in: keep it and send it with the next sign-in of this account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<String>,
     user: User,
 }
 
@@ -150,6 +155,7 @@ fn respond(
             token_type: "Bearer",
             expires_in: issued.expires_in,
             refresh_token: issued.refresh_token.expose().to_owned(),
+            device_token: issued.device_token,
             user: issued.user,
         })
         .into_response()),
@@ -175,6 +181,17 @@ fn respond(
             let headers = response.headers_mut();
             headers.append(header::SET_COOKIE, access);
             headers.append(header::SET_COOKIE, refresh);
+            if let Some(device) = issued.device_token.as_deref().and_then(|token| {
+                set_cookie(
+                    DEVICE_COOKIE,
+                    token,
+                    "/",
+                    DEVICE_TOKEN_TTL,
+                    same_site(state),
+                )
+            }) {
+                headers.append(header::SET_COOKIE, device);
+            }
             // An older version's `__Secure-` refresh cookie would linger beside the new one.
             let [_, _, legacy] = clearing_cookies();
             headers.append(header::SET_COOKIE, legacy);
@@ -228,6 +245,9 @@ async fn login(
         ));
     }
     let ua = user_agent(&headers);
+    // A device cookie sent twice is as good as none: it can only lose this sign-in its own
+    // throttle, never block it.
+    let device_cookie = cookie(&headers, DEVICE_COOKIE).ok().flatten();
     let issued = state
         .auth
         .login(LoginRequest {
@@ -235,6 +255,7 @@ async fn login(
             password: Password::new(body.password),
             ip: &ip,
             user_agent: ua.as_deref(),
+            device_token: body.device_token.as_deref().or(device_cookie),
         })
         .await?;
     respond(&state, issued, body.transport)

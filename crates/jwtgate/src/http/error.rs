@@ -159,15 +159,18 @@ impl From<AuthError> for ApiError {
                 Self::unauthorized("invalid_credentials", "email or password is wrong", false)
             }
             E::Throttled(t) => {
-                let which = match t.limit {
-                    crate::domain::throttle::Limit::Account => "account",
-                    crate::domain::throttle::Limit::Ip => "ip",
+                use crate::domain::throttle::Limit;
+                let (what, which) = match t.limit {
+                    Limit::Account => ("failed logins", "account"),
+                    Limit::Ip => ("failed logins", "ip"),
+                    Limit::Device => ("failed logins", "device"),
+                    Limit::Session => ("wrong current passwords", "session"),
                 };
                 Self::RetryLater {
                     status: StatusCode::TOO_MANY_REQUESTS,
                     code: "too_many_attempts",
                     detail: format!(
-                        "too many failed logins for this {which}; the {which} limit resets in {} seconds",
+                        "too many {what} for this {which}; the {which} limit resets in {} seconds",
                         t.retry_after_secs
                     ),
                     retry_after_secs: t.retry_after_secs,

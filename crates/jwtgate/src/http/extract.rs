@@ -29,6 +29,10 @@ pub const ACCESS_COOKIE: &str = "__Host-jwtgate_at";
 /// (no `Domain`, `Path=/`), so a sibling subdomain cannot plant one, neither to block refresh
 /// with a duplicate nor to sign the browser into the attacker's account.
 pub const REFRESH_COOKIE: &str = "__Host-jwtgate_rt";
+/// The device token of the cookie transport (OWASP's device cookie): kept across sign-outs, it
+/// lets a browser that signed in to an account before be throttled apart from anonymous
+/// attempts.
+pub const DEVICE_COOKIE: &str = "__Host-jwtgate_device";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -12,6 +12,7 @@ mod errors;
 mod files;
 mod health;
 mod helpers;
+mod lockout;
 mod login;
 mod logout;
 mod mail_limits;
