@@ -184,6 +184,9 @@ pub struct Settings {
     /// Seconds a client has to send a request's headers (and an idle keep-alive connection may
     /// wait for its next request) before the connection is closed.
     pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a whole request, head and body, from its first byte; a body
+    /// still arriving then is answered 408 and the connection closed.
+    pub request_timeout_secs: u64,
     pub login_free_attempts_account: u32,
     pub login_free_attempts_ip: u32,
     pub login_window_secs: i64,
@@ -329,6 +332,7 @@ impl Default for Settings {
             hash_workers: 0,
             hash_queue: 32,
             header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
             login_free_attempts_account: 5,
             login_free_attempts_ip: 20,
             login_window_secs: 15 * 60,
@@ -376,6 +380,7 @@ pub const ENV_KEYS: &[&str] = &[
     "hash_workers",
     "hash_queue",
     "header_read_timeout_secs",
+    "request_timeout_secs",
     "login_free_attempts_account",
     "login_free_attempts_ip",
     "login_window_secs",
@@ -496,6 +501,7 @@ impl Settings {
                 "header_read_timeout_secs" => {
                     self.header_read_timeout_secs = num(&value).map_err(bad)?
                 }
+                "request_timeout_secs" => self.request_timeout_secs = num(&value).map_err(bad)?,
                 "login_free_attempts_account" => {
                     self.login_free_attempts_account = num(&value).map_err(bad)?
                 }
@@ -591,6 +597,9 @@ impl Settings {
         }
         if self.header_read_timeout_secs == 0 || self.header_read_timeout_secs > 300 {
             return invalid("header_read_timeout_secs must be between 1 and 300");
+        }
+        if self.request_timeout_secs == 0 || self.request_timeout_secs > 3600 {
+            return invalid("request_timeout_secs must be between 1 and 3600");
         }
         if self.login_free_attempts_account == 0 || self.login_free_attempts_ip == 0 {
             return invalid("login free attempts must be >= 1");

@@ -290,17 +290,16 @@ impl Application {
 
         let auth = Arc::clone(&state.auth);
         let background = state.accounts.background().clone();
-        let header_read_timeout = Duration::from_secs(state.settings.header_read_timeout_secs);
+        let limits = http::serve::Limits {
+            header_read_timeout: Duration::from_secs(state.settings.header_read_timeout_secs),
+            request_timeout: Duration::from_secs(state.settings.request_timeout_secs),
+            max_connections: http::serve::connection_cap(),
+        };
         let mut stop = shutdown.subscribe();
-        http::serve::serve(
-            listener,
-            http::router(state),
-            header_read_timeout,
-            async move {
-                let _ = stop.wait_for(|s| *s).await;
-                tracing::info!("shutting down: draining in-flight requests");
-            },
-        )
+        http::serve::serve(listener, http::router(state), limits, async move {
+            let _ = stop.wait_for(|s| *s).await;
+            tracing::info!("shutting down: draining in-flight requests");
+        })
         .await;
         let _ = sweeper.await;
         // Mail and other work requests left behind, before the pool it writes to is closed.

@@ -49,7 +49,9 @@ fn is_json(headers: &HeaderMap) -> bool {
 async fn body_bytes(req: Request, state: &AppState) -> Result<(HeaderMap, Bytes), ApiError> {
     let headers = req.headers().clone();
     let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if super::serve::is_body_timeout(&rejection) {
+            ApiError::for_status(StatusCode::REQUEST_TIMEOUT)
+        } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::client(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

@@ -1,69 +1,382 @@
 //! Owns the listener loop: accepts TCP connections and serves the router on each over HTTP/1.1,
-//! with a header-read timeout and the peer address as `ConnectInfo`. Must not import the domain
-//! or sqlx.
+//! with the peer address as `ConnectInfo`. Must not import the domain or sqlx.
 //!
-//! Why not `axum::serve`: it gives hyper no timer, so hyper's header-read timeout never fires and
-//! a client trickling a request's headers a byte at a time holds its connection (and a file
-//! descriptor) for as long as it likes: the slowloris attack. Here every connection must finish
-//! its headers within `header_read_timeout`, or it is closed.
+//! Why not `axum::serve`: it gives hyper no timer and no deadlines, so a client can hold a
+//! connection (and a file descriptor) for as long as it likes. Here:
+//! - **The head** must arrive within `header_read_timeout` (hyper's timer; slowloris), and an
+//!   idle keep-alive connection is closed after that long too.
+//! - **The whole request**, head and body, must arrive within `request_timeout` of its first
+//!   byte. A body that stalls or trickles past it fails the handler's read, which answers 408
+//!   `request_timeout`, and the connection is closed after the answer.
+//! - **Connections are capped** below the process's descriptor limit (raised to its hard
+//!   limit first), so the listener never runs out of descriptors: at the cap it stops
+//!   accepting and new connections wait in the kernel's backlog until one ends.
+//! - **Accept errors** back off (10 ms, doubling to 1 s) and are logged at most once a second,
+//!   with a count of the ones not logged.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
-use hyper::body::Incoming;
+use axum::http::{HeaderValue, header};
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
+
+/// How long each connection may take over its parts.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Open connections at most (see [`connection_cap`]).
+    pub max_connections: usize,
+}
+
+/// The error a request body yields once its deadline has passed.
+#[derive(Debug, thiserror::Error)]
+#[error("the request did not arrive within its deadline")]
+pub struct BodyTimeout;
+
+/// Descriptors kept free beside the connections: the listener, the database and its WAL, the
+/// outbox, logs, the SMTP and JWKS clients.
+const MIN_HEADROOM: u64 = 64;
+
+/// Raises the soft descriptor limit to the hard one (as Go's runtime does), then derives the
+/// connection cap from it: the limit less a tenth of it, and never less than
+/// [`MIN_HEADROOM`], for everything that is not a client connection.
+pub fn connection_cap() -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let mut limit = getrlimit(Resource::Nofile);
+        if limit.current < limit.maximum {
+            let raised = rustix::process::Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            if setrlimit(Resource::Nofile, raised).is_ok() {
+                limit = getrlimit(Resource::Nofile);
+            }
+        }
+        let soft = limit.current.unwrap_or(1 << 20);
+        let headroom = (soft / 10).max(MIN_HEADROOM);
+        usize::try_from(soft.saturating_sub(headroom).max(1)).unwrap_or(usize::MAX)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        1024
+    }
+}
 
 /// Serves `router` until `shutdown` resolves, then lets every open connection finish its
 /// request in flight (idle keep-alive connections close at once) before returning.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    header_read_timeout: Duration,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let places = Arc::new(Semaphore::new(limits.max_connections));
+    let mut accept_errors = AcceptErrors::default();
     let mut shutdown = std::pin::pin!(shutdown);
+    tracing::debug!(max_connections = limits.max_connections, "listening");
     loop {
+        // A place first: at the cap, connections wait in the kernel's backlog, not in a
+        // descriptor of ours.
+        let place = tokio::select! {
+            place = Arc::clone(&places).acquire_owned() => match place {
+                Ok(place) => place,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(connection) => connection,
+                Ok(connection) => {
+                    accept_errors.reset();
+                    connection
+                }
                 Err(e) => {
-                    // Out of file descriptors, or a connection reset before it was accepted:
-                    // back off a moment rather than spin, and keep serving the others.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    drop(place);
+                    tokio::time::sleep(accept_errors.record(&e)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let started = RequestStart::default();
+        let io = TokioIo::new(Timed {
+            io: stream,
+            started: started.clone(),
+        });
         let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request
-                .extensions_mut()
-                .insert(ConnectInfo::<SocketAddr>(peer));
-            router.clone().oneshot(request)
+        let request_timeout = limits.request_timeout;
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let deadline = started.began() + request_timeout;
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(ConnectInfo::<SocketAddr>(peer));
+            let body = Body::new(Deadline {
+                body,
+                deadline,
+                sleep: None,
+                connection: started.clone(),
+            });
+            let response = router.clone().oneshot(Request::from_parts(parts, body));
+            let started = started.clone();
+            async move {
+                let mut response = response.await?;
+                // The next bytes on this connection begin the next request.
+                if started.arm() {
+                    // What is left of this request's body is still on the wire: the
+                    // connection cannot carry another request.
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .header_read_timeout(limits.header_read_timeout.min(limits.request_timeout))
+            .serve_connection(io, service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
+            drop(place);
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// When the request now arriving on a connection began: the first byte read after the
+/// previous answer (or after the connection opened).
+#[derive(Debug, Clone, Default)]
+struct RequestStart(Arc<Mutex<Start>>);
+
+#[derive(Debug, Default)]
+struct Start {
+    at: Option<Instant>,
+    /// Between requests: the next byte read starts one.
+    between: bool,
+    /// The body of the request being served missed its deadline.
+    timed_out: bool,
+}
+
+impl RequestStart {
+    fn saw_bytes(&self) {
+        let mut start = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if start.at.is_none() || start.between {
+            start.at = Some(Instant::now());
+            start.between = false;
+        }
+    }
+
+    /// When the request being served began (now, if its bytes came in an earlier read).
+    fn began(&self) -> Instant {
+        let start = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        start.at.unwrap_or_else(Instant::now)
+    }
+
+    fn time_out(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .timed_out = true;
+    }
+
+    /// The answer is ready: the next byte read begins the next request. Whether this one's
+    /// body missed its deadline.
+    fn arm(&self) -> bool {
+        let mut start = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        start.between = true;
+        start.at = None;
+        std::mem::take(&mut start.timed_out)
+    }
+}
+
+/// The connection's socket, noting when each request's first byte arrives.
+struct Timed<T> {
+    io: T,
+    started: RequestStart,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Timed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.started.saw_bytes();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// A request body that fails with [`BodyTimeout`] once its deadline passes. The timer is set
+/// only if the body has to be waited for: most requests never need one.
+struct Deadline {
+    body: Incoming,
+    deadline: Instant,
+    sleep: Option<Pin<Box<Sleep>>>,
+    connection: RequestStart,
+}
+
+impl HttpBody for Deadline {
+    type Data = hyper::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let deadline = self.deadline;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.as_mut().poll(cx).is_ready() {
+            self.connection.time_out();
+            return Poll::Ready(Some(Err(BodyTimeout.into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Accept errors (out of descriptors, a connection reset before it was accepted): a growing
+/// pause, and a log line at most once a second.
+#[derive(Debug, Default)]
+struct AcceptErrors {
+    backoff: Option<Duration>,
+    last_logged: Option<Instant>,
+    not_logged: u64,
+}
+
+impl AcceptErrors {
+    fn record(&mut self, e: &std::io::Error) -> Duration {
+        let backoff = self.backoff.map_or(Duration::from_millis(10), |b| {
+            (b * 2).min(Duration::from_secs(1))
+        });
+        self.backoff = Some(backoff);
+        let now = Instant::now();
+        if self
+            .last_logged
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+        {
+            tracing::warn!(error = %e, suppressed = self.not_logged, "accept failed; backing off");
+            self.last_logged = Some(now);
+            self.not_logged = 0;
+        } else {
+            self.not_logged += 1;
+        }
+        backoff
+    }
+
+    fn reset(&mut self) {
+        self.backoff = None;
+    }
+}
+
+/// Whether `error` (from reading a request body) is the body deadline.
+pub fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.is::<BodyTimeout>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn accept_errors_back_off_to_a_second_and_are_logged_once_a_second() {
+        let mut errors = AcceptErrors::default();
+        let e = std::io::Error::from_raw_os_error(24); // EMFILE
+        let pauses: Vec<u128> = (0..9).map(|_| errors.record(&e).as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        // Nine errors within the same instant: one line, eight counted for the next.
+        assert_eq!(errors.not_logged, 8);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        errors.record(&e);
+        assert_eq!(errors.not_logged, 0);
+        errors.reset();
+        assert_eq!(errors.record(&e), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn the_connection_cap_leaves_descriptors_free() {
+        let cap = connection_cap();
+        #[cfg(target_os = "linux")]
+        {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+            let soft = limit.current.unwrap_or(u64::MAX);
+            assert!(
+                u64::try_from(cap).unwrap_or(u64::MAX) + MIN_HEADROOM <= soft,
+                "{cap} of {soft}"
+            );
+        }
+        assert!(cap >= 1);
+    }
 }
