@@ -400,16 +400,13 @@ impl Auth {
         if self.config.require_email_verification
             && self.store.email_verified_at(&user.id).await?.is_none()
         {
-            self.audit()
-                .record(AuditEvent {
-                    actor: Some(&user.id),
-                    subject: Some(&user.id),
-                    ip: Some(req.ip),
-                    event: "login",
-                    outcome: Outcome::Failure,
-                    detail: Some("email not verified".into()),
-                })
-                .await;
+            self.audit_login(
+                &user.id,
+                req.ip,
+                Outcome::Failure,
+                "email not verified".into(),
+            )
+            .await;
             return Err(AuthError::EmailNotVerified);
         }
 
@@ -439,33 +436,33 @@ impl Auth {
         match created {
             Created::Created { ended } => self.revoke_sessions(&ended),
             Created::TooMany => {
-                self.audit()
-                    .record(AuditEvent {
-                        actor: Some(&user.id),
-                        subject: Some(&user.id),
-                        ip: Some(req.ip),
-                        event: "login",
-                        outcome: Outcome::Failure,
-                        detail: Some("too many sign-ins this minute".into()),
-                    })
+                let detail = "too many sign-ins this minute".into();
+                self.audit_login(&user.id, req.ip, Outcome::Failure, detail)
                     .await;
                 return Err(AuthError::TooManySignIns);
             }
         }
         tracing::info!(user_id = %user.id, session_id = %session_id, "login");
-        self.audit()
-            .record(AuditEvent {
-                actor: Some(&user.id),
-                subject: Some(&user.id),
-                ip: Some(req.ip),
-                event: "login",
-                outcome: Outcome::Success,
-                detail: Some(format!("session {session_id}")),
-            })
+        let detail = format!("session {session_id}");
+        self.audit_login(&user.id, req.ip, Outcome::Success, detail)
             .await;
         let mut issued = self.issue(user, session_id, refresh, absolute, now).await?;
         issued.device_token = Some(tokens::device_token(&self.device_key, &account, now));
         Ok(issued)
+    }
+
+    /// A sign-in of `user_id` that got past the password, and how it ended.
+    async fn audit_login(&self, user_id: &str, ip: &str, outcome: Outcome, detail: String) {
+        self.audit()
+            .record(AuditEvent {
+                actor: Some(user_id),
+                subject: Some(user_id),
+                ip: Some(ip),
+                event: "login",
+                outcome,
+                detail: Some(detail),
+            })
+            .await;
     }
 
     async fn issue(
