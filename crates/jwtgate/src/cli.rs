@@ -81,19 +81,26 @@ enum UserCommand {
 enum TokenCommand {
     /// Print a token's header and claims WITHOUT verifying anything.
     Decode { jwt: String },
-    /// Verify a token's signature and claims.
+    /// Verify a token's signature and claims. The key: --jwks, --key, --secret-file or
+    /// --secret-env; with none of them, the configured JWT_SECRET (HS256) if there is one.
     Verify {
         jwt: String,
         /// Issuer JWKS URL, e.g. http://127.0.0.1:8080/.well-known/jwks.json
-        #[arg(long, conflicts_with = "key", required_unless_present = "key")]
+        #[arg(long, group = "source")]
         jwks: Option<String>,
         /// A JWKS JSON file, or a PKCS#8 PEM private key.
-        #[arg(long)]
+        #[arg(long, group = "source")]
         key: Option<PathBuf>,
+        /// A file holding the HS256 secret (what the server has as JWT_SECRET).
+        #[arg(long, group = "source")]
+        secret_file: Option<PathBuf>,
+        /// The name of an environment variable holding the HS256 secret.
+        #[arg(long, group = "source")]
+        secret_env: Option<String>,
         /// Algorithm of a PEM key.
         #[arg(long, default_value = "EdDSA")]
         alg: String,
-        /// Expected issuer (default: the configured one).
+        /// Expected issuer (default: the configured one; unset, the origin of --jwks).
         #[arg(long)]
         issuer: Option<String>,
         /// Expected audience (default: the configured one).
@@ -145,18 +152,51 @@ pub async fn run() -> anyhow::Result<()> {
                     jwt,
                     jwks,
                     key,
+                    secret_file,
+                    secret_env,
                     alg,
                     issuer,
                     audience,
                 },
         } => {
             let s = settings(&cli, None)?;
-            let issuer = issuer.clone().unwrap_or(s.issuer);
-            let audience = audience.clone().unwrap_or(s.audience);
-            verify(jwt, jwks.as_deref(), key.as_deref(), alg, issuer, audience).await
+            // The server's own issuer: configured, or (unset) the address it serves its JWKS
+            // from, which an unset issuer follows.
+            let issuer = issuer
+                .clone()
+                .or_else(|| s.issuer.clone())
+                .or_else(|| jwks.as_deref().and_then(origin))
+                .unwrap_or_else(|| s.issuer());
+            let audience = audience.clone().unwrap_or_else(|| s.audience.clone());
+            let source = match (jwks, key, secret_file, secret_env) {
+                (Some(url), ..) => KeySource::Jwks(url.clone()),
+                (_, Some(path), ..) => KeySource::File(path.clone(), alg.clone()),
+                (_, _, Some(path), _) => KeySource::Secret(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned(),
+                ),
+                (_, _, _, Some(name)) => KeySource::Secret(
+                    std::env::var(name)
+                        .with_context(|| format!("environment variable {name} is not set"))?,
+                ),
+                (None, None, None, None) => match &s.jwt_secret {
+                    Some(secret) => KeySource::Secret(secret.expose().to_owned()),
+                    None => bail!(
+                        "give --jwks URL, --key FILE, --secret-file FILE or --secret-env NAME \
+                         (no JWT_SECRET is configured)"
+                    ),
+                },
+            };
+            verify(jwt, source, issuer, audience).await
         }
         Command::CheckConfig => {
             let settings = settings(&cli, None)?;
+            startup::preflight(&settings)?;
+            for warning in settings.warnings() {
+                eprintln!("warning: {warning}");
+            }
             print!("{}", settings.redacted_toml());
             eprintln!("configuration is valid");
             Ok(())
@@ -255,38 +295,57 @@ fn decode(jwt: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where `token verify` finds its key.
+enum KeySource {
+    Jwks(String),
+    /// A JWKS file or a PEM key, with the algorithm of a PEM key.
+    File(PathBuf, String),
+    /// The HS256 secret (`JWT_SECRET`).
+    Secret(String),
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
+}
+
 async fn verify(
     jwt: &str,
-    jwks_url: Option<&str>,
-    key_file: Option<&std::path::Path>,
-    alg: &str,
+    source: KeySource,
     issuer: String,
     audience: String,
 ) -> anyhow::Result<()> {
     let policy = Policy::new(issuer, audience);
-    let result = match (jwks_url, key_file) {
+    let result = match source {
         // jwtgate-verify's remote JWKS client: https only, except to a loopback host.
-        (Some(url), _) => {
+        KeySource::Jwks(url) => {
             let verifier = Arc::new(Verifier::new(KeySet::empty(), policy));
-            let remote = RemoteJwks::connect(url, verifier)
+            let remote = RemoteJwks::connect(&url, verifier)
                 .await
                 .with_context(|| format!("cannot fetch the JWKS at {url}"))?;
             remote.verify(jwt.trim()).await
         }
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
+        KeySource::File(path, alg) => {
+            let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let keyset = if text.trim_start().starts_with('{') {
                 let jwks: Jwks = serde_json::from_str(&text).context("not a JWKS")?;
                 KeySet::from_jwks(&jwks)?
             } else {
-                let alg = Algorithm::from_name(alg)
+                let alg = Algorithm::from_name(&alg)
                     .with_context(|| format!("unknown algorithm {alg}"))?;
                 KeySet::new(Key::from_pem(&text, alg, None)?)?
             };
             Verifier::new(keyset, policy).verify(jwt.trim())
         }
-        (None, None) => bail!("give --jwks URL or --key FILE"),
+        KeySource::Secret(secret) => {
+            let secret = secret.as_bytes();
+            // The kid the server gives this secret, so the token's `kid` finds it.
+            let key = Key::hmac(Key::derive_hmac_kid(secret), Algorithm::HS256, secret)?;
+            Verifier::new(KeySet::new(key)?, policy).verify(jwt.trim())
+        }
     };
     match result {
         Ok(claims) => {

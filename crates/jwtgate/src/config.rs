@@ -159,7 +159,9 @@ impl<'de> Deserialize<'de> for Cidr {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub issuer: String,
+    /// The `iss` of every token and the base of discovery; unset, `http://` + the address the
+    /// server actually listens on (see [`Settings::issuer`]).
+    pub issuer: Option<String>,
     pub audience: String,
     pub access_token_ttl_secs: i64,
     pub refresh_idle_ttl_secs: i64,
@@ -314,7 +316,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
-            issuer: "http://127.0.0.1:8080".to_owned(),
+            issuer: None,
             audience: "jwtgate".to_owned(),
             access_token_ttl_secs: 15 * 60,
             refresh_idle_ttl_secs: 7 * 24 * 3600,
@@ -477,7 +479,7 @@ impl Settings {
             match *key {
                 "listen" => self.listen = num(&value).map_err(bad)?,
                 "data_dir" => self.data_dir = PathBuf::from(value),
-                "issuer" => self.issuer = value,
+                "issuer" => self.issuer = Some(value),
                 "audience" => self.audience = value,
                 "access_token_ttl_secs" => self.access_token_ttl_secs = num(&value).map_err(bad)?,
                 "refresh_idle_ttl_secs" => self.refresh_idle_ttl_secs = num(&value).map_err(bad)?,
@@ -559,7 +561,7 @@ impl Settings {
                 return invalid("set either JWT_SECRET or signing_key_file, not both");
             }
         }
-        if self.issuer.trim().is_empty() {
+        if self.issuer.as_ref().is_some_and(|i| i.trim().is_empty()) {
             return invalid("issuer must not be empty");
         }
         if self.audience.trim().is_empty() {
@@ -658,9 +660,50 @@ impl Settings {
         Ok(())
     }
 
+    /// The issuer: as configured, or `http://` + `listen` (the address actually bound, once
+    /// the server has bound it: `--listen 127.0.0.1:18250` moves links and discovery with it).
+    pub fn issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
     /// The base of the links in mails: `public_url`, or the issuer.
-    pub fn effective_public_url(&self) -> &str {
-        self.public_url.as_deref().unwrap_or(&self.issuer)
+    pub fn effective_public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| self.issuer())
+    }
+
+    /// What is probably a mistake though valid: an issuer on a loopback address while the
+    /// server listens on another (tokens and links would name an address no one else reaches).
+    pub fn warnings(&self) -> Vec<String> {
+        let issuer = self.issuer();
+        let host = issuer
+            .split_once("://")
+            .map_or(issuer.as_str(), |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let host = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(h, _)| h)
+            .trim_matches(['[', ']']);
+        let loopback_issuer = host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        let mut warnings = Vec::new();
+        if self.issuer.is_none() && self.listen.ip().is_unspecified() {
+            warnings.push(format!(
+                "issuer is unset and the server listens on every interface, so tokens name \
+                 {issuer}: set issuer (and public_url) to the URL clients reach"
+            ));
+        } else if loopback_issuer && !self.listen.ip().is_loopback() {
+            warnings.push(format!(
+                "issuer {issuer} is a loopback address but the server listens on {}: set issuer \
+                 (and public_url) to the URL clients reach",
+                self.listen
+            ));
+        }
+        warnings
     }
 
     /// Number of concurrent password hashes.
@@ -726,7 +769,7 @@ mod tests {
             (k == "JWTGATE_AUDIENCE").then(|| "env".to_owned())
         })
         .expect("valid");
-        assert_eq!(s.issuer, "https://auth.example");
+        assert_eq!(s.issuer(), "https://auth.example");
         assert_eq!(s.audience, "env");
         std::fs::write(&path, "isuer = \"typo\"\n").expect("write");
         assert!(matches!(
@@ -770,6 +813,9 @@ mod tests {
             load(&[]).expect("defaults").effective_public_url(),
             "http://127.0.0.1:8080"
         );
+        let mut moved = load(&[]).expect("defaults");
+        moved.listen = "127.0.0.1:18250".parse().expect("addr");
+        assert_eq!(moved.effective_public_url(), "http://127.0.0.1:18250");
         assert!(load(&[("JWTGATE_PUBLIC_URL", "app.example.org")]).is_err());
         assert!(load(&[("JWTGATE_SMTP_URL", "mail.example.org:25")]).is_err());
     }
@@ -800,6 +846,21 @@ mod tests {
         assert!(load(&[("JWTGATE_TRUSTED_PROXIES", "unknown")]).is_err());
         let zero: Cidr = "0.0.0.0/0".parse().expect("all");
         assert!(zero.contains(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn a_loopback_issuer_on_a_public_listener_is_warned_about() {
+        let mut s = load(&[("JWTGATE_LISTEN", "0.0.0.0:8080")]).expect("valid");
+        assert_eq!(s.warnings().len(), 1, "{:?}", s.warnings());
+        s.issuer = Some("http://127.0.0.1:8080".into());
+        assert_eq!(s.warnings().len(), 1);
+        s.listen = "192.0.2.10:443".parse().expect("addr");
+        s.issuer = Some("http://localhost:8080".into());
+        assert_eq!(s.warnings().len(), 1);
+        s.issuer = Some("https://auth.example.org".into());
+        assert!(s.warnings().is_empty());
+        let local = load(&[]).expect("defaults");
+        assert!(local.warnings().is_empty());
     }
 
     #[test]

@@ -76,14 +76,40 @@ fn report_normalised(found: &crate::domain::email::Normalised) {
     }
 }
 
+/// Everything `serve` refuses before it opens anything: the settings' rules, the signing key
+/// (the file there, of the configured type, strong enough), the mail settings and the hashing
+/// parameters. `check-config` runs exactly this, so it fails exactly when `serve` would.
+pub fn preflight(settings: &Settings) -> anyhow::Result<()> {
+    settings.validate()?;
+    keys::check(settings).context("cannot load signing keys")?;
+    crate::domain::mail::check_settings(
+        settings.smtp_url.as_ref().map(|u| u.expose()),
+        &settings.mail_from,
+    )
+    .context("cannot set up mail")?;
+    hash_params(settings)
+        .check()
+        .map_err(|e| anyhow::anyhow!("the argon2 parameters are not usable: {e}"))?;
+    Ok(())
+}
+
+fn hash_params(settings: &Settings) -> HashParams {
+    HashParams {
+        memory_kib: settings.argon2_memory_kib,
+        iterations: settings.argon2_iterations,
+        parallelism: settings.argon2_parallelism,
+    }
+}
+
 /// Builds the whole application state (also used by CLI commands that need the domain).
 pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<AppState> {
+    preflight(&settings)?;
     let store = open_store(&settings).await?;
     let keys = keys::load(&settings).context("cannot load signing keys")?;
     let revocation = Arc::new(RevocationView::new());
     let leeway = u32::try_from(settings.leeway_secs).unwrap_or(30);
     let max_lifetime = u32::try_from(settings.access_token_ttl_secs).unwrap_or(900);
-    let policy = Policy::new(settings.issuer.clone(), settings.audience.clone())
+    let policy = Policy::new(settings.issuer(), settings.audience.clone())
         .with_leeway(leeway)
         .with_max_lifetime(max_lifetime);
     let verifier = Arc::new(
@@ -99,17 +125,9 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
             .with_clock(Arc::new(move || clock.now()))
     };
     let workers = settings.effective_hash_workers();
-    let hasher = PasswordHasher::new(
-        HashParams {
-            memory_kib: settings.argon2_memory_kib,
-            iterations: settings.argon2_iterations,
-            parallelism: settings.argon2_parallelism,
-        },
-        workers,
-        settings.hash_queue,
-    )
-    .await
-    .context("cannot set up password hashing")?;
+    let hasher = PasswordHasher::new(hash_params(&settings), workers, settings.hash_queue)
+        .await
+        .context("cannot set up password hashing")?;
     let throttle = LoginThrottle::new(ThrottleConfig {
         free_account: settings.login_free_attempts_account,
         free_ip: settings.login_free_attempts_ip,
@@ -130,7 +148,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         csrf_key: keys.csrf,
         device_key: keys.device,
         config: AuthConfig {
-            issuer: settings.issuer.clone(),
+            issuer: settings.issuer(),
             audience: settings.audience.clone(),
             access_ttl: settings.access_token_ttl_secs,
             idle_ttl: settings.refresh_idle_ttl_secs,
@@ -178,7 +196,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         mailer,
         gate,
         background,
-        settings.effective_public_url(),
+        &settings.effective_public_url(),
     );
     Ok(AppState {
         limits,
@@ -213,13 +231,18 @@ impl Application {
     }
 
     /// As [`Application::build`], with an injected clock (tests move it instead of sleeping).
-    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+    pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let listen = settings.listen;
-        let state = build_state(settings, clock).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        // The address actually bound (port 0 resolved): an unset issuer follows it.
+        settings.listen = addr;
+        for warning in settings.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let state = build_state(settings, clock).await?;
         let (shutdown, _) = watch::channel(false);
         Ok(Self {
             listener,

@@ -64,13 +64,17 @@ fn load_or_create_hmac_key(dir: &Path, name: &str) -> Result<ServerKey, KeysErro
             Err(e) => return Err(e),
         }
     }
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    read_hmac_key(&path)
+}
+
+fn read_hmac_key(path: &Path) -> Result<ServerKey, KeysError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
     let bytes = URL_SAFE_NO_PAD
         .decode(text.trim())
         .ok()
         .filter(|b| b.len() >= 32)
         .ok_or_else(|| KeysError::Invalid {
-            path: path.clone(),
+            path: path.to_owned(),
             message: "expected at least 32 base64url bytes".into(),
         })?;
     Ok(ServerKey::from_bytes(&bytes))
@@ -94,8 +98,48 @@ fn load_or_create_signing_key(dir: &Path) -> Result<Key, KeysError> {
             Err(e) => return Err(e),
         }
     }
-    let pem = std::fs::read_to_string(&path).map_err(io(&path))?;
-    Ok(Key::from_pem(&pem, Algorithm::EdDSA, None)?)
+    key_from_file(&path, PemAlgorithm::EdDSA)
+}
+
+/// The configured PEM signing key.
+fn key_from_file(path: &Path, alg: PemAlgorithm) -> Result<Key, KeysError> {
+    let pem = std::fs::read_to_string(path).map_err(io(path))?;
+    let alg = match alg {
+        PemAlgorithm::EdDSA => Algorithm::EdDSA,
+        PemAlgorithm::ES256 => Algorithm::ES256,
+        PemAlgorithm::RS256 => Algorithm::RS256,
+    };
+    Key::from_pem(&pem, alg, None).map_err(|e| KeysError::Invalid {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Checks every key [`load`] would use, without creating any: the configured key file (there,
+/// of the configured type, strong enough), and keys generated earlier into the data dir.
+/// `check-config` runs this, so it fails exactly when `serve` would.
+pub fn check(settings: &Settings) -> Result<(), KeysError> {
+    if let Some(secret) = &settings.jwt_secret {
+        let master = secret.expose().as_bytes();
+        Key::hmac(Key::derive_hmac_kid(master), Algorithm::HS256, master)?;
+        return Ok(());
+    }
+    let dir = &settings.data_dir;
+    match &settings.signing_key_file {
+        Some(path) => {
+            key_from_file(path, settings.signing_key_alg)?;
+        }
+        None if dir.join(SIGNING_KEY_FILE).exists() => {
+            key_from_file(&dir.join(SIGNING_KEY_FILE), PemAlgorithm::EdDSA)?;
+        }
+        None => {}
+    }
+    for name in [REFRESH_KEY_FILE, CSRF_KEY_FILE, DEVICE_KEY_FILE] {
+        if dir.join(name).exists() {
+            read_hmac_key(&dir.join(name))?;
+        }
+    }
+    Ok(())
 }
 
 /// Loads (or creates on first start) every key the server needs, following the settings.
@@ -113,15 +157,7 @@ pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
         });
     }
     let signing = match &settings.signing_key_file {
-        Some(path) => {
-            let pem = std::fs::read_to_string(path).map_err(io(path))?;
-            let alg = match settings.signing_key_alg {
-                PemAlgorithm::EdDSA => Algorithm::EdDSA,
-                PemAlgorithm::ES256 => Algorithm::ES256,
-                PemAlgorithm::RS256 => Algorithm::RS256,
-            };
-            Key::from_pem(&pem, alg, None)?
-        }
+        Some(path) => key_from_file(path, settings.signing_key_alg)?,
         None => load_or_create_signing_key(dir)?,
     };
     Ok(ServerKeys {

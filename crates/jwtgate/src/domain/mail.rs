@@ -165,6 +165,29 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
+type SmtpBuilder = lettre::transport::smtp::AsyncSmtpTransportBuilder;
+
+/// The sender and the SMTP transport the mail settings describe.
+fn parse_settings(
+    smtp_url: Option<&str>,
+    from: &str,
+) -> Result<(Mailbox, Option<SmtpBuilder>), MailError> {
+    let from: Mailbox = from.parse().map_err(|e| MailError::From(format!("{e}")))?;
+    let smtp = smtp_url
+        .map(|url| {
+            // The parse error would echo the URL (and its password): keep only the kind.
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|_| MailError::Url("expected smtp:// or smtps:// URL".into()))
+        })
+        .transpose()?;
+    Ok((from, smtp))
+}
+
+/// Checks the mail settings as [`Mailer::new`] would, building nothing.
+pub fn check_settings(smtp_url: Option<&str>, from: &str) -> Result<(), MailError> {
+    parse_settings(smtp_url, from).map(|_| ())
+}
+
 impl Mailer {
     /// The SMTP backend when `smtp_url` is set, the outbox under `outbox_dir` otherwise.
     pub fn new(
@@ -174,16 +197,11 @@ impl Mailer {
         clock: Clock,
         background: Background,
     ) -> Result<Self, MailError> {
-        let from: Mailbox = from.parse().map_err(|e| MailError::From(format!("{e}")))?;
-        let backend = match smtp_url {
-            Some(url) => {
-                // The parse error would echo the URL (and its password): keep only the kind.
-                let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|_| MailError::Url("expected smtp:// or smtps:// URL".into()))?;
-                Backend::Smtp(Arc::new(
-                    builder.timeout(Some(Duration::from_secs(15))).build(),
-                ))
-            }
+        let (from, smtp) = parse_settings(smtp_url, from)?;
+        let backend = match smtp {
+            Some(builder) => Backend::Smtp(Arc::new(
+                builder.timeout(Some(Duration::from_secs(15))).build(),
+            )),
             None => Backend::Outbox(outbox_dir),
         };
         Ok(Self {

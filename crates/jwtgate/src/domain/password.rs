@@ -94,6 +94,17 @@ pub struct HashParams {
     pub parallelism: u32,
 }
 
+impl HashParams {
+    /// Whether Argon2 takes these parameters (what [`PasswordHasher::new`] needs).
+    pub fn check(&self) -> Result<(), HashError> {
+        self.argon2().map(|_| ())
+    }
+
+    fn argon2(&self) -> Result<Params, HashError> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None).map_err(internal)
+    }
+}
+
 /// The hashing pool: `workers` OS threads of their own, each owning its Argon2 working memory,
 /// fed through a queue of at most `queue` waiting jobs.
 ///
@@ -254,13 +265,7 @@ impl PasswordHasher {
     /// Starts the pool and computes the dummy hash used for unknown users (same parameters, so a
     /// login for an unknown email costs the same time as a wrong password).
     pub async fn new(params: HashParams, workers: usize, queue: usize) -> Result<Self, HashError> {
-        let params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(internal)?;
+        let params = params.argon2()?;
         let workers = workers.max(1);
         let blocks = params.block_count();
         let mut pool = Self {

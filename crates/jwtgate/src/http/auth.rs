@@ -236,7 +236,7 @@ async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
     if body.transport == TransportChoice::Cookie
-        && !same_origin(&headers, state.settings.effective_public_url())
+        && !same_origin(&headers, &state.settings.effective_public_url())
     {
         return Err(ApiError::client(
             StatusCode::FORBIDDEN,

@@ -149,3 +149,164 @@ async fn user_add_reads_the_password_from_stdin_and_grants_roles() {
     assert!(verify.status.success(), "{}", text(&verify.stderr));
     assert!(text(&verify.stdout).starts_with("VALID"));
 }
+
+/// Runs `jwtgate serve` on a free port with `env` and returns its output once it exits (it
+/// must refuse to start: a 30 s guard fails the test if it serves instead).
+fn serve_refusing(env: &[(&str, &str)], data_dir: &str) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_jwtgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir])
+        .env_remove("JWT_SECRET")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match exited.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(output) => output.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            panic!("serve started with a configuration it should refuse: {env:?}");
+        }
+    }
+}
+
+fn openssl_key(dir: &std::path::Path, name: &str, args: &[&str]) -> String {
+    let path = dir.join(name);
+    let status = Command::new("openssl")
+        .arg("genpkey")
+        .args(args)
+        .arg("-out")
+        .arg(&path)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    path.display().to_string()
+}
+
+#[test]
+fn check_config_refuses_exactly_what_serve_refuses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ed25519 = openssl_key(dir.path(), "ed.pem", &["-algorithm", "ed25519"]);
+    let rsa_1024 = openssl_key(
+        dir.path(),
+        "rsa1024.pem",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
+    );
+    let missing = dir.path().join("nowhere.pem").display().to_string();
+    let cases: [(&str, Vec<(&str, &str)>); 3] = [
+        (
+            "a missing key file",
+            vec![("JWTGATE_SIGNING_KEY_FILE", &missing)],
+        ),
+        (
+            "a key of another type",
+            vec![
+                ("JWTGATE_SIGNING_KEY_FILE", &ed25519),
+                ("JWTGATE_SIGNING_KEY_ALG", "ES256"),
+            ],
+        ),
+        (
+            "a 1024-bit RSA key",
+            vec![
+                ("JWTGATE_SIGNING_KEY_FILE", &rsa_1024),
+                ("JWTGATE_SIGNING_KEY_ALG", "RS256"),
+            ],
+        ),
+    ];
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    for (what, env) in cases {
+        let check = jwtgate(&["check-config", "--data-dir", data], &env, "");
+        assert!(!check.status.success(), "check-config accepted {what}");
+        assert!(
+            text(&check.stderr).contains("signing key"),
+            "{what}: {}",
+            text(&check.stderr)
+        );
+        let serve = serve_refusing(&env, data);
+        assert!(!serve.status.success(), "serve accepted {what}");
+        assert!(
+            text(&serve.stderr).contains("signing key"),
+            "{what}: {}",
+            text(&serve.stderr)
+        );
+    }
+    // The same key with its own algorithm passes both.
+    let good = [
+        ("JWTGATE_SIGNING_KEY_FILE", ed25519.as_str()),
+        ("JWTGATE_SIGNING_KEY_ALG", "EdDSA"),
+    ];
+    let check = jwtgate(&["check-config", "--data-dir", data], &good, "");
+    assert!(check.status.success(), "{}", text(&check.stderr));
+}
+
+#[tokio::test]
+async fn token_verify_checks_hs256_tokens_with_the_servers_secret() {
+    let secret = "a-jwt-secret-of-more-than-thirty-two-bytes";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = test_settings(dir.path().to_owned());
+    settings.jwt_secret = Some(jwtgate::config::SecretString::new(secret));
+    settings.issuer = Some("https://auth.example.test".into());
+    let app = boot(settings, jwtgate::Clock::system(), Some(dir)).await;
+    let token = app.signed_in("ada@example.com").await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let secret_file = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(secret_file.path(), format!("{secret}\n")).expect("write");
+    let secret_path = secret_file.path().display().to_string();
+    let issuer = ("JWTGATE_ISSUER", "https://auth.example.test");
+    let outcome = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str], env: &[(&str, &str)]| {
+            let mut all = vec!["token", "verify", &token];
+            all.extend_from_slice(args);
+            jwtgate(&all, env, "")
+        };
+        [
+            // With the server's own settings, nothing else to say.
+            run(&[], &[issuer, ("JWT_SECRET", secret)]),
+            run(&["--secret-file", &secret_path], &[issuer]),
+            run(
+                &["--secret-env", "MY_SECRET"],
+                &[issuer, ("MY_SECRET", secret)],
+            ),
+            // A wrong secret, a wrong issuer, no key at all.
+            run(
+                &["--secret-env", "MY_SECRET"],
+                &[issuer, ("MY_SECRET", &"x".repeat(40))],
+            ),
+            run(&["--secret-file", &secret_path], &[]),
+            run(&[], &[issuer]),
+        ]
+    })
+    .await
+    .expect("join");
+    for (i, out) in outcome.iter().enumerate().take(3) {
+        assert!(out.status.success(), "case {i}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).starts_with("VALID"), "case {i}");
+    }
+    assert!(
+        text(&outcome[3].stderr).contains("INVALID: unknown_kid"),
+        "{}",
+        text(&outcome[3].stderr)
+    );
+    assert!(
+        text(&outcome[4].stderr).contains("INVALID: wrong_issuer"),
+        "{}",
+        text(&outcome[4].stderr)
+    );
+    assert!(
+        text(&outcome[5].stderr).contains("--secret-file"),
+        "{}",
+        text(&outcome[5].stderr)
+    );
+    for out in &outcome[3..] {
+        assert!(!out.status.success());
+    }
+}

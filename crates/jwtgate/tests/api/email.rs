@@ -24,7 +24,7 @@ async fn registration_mails_a_link_that_verifies_the_address_once() {
     .await;
     assert!(mail.contains("Subject: Confirm your email address"));
     // The link opens the web client's page (hash route): a GET of it consumes nothing.
-    assert!(mail.contains(&format!("{}/#/verify-email?token=", app.settings.issuer)));
+    assert!(mail.contains(&format!("{}/#/verify-email?token=", app.settings.issuer())));
     let token = token_in(&mail, "verify-email");
 
     let response = app

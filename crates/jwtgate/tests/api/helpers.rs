@@ -59,6 +59,9 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_handle();
+    // What the app runs with: the port it bound, and the issuer that follows it. A restart
+    // binds the same port again, so tokens keep their issuer.
+    let settings = app.state().settings.as_ref().clone();
     let auth = std::sync::Arc::clone(&app.state().auth);
     let background = app.state().accounts.background().clone();
     let server = tokio::spawn(app.run_until_stopped());

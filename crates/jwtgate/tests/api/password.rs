@@ -418,7 +418,7 @@ async fn mail_link_tokens_carry_an_audience_of_their_own_so_no_api_verifier_acce
         .json()
         .await
         .expect("jwks");
-    let issuer = &app.settings.issuer;
+    let issuer = &app.settings.issuer();
     for (token, typ, endpoint) in [
         (reset, "reset+jwt", "/auth/password/reset"),
         (verify, "verify-email+jwt", "/auth/email/verify"),
