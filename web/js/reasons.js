@@ -30,6 +30,20 @@ const MESSAGES = {
     title: 'Your sign-in is no longer valid',
     text: 'The server did not accept this session any more. Sign in again to continue.',
   },
+  invalid_refresh_token: {
+    title: 'Your sign-in is no longer valid',
+    text: 'The server no longer knows this session. Sign in again to continue.',
+  },
+  session_limit: {
+    title: 'This session made room for a newer one',
+    text: 'Your account has many sessions; signing in elsewhere ended the one used longest ago, this one. Sign in again to continue.',
+    tone: 'warning',
+  },
+  duplicate_cookie: {
+    title: 'Your sign-in cookies were cleared',
+    text: 'This browser sent two sign-in cookies, which can mean another site tried to plant one. Sign in again to continue.',
+    tone: 'warning',
+  },
   signed_out_elsewhere: {
     title: 'This session was signed out',
     text: 'It was signed out from another of your devices. Sign in again to continue.',
@@ -79,7 +93,7 @@ export function endMessage(code, elsewhere = false) {
 const TOKEN_MESSAGES = {
   token_used: 'This link was already used. Each link works once: ask for a new one if you still need it.',
   token_expired: 'This link has expired. Ask for a new one.',
-  invalid_token: 'This link is not valid. Check that you opened the whole link from the mail, or ask for a new one.',
+  invalid_link: 'This link is not valid. Check that you opened the whole link from the mail, or ask for a new one.',
 };
 
 /** The message for a refused email link, or null if `code` is not about the link. */

@@ -73,7 +73,7 @@ export function resetPasswordPage() {
 
   if (!token) {
     form.hidden = true;
-    fail(tokenMessage('invalid_token'));
+    fail(tokenMessage('invalid_link'));
   }
 
   const node = h(

@@ -49,7 +49,7 @@ export function verifyEmailPage() {
 
   if (!token) {
     form.hidden = true;
-    fail(tokenMessage('invalid_token'));
+    fail(tokenMessage('invalid_link'));
   }
 
   const node = h(

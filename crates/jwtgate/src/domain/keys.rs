@@ -21,14 +21,15 @@ pub const DEVICE_KEY_FILE: &str = "device-hmac.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
-    #[error("{path}: {source}")]
+    // The source is not repeated in the message: an error chain (`{:#}`) prints it next.
+    #[error("{path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("signing key: {0}")]
+    #[error("signing key")]
     Key(#[from] jwtgate_verify::KeyError),
 }
 

@@ -27,21 +27,20 @@ struct PageQuery {
 }
 
 fn parse(q: Result<Query<PageQuery>, QueryRejection>) -> Result<(Option<i64>, i64), ApiError> {
-    let Query(q) = q.map_err(|_| ApiError::invalid_request("before and limit must be integers"))?;
+    let Query(q) =
+        q.map_err(|_| ApiError::bad_request("invalid_query", "before and limit must be integers"))?;
     let before = match q.before.as_deref().filter(|b| !b.is_empty()) {
         None => None,
-        Some(b) => Some(
-            b.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ApiError::invalid_request("before must be a next_cursor value"))?,
-        ),
+        Some(b) => Some(b.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::bad_request("invalid_query", "before must be a next_cursor value")
+        })?),
     };
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_request(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
     }
     Ok((before, limit))
 }

@@ -110,7 +110,7 @@ impl ApiError {
     /// that no error leaves the server in another shape (see `http::problem_only`).
     pub fn for_status(status: StatusCode) -> Self {
         let (code, detail) = match status {
-            StatusCode::BAD_REQUEST => ("invalid_request", "the request is malformed"),
+            StatusCode::BAD_REQUEST => ("bad_request", "the request is malformed"),
             StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
             StatusCode::METHOD_NOT_ALLOWED => (
                 "method_not_allowed",
@@ -190,9 +190,11 @@ impl From<AuthError> for ApiError {
                         .into(),
                 retry_after_secs: 60,
             },
-            E::InvalidRefreshToken => {
-                Self::unauthorized("invalid_token", "the refresh token is unknown", true)
-            }
+            E::InvalidRefreshToken => Self::unauthorized(
+                "invalid_refresh_token",
+                "the refresh token is unknown",
+                true,
+            ),
             E::SessionEnded(reason) => Self::unauthorized(
                 reason.clone(),
                 format!("the session has ended ({reason}); log in again"),
@@ -221,11 +223,70 @@ impl From<AuthError> for ApiError {
                 Self::bad_request("token_expired", "this link has expired; ask for a new one")
             }
             E::InvalidToken => Self::bad_request(
-                "invalid_token",
+                "invalid_link",
                 "this link is not valid; check that it was copied whole",
             ),
             E::Internal(cause) => Self::internal(cause),
         }
+    }
+}
+
+/// Why a session ended: the codes a refresh (or a request on the session) answers with.
+pub const END_REASONS: &[&str] = &[
+    "logout",
+    "signed_out_elsewhere",
+    "refresh_token_reused",
+    "password_changed",
+    "password_reset",
+    "disabled_by_admin",
+    "signed_out_by_admin",
+    "session_limit",
+    "session_expired",
+    "session_ended",
+];
+
+/// The `title` of a problem `code`: one `type` always has one title, written for that code.
+/// The codes `jwtgate-verify` answers with keep the library's titles.
+fn title(code: &str, status: StatusCode) -> &'static str {
+    if let Some(title) = problem_title(code) {
+        return title;
+    }
+    match code {
+        "invalid_email" => "Invalid email address",
+        "weak_password" => "Password too weak",
+        "email_taken" => "Email address already registered",
+        "invalid_credentials" => "Wrong email or password",
+        "too_many_attempts" => "Too many failed attempts",
+        "too_many_sign_ins" => "Too many sign-ins",
+        "server_busy" => "Server busy",
+        "rate_limited" => "Rate limit reached",
+        "invalid_refresh_token" => "Invalid refresh token",
+        "csrf_failed" => "CSRF check failed",
+        "account_disabled" => "Account disabled",
+        "email_not_verified" => "Email address not confirmed",
+        "wrong_password" => "Wrong current password",
+        "not_found" => "Not found",
+        "token_used" => "Link already used",
+        "token_expired" => "Link expired",
+        "invalid_link" => "Invalid link",
+        "internal_error" => "Internal error",
+        "duplicate_cookie" => "Sign-in cookie sent twice",
+        "bad_request" => "Bad request",
+        "invalid_json" => "Invalid JSON",
+        "missing_field" => "Missing field",
+        "invalid_field" => "Invalid field",
+        "payload_too_large" => "Request body too large",
+        "unsupported_media_type" => "Unsupported media type",
+        "invalid_path" => "Invalid path",
+        "invalid_query" => "Invalid query",
+        "request_timeout" => "Request timeout",
+        "method_not_allowed" => "Method not allowed",
+        "cannot_modify_self" => "Cannot change your own account that way",
+        "last_admin" => "Last administrator",
+        "origin_not_allowed" => "Origin not allowed",
+        "not_ready" => "Not ready",
+        code if END_REASONS.contains(&code) => "Session ended",
+        _ => status.canonical_reason().unwrap_or("Error"),
     }
 }
 
@@ -294,10 +355,7 @@ impl IntoResponse for ApiError {
         };
         let problem = Problem {
             kind: format!("https://jwtgate.dev/problems/{code}"),
-            // The library's titles for its codes, so one `type` always has one `title`.
-            title: problem_title(code)
-                .or_else(|| status.canonical_reason())
-                .unwrap_or("Error"),
+            title: title(code, status),
             status: status.as_u16(),
             code,
             detail,
@@ -326,5 +384,64 @@ impl IntoResponse for ApiError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_title_of_its_own_not_its_status_line() {
+        for code in [
+            "invalid_email",
+            "weak_password",
+            "email_taken",
+            "invalid_credentials",
+            "too_many_attempts",
+            "too_many_sign_ins",
+            "server_busy",
+            "rate_limited",
+            "invalid_refresh_token",
+            "csrf_failed",
+            "account_disabled",
+            "email_not_verified",
+            "wrong_password",
+            "not_found",
+            "token_used",
+            "token_expired",
+            "invalid_link",
+            "internal_error",
+            "duplicate_cookie",
+            "bad_request",
+            "invalid_json",
+            "missing_field",
+            "invalid_field",
+            "payload_too_large",
+            "unsupported_media_type",
+            "invalid_path",
+            "invalid_query",
+            "request_timeout",
+            "method_not_allowed",
+            "cannot_modify_self",
+            "last_admin",
+            "origin_not_allowed",
+            "not_ready",
+        ] {
+            let fallback = title("no_such_code", StatusCode::IM_A_TEAPOT);
+            assert_ne!(title(code, StatusCode::IM_A_TEAPOT), fallback, "{code}");
+        }
+        for reason in END_REASONS {
+            assert_eq!(title(reason, StatusCode::UNAUTHORIZED), "Session ended");
+        }
+        // The library's codes keep the library's titles.
+        assert_eq!(
+            title("invalid_token", StatusCode::UNAUTHORIZED),
+            "Invalid access token"
+        );
+        assert_eq!(
+            title("invalid_request", StatusCode::BAD_REQUEST),
+            "Malformed or ambiguous credentials"
+        );
     }
 }

@@ -58,7 +58,7 @@ async fn body_bytes(req: Request, state: &AppState) -> Result<(HeaderMap, Bytes)
                 format!("request bodies are limited to {} bytes", super::BODY_LIMIT),
             )
         } else {
-            ApiError::invalid_request("the request body could not be read")
+            ApiError::bad_request("bad_request", "the request body could not be read")
         }
     })?;
     Ok((headers, bytes))

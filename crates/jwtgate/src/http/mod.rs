@@ -170,7 +170,7 @@ mod tests {
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
         let body = to_bytes(response.into_body(), 4096).await.expect("body");
         let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!(problem["code"], "invalid_request");
+        assert_eq!(problem["code"], "bad_request");
         assert_eq!(problem["status"], 400);
     }
 }

@@ -205,7 +205,7 @@ async fn activity_refuses_a_bad_cursor_or_limit() {
             problem(app.get_bearer(&format!("/auth/activity{q}"), &access).await).await;
         assert_eq!(
             (status, code.as_str()),
-            (StatusCode::BAD_REQUEST, "invalid_request"),
+            (StatusCode::BAD_REQUEST, "invalid_query"),
             "{q}"
         );
     }

@@ -117,7 +117,7 @@ async fn a_verification_token_presented_as_an_access_token_is_refused() {
     .await;
     assert_eq!(
         (status, code.as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_token")
+        (StatusCode::BAD_REQUEST, "invalid_link")
     );
     assert_eq!(
         app.post_json("/auth/email/verify", &json!({"token": token}))

@@ -342,7 +342,7 @@ async fn an_access_token_presented_as_a_reset_token_is_refused() {
         .await;
         assert_eq!(
             (status, code.as_str()),
-            (StatusCode::BAD_REQUEST, "invalid_token")
+            (StatusCode::BAD_REQUEST, "invalid_link")
         );
     }
     assert_eq!(
@@ -363,7 +363,7 @@ async fn a_reset_token_is_not_a_verification_token_nor_an_access_token() {
     .await;
     assert_eq!(
         (status, code.as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_token")
+        (StatusCode::BAD_REQUEST, "invalid_link")
     );
     let (status, code, _) = problem(app.get_bearer("/api/me", &token).await).await;
     assert_eq!(

@@ -128,7 +128,7 @@ async fn refresh_token_reused_after_grace_revokes_the_session() {
 }
 
 #[tokio::test]
-async fn an_unknown_refresh_token_is_a_401_invalid_token() {
+async fn an_unknown_refresh_token_is_a_401_invalid_refresh_token() {
     let app = spawn_app().await;
     let response = app
         .refresh("bm90IGEgcmVhbCByZWZyZXNoIHRva2VuIGF0IGFsbCEh")
@@ -140,7 +140,7 @@ async fn an_unknown_refresh_token_is_a_401_invalid_token() {
     let (status, code, _) = problem(response).await;
     assert_eq!(
         (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_token")
+        (StatusCode::UNAUTHORIZED, "invalid_refresh_token")
     );
 }
 
@@ -240,7 +240,7 @@ async fn dead_sessions_are_pruned_after_a_week_and_live_chains_are_kept() {
     let (status, code, _) = problem(app.refresh(&s(&ada_next, "refresh_token")).await).await;
     assert_eq!(
         (status, code.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_token")
+        (StatusCode::UNAUTHORIZED, "invalid_refresh_token")
     );
 }
 
