@@ -74,6 +74,10 @@ enum UserCommand {
         /// A role to grant (repeatable), e.g. --role admin.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// The address is known to be the user's: it needs no confirmation mail (with
+        /// require_email_verification, the account can sign in at once).
+        #[arg(long)]
+        verified: bool,
     },
 }
 
@@ -137,8 +141,13 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User {
-            command: UserCommand::Add { email, roles },
-        } => user_add(settings(&cli, None)?, email, roles.clone()).await,
+            command:
+                UserCommand::Add {
+                    email,
+                    roles,
+                    verified,
+                },
+        } => user_add(settings(&cli, None)?, email, roles.clone(), *verified).await,
         Command::Secret => {
             println!("{}", URL_SAFE_NO_PAD.encode(random_key_bytes()));
             Ok(())
@@ -246,7 +255,12 @@ fn read_password() -> anyhow::Result<Password> {
     Ok(Password::new(raw))
 }
 
-async fn user_add(settings: Settings, email: &str, roles: Vec<String>) -> anyhow::Result<()> {
+async fn user_add(
+    settings: Settings,
+    email: &str,
+    roles: Vec<String>,
+    verified: bool,
+) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("invalid email: {e}"))?;
     let password = read_password()?;
     check_strength(&password, &[email.as_str()]).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -258,13 +272,20 @@ async fn user_add(settings: Settings, email: &str, roles: Vec<String>) -> anyhow
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let user = state
         .auth
-        .create_user(email, hash, roles)
+        .create_user(email, hash, roles, verified)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     state.auth.close().await;
     println!(
-        "created user {} ({}) roles={:?}",
-        user.id, user.email, user.roles
+        "created user {} ({}) roles={:?}{}",
+        user.id,
+        user.email,
+        user.roles,
+        if user.email_verified {
+            ", address verified"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

@@ -24,7 +24,7 @@ use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::auth::{Auth, AuthError, User};
 use crate::domain::background::Background;
 use crate::domain::email::Email;
-use crate::domain::mail::{Mail, MailGate, MailKind, Mailer};
+use crate::domain::mail::{Admission, Mail, MailGate, MailKind, Mailer};
 use crate::domain::password::{Password, Verified};
 use crate::domain::sessions::reason;
 use crate::domain::throttle::Attempt;
@@ -115,6 +115,19 @@ impl Purpose {
             text,
         }
     }
+}
+
+/// What a signed-in user's resend did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resent {
+    Sent {
+        next_in_secs: i64,
+    },
+    /// Over the mail ration: nothing went; another can go in `next_in_secs`.
+    Held {
+        next_in_secs: i64,
+    },
+    AlreadyVerified,
 }
 
 /// What registration answered.
@@ -260,24 +273,24 @@ impl Accounts {
     }
 
     /// Mints a single-use token of `purpose` for `user` and mails them its link, when the
-    /// mail ration allows (`client_ip` asked for it). Whether the mail went.
+    /// mail ration allows (`client_ip` asked for it). Whether the mail went, and when the next
+    /// could.
     async fn mail_link(
         &self,
         purpose: Purpose,
         user: &UserRow,
         client_ip: &str,
-    ) -> Result<bool, AuthError> {
-        if !self
+    ) -> Result<Admission, AuthError> {
+        let admission = self
             .gate
             .admit(purpose.kind(), &user.email, client_ip)
-            .await?
-        {
-            return Ok(false);
+            .await?;
+        if admission.sent {
+            let token = self.mint(purpose, user).await?;
+            let link = format!("{}/#/{}?token={token}", self.public_url, purpose.page());
+            self.mailer.send(purpose.mail(user.email.clone(), &link));
         }
-        let token = self.mint(purpose, user).await?;
-        let link = format!("{}/#/{}?token={token}", self.public_url, purpose.page());
-        self.mailer.send(purpose.mail(user.email.clone(), &link));
-        Ok(true)
+        Ok(admission)
     }
 
     /// Records an event the account holder caused on their own account.
@@ -322,7 +335,11 @@ impl Accounts {
         let _in_flight = self.auth.throttle.enter(ip).ok_or(AuthError::Busy)?;
         let hash = self.auth.hasher.hash(&password).await?;
         let hidden = self.auth.config.require_email_verification;
-        match self.auth.create_user(email.clone(), hash, Vec::new()).await {
+        match self
+            .auth
+            .create_user(email.clone(), hash, Vec::new(), false)
+            .await
+        {
             Ok(user) => {
                 self.audit_own(&user.id, ip, "register", Outcome::Success, None)
                     .await;
@@ -334,11 +351,11 @@ impl Accounts {
                 })
             }
             Err(AuthError::EmailTaken) if hidden => {
-                if !self
+                let admission = self
                     .gate
                     .admit(MailKind::AlreadyRegistered, email.as_str(), ip)
-                    .await?
-                {
+                    .await?;
+                if !admission.sent {
                     return Ok(Registered::Accepted);
                 }
                 self.mailer.send(Mail {
@@ -355,17 +372,50 @@ impl Accounts {
         }
     }
 
-    /// Sends a new verification link unless the address is already verified (or the mail
-    /// ration says no).
-    pub async fn resend_verification(&self, user_id: &str, ip: &str) -> Result<(), AuthError> {
-        if self.auth.store.email_verified_at(user_id).await?.is_some() {
-            return Ok(());
-        }
+    /// Sends the signed-in user a new verification link unless the address is already
+    /// verified or the mail ration says no; which it was, and when another could go. (Only
+    /// the account's own holder learns this.)
+    pub async fn resend_verification(&self, user_id: &str, ip: &str) -> Result<Resent, AuthError> {
         let Some(user) = self.auth.store.user_by_id(user_id).await? else {
-            return Ok(());
+            return Err(AuthError::NotFound);
         };
-        self.mail_link(Purpose::VerifyEmail, &user, ip).await?;
-        Ok(())
+        if user.email_verified {
+            return Ok(Resent::AlreadyVerified);
+        }
+        let admission = self.mail_link(Purpose::VerifyEmail, &user, ip).await?;
+        Ok(match admission.sent {
+            true => Resent::Sent {
+                next_in_secs: admission.next_in_secs,
+            },
+            false => Resent::Held {
+                next_in_secs: admission.next_in_secs,
+            },
+        })
+    }
+
+    /// Resend for someone who is not signed in and lost the link (the account cannot sign in
+    /// before it is confirmed): answered at once, whatever the address, and done in the
+    /// background, so neither the answer nor its timing tells whether the account exists. The
+    /// mail ration applies, as for forgot-password.
+    pub fn resend_verification_to(self: &Arc<Self>, email: String, ip: String) {
+        let this = Arc::clone(self);
+        self.background.spawn(async move {
+            let user = match Email::parse(&email) {
+                Ok(email) => this.auth.store.user_by_email(email.as_str()).await,
+                Err(_) => Ok(None),
+            };
+            let result = match user {
+                Ok(Some(user)) if !user.email_verified => this
+                    .mail_link(Purpose::VerifyEmail, &user, &ip)
+                    .await
+                    .map(|_| ()),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = result {
+                tracing::error!(error = %e, "could not resend a verification mail");
+            }
+        });
     }
 
     /// Consumes a verification token and marks the address verified.
@@ -410,7 +460,7 @@ impl Accounts {
         if self.auth.store.is_disabled(&user.id).await? {
             return Ok(());
         }
-        if !self.mail_link(Purpose::Reset, &user, ip).await? {
+        if !self.mail_link(Purpose::Reset, &user, ip).await?.sent {
             return Ok(());
         }
         self.auth

@@ -301,12 +301,14 @@ impl Auth {
         .map_err(|e: WeakPassword| AuthError::WeakPassword(e.to_string()))
     }
 
-    /// Creates an account with an already computed hash (also used by `jwtgate user add`).
+    /// Creates an account with an already computed hash (also used by `jwtgate user add`,
+    /// whose operator may vouch for the address: `email_verified`).
     pub async fn create_user(
         &self,
         email: Email,
         password_hash: String,
         roles: Vec<String>,
+        email_verified: bool,
     ) -> Result<UserRow, AuthError> {
         let row = UserRow {
             id: tokens::uuid_v4(),
@@ -315,7 +317,7 @@ impl Auth {
             roles,
             plan: None,
             created_at: self.clock.now(),
-            email_verified: false,
+            email_verified,
         };
         self.store.insert_user(&row).await?;
         Ok(row)

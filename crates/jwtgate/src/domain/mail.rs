@@ -98,34 +98,43 @@ impl MailGate {
     }
 
     /// Whether a mail of `kind` to `to`, asked for from `client_ip`, may go now (and, if so,
-    /// it is counted).
+    /// it is counted), and when the next one could.
     pub async fn admit(
         &self,
         kind: MailKind,
         to: &str,
         client_ip: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Admission, StoreError> {
         let mailbox = canonical_mailbox(to);
         let recipient = digest::digest(&digest::SHA256, mailbox.as_bytes());
         let l = self.limits;
-        let admitted = self
-            .store
-            .admit_mail(&MailRequest {
-                now: self.clock.now(),
-                kind: kind.as_str(),
-                recipient: recipient.as_ref(),
-                client_ip,
-                cooldown_secs: l.cooldown_secs,
-                per_recipient: l.per_recipient_per_hour,
-                per_client: l.per_client_per_hour,
-                per_server: l.per_hour,
-            })
-            .await?;
-        if !admitted {
+        let request = MailRequest {
+            now: self.clock.now(),
+            kind: kind.as_str(),
+            recipient: recipient.as_ref(),
+            client_ip,
+            cooldown_secs: l.cooldown_secs,
+            per_recipient: l.per_recipient_per_hour,
+            per_client: l.per_client_per_hour,
+            per_server: l.per_hour,
+        };
+        let sent = self.store.admit_mail(&request).await?;
+        if !sent {
             tracing::info!(kind = kind.as_str(), "mail not sent: over its ration");
         }
-        Ok(admitted)
+        // Only the caller's own account may hear this (resend by a signed-in user).
+        let next_in_secs = self.store.mail_wait(&request).await?;
+        Ok(Admission { sent, next_in_secs })
     }
+}
+
+/// What the mail ration said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The mail may go (and was counted).
+    pub sent: bool,
+    /// Seconds until another mail like it could go.
+    pub next_in_secs: i64,
 }
 
 /// One message to send (plain text).

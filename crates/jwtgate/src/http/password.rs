@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::access_cookie;
 use super::error::ApiError;
-use super::extract::{ApiJson, Authenticated, ClientIp, Transport};
+use super::extract::{ApiJson, Authenticated, ClientIp, OptionalJson, Transport};
+use crate::domain::accounts::Resent;
 use crate::domain::password::Password;
 
 pub fn router() -> Router<AppState> {
@@ -155,12 +156,51 @@ async fn verify_email(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// 202 (also when the address is already verified: nothing to send).
+#[derive(Deserialize)]
+struct ResendBody {
+    /// Only without a session (a signed-in resend mails the caller's own address).
+    email: Option<String>,
+}
+
+/// The answer to a signed-in user's resend: what happened, and when another may go.
+#[derive(Serialize)]
+struct ResentBody {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_in_secs: Option<i64>,
+}
+
+/// Signed in: 202 `{status: "sent" | "held" | "already_verified", next_in_secs}` (the
+/// account's holder may know its own mail ration). Not signed in, with `{email}`: always 202
+/// `{status: "check_your_email"}`, rationed like forgot-password.
 async fn resend(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Authenticated { claims, .. }: Authenticated,
+    caller: Option<Authenticated>,
+    OptionalJson(body): OptionalJson<ResendBody>,
 ) -> Result<Response, ApiError> {
-    state.accounts.resend_verification(&claims.sub, &ip).await?;
-    Ok(accepted())
+    let Some(Authenticated { claims, .. }) = caller else {
+        let Some(email) = body.and_then(|b| b.email) else {
+            return Err(ApiError::unauthorized(
+                "missing_credentials",
+                "sign in, or send {\"email\": ...} to have the link mailed again",
+                false,
+            ));
+        };
+        state.accounts.resend_verification_to(email, ip);
+        return Ok(accepted());
+    };
+    let (status, next_in_secs) = match state.accounts.resend_verification(&claims.sub, &ip).await? {
+        Resent::Sent { next_in_secs } => ("sent", Some(next_in_secs)),
+        Resent::Held { next_in_secs } => ("held", Some(next_in_secs)),
+        Resent::AlreadyVerified => ("already_verified", None),
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResentBody {
+            status,
+            next_in_secs,
+        }),
+    )
+        .into_response())
 }

@@ -46,6 +46,58 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Seconds until a mail like `m` would fit every limit again (0 if it fits now): the
+    /// longest of the waits its full limits impose. For an hourly limit of n, the n-th newest
+    /// mail it counts must leave the hour.
+    pub async fn mail_wait(&self, m: &MailRequest<'_>) -> Result<i64, StoreError> {
+        let hour_ago = m.now - 3600;
+        let nth = |cap: u32| i64::from(cap.max(1)) - 1;
+        let last_of_kind: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(at) FROM mail_sends WHERE recipient = $1 AND kind = $2")
+                .bind(m.recipient)
+                .bind(m.kind)
+                .fetch_one(&self.pool)
+                .await?;
+        let recipient: Option<i64> = sqlx::query_scalar(
+            "SELECT at FROM mail_sends WHERE recipient = $1 AND at > $2 \
+             ORDER BY at DESC LIMIT 1 OFFSET $3",
+        )
+        .bind(m.recipient)
+        .bind(hour_ago)
+        .bind(nth(m.per_recipient))
+        .fetch_optional(&self.pool)
+        .await?;
+        let client: Option<i64> = sqlx::query_scalar(
+            "SELECT at FROM mail_sends WHERE client_ip = $1 AND at > $2 \
+             ORDER BY at DESC LIMIT 1 OFFSET $3",
+        )
+        .bind(m.client_ip)
+        .bind(hour_ago)
+        .bind(nth(m.per_client))
+        .fetch_optional(&self.pool)
+        .await?;
+        let server: Option<i64> = sqlx::query_scalar(
+            "SELECT at FROM mail_sends WHERE at > $1 ORDER BY at DESC LIMIT 1 OFFSET $2",
+        )
+        .bind(hour_ago)
+        .bind(nth(m.per_server))
+        .fetch_optional(&self.pool)
+        .await?;
+        let waits = [
+            last_of_kind.map(|at| at + m.cooldown_secs),
+            recipient.map(|at| at + 3600),
+            client.map(|at| at + 3600),
+            server.map(|at| at + 3600),
+        ];
+        Ok(waits
+            .into_iter()
+            .flatten()
+            .map(|until| until - m.now)
+            .max()
+            .unwrap_or(0)
+            .max(0))
+    }
+
     /// Forgets mails older than `before`: they no longer count against any limit.
     pub async fn prune_mail_sends(&self, before: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("DELETE FROM mail_sends WHERE at < $1")

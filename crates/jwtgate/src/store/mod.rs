@@ -185,8 +185,12 @@ impl Store {
     pub async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError> {
         let roles =
             serde_json::to_string(&user.roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // An account made with its address already proven (`jwtgate user add --verified`)
+        // counts as verified from its creation.
+        let verified_at = user.email_verified.then_some(user.created_at);
         sqlx::query(
-            "INSERT INTO users (id, email, password_hash, roles, plan, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (id, email, password_hash, roles, plan, created_at, email_verified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&user.id)
         .bind(&user.email)
@@ -194,6 +198,7 @@ impl Store {
         .bind(roles)
         .bind(&user.plan)
         .bind(user.created_at)
+        .bind(verified_at)
         .execute(&self.pool)
         .await
         .map_err(map_unique)?;

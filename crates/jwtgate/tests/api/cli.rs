@@ -310,3 +310,37 @@ async fn token_verify_checks_hs256_tokens_with_the_servers_secret() {
         assert!(!out.status.success());
     }
 }
+
+#[tokio::test]
+async fn an_operator_made_account_with_a_known_address_signs_in_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().to_str().expect("utf8").to_owned();
+    let env = [
+        ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
+        ("JWTGATE_ARGON2_ITERATIONS", "1"),
+        ("JWTGATE_ALLOW_WEAK_PASSWORD_HASHING", "true"),
+        ("JWTGATE_REQUIRE_EMAIL_VERIFICATION", "true"),
+    ];
+    let password = "an admin pass phrase nobody guesses";
+    for (email, verified) in [("root@example.com", true), ("other@example.com", false)] {
+        let mut args = vec!["--data-dir", &data_dir, "user", "add", "--email", email];
+        if verified {
+            args.push("--verified");
+        }
+        let out = jwtgate(&args, &env, &format!("{password}\n"));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let mut settings = test_settings(dir.path().to_owned());
+    settings.require_email_verification = true;
+    let app = boot(settings, jwtgate::Clock::system(), Some(dir)).await;
+    assert_eq!(
+        app.login("root@example.com", password).await.status(),
+        StatusCode::OK
+    );
+    let (status, code, _) =
+        crate::helpers::problem(app.login("other@example.com", password).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "email_not_verified")
+    );
+}

@@ -385,3 +385,91 @@ impl crate::helpers::TestApp {
         token_in(&mail, "reset-password")
     }
 }
+
+#[tokio::test]
+async fn someone_who_lost_the_link_gets_another_without_signing_in() {
+    let app = spawn_app_with(|s| s.require_email_verification = true).await;
+    assert_eq!(
+        app.register("ada@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let first = app.verify_token_for("ada@example.com").await;
+    let resend = |email: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json("/auth/email/verify/resend", &json!({"email": email}))
+                .await
+        }
+    };
+    app.clock.advance(61);
+    let known = resend("ada@example.com").await;
+    let unknown = resend("nobody@example.com").await;
+    for response in [known, unknown] {
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body, json!({"status": "check_your_email"}));
+    }
+    app.background.idle().await;
+    let links: Vec<String> = messages_in(&app.outbox())
+        .iter()
+        .filter(|m| m.contains("verify-email?token="))
+        .map(|m| token_in(m, "verify-email"))
+        .collect();
+    assert_eq!(links.len(), 2, "one more link, for the known address only");
+    assert!(
+        messages_in(&app.outbox())
+            .iter()
+            .all(|m| !m.contains("nobody@example.com"))
+    );
+    // Rationed like forgot-password: at once again, nothing more goes out.
+    resend("ada@example.com").await;
+    app.background.idle().await;
+    let again = messages_in(&app.outbox())
+        .iter()
+        .filter(|m| m.contains("verify-email?token="))
+        .count();
+    assert_eq!(again, 2);
+    // The new link works, and the account can sign in.
+    let second = links.into_iter().find(|t| *t != first).expect("a new link");
+    let verified = app
+        .post_json("/auth/email/verify", &json!({"token": second}))
+        .await;
+    assert_eq!(verified.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_signed_in_resend_says_whether_it_went_and_when_the_next_can() {
+    let app = spawn_app().await;
+    let login = app.signed_in("ada@example.com").await;
+    let token = s(&login, "access_token");
+    let resend = || async {
+        let response = app
+            .post_bearer("/auth/email/verify/resend", &token, &json!({}))
+            .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        response.json::<Value>().await.expect("json")
+    };
+    // Registration mailed a link a moment ago: the next one waits for the cooldown.
+    assert_eq!(
+        resend().await,
+        json!({"status": "held", "next_in_secs": 60})
+    );
+    app.clock.advance(45);
+    assert_eq!(
+        resend().await,
+        json!({"status": "held", "next_in_secs": 15})
+    );
+    app.clock.advance(15);
+    assert_eq!(
+        resend().await,
+        json!({"status": "sent", "next_in_secs": 60})
+    );
+    let link = app.verify_token_for("ada@example.com").await;
+    app.post_json("/auth/email/verify", &json!({"token": link}))
+        .await;
+    assert_eq!(resend().await, json!({"status": "already_verified"}));
+}
