@@ -215,6 +215,9 @@ pub struct Settings {
     pub mail_from: String,
     /// Login waits for a verified address; registration no longer reveals taken addresses.
     pub require_email_verification: bool,
+    /// Origins (`https://app.example.com`) whose pages may call the API from the browser:
+    /// preflights answered, credentials allowed; nothing is reflected for any other origin.
+    pub cors_origins: Vec<String>,
     /// No second mail of one kind to one mailbox (plus-addresses are one mailbox) within this
     /// many seconds.
     pub mail_cooldown_secs: i64,
@@ -352,6 +355,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "jwtgate <noreply@localhost>".to_owned(),
             require_email_verification: false,
+            cors_origins: Vec::new(),
             mail_cooldown_secs: 60,
             mail_recipient_per_hour: 6,
             mail_client_per_hour: 20,
@@ -397,6 +401,7 @@ pub const ENV_KEYS: &[&str] = &[
     "smtp_url",
     "mail_from",
     "require_email_verification",
+    "cors_origins",
     "mail_cooldown_secs",
     "mail_recipient_per_hour",
     "mail_client_per_hour",
@@ -535,6 +540,14 @@ impl Settings {
                 "require_email_verification" => {
                     self.require_email_verification = boolean(&value).map_err(bad)?
                 }
+                "cors_origins" => {
+                    self.cors_origins = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
                 "mail_cooldown_secs" => self.mail_cooldown_secs = num(&value).map_err(bad)?,
                 "mail_recipient_per_hour" => {
                     self.mail_recipient_per_hour = num(&value).map_err(bad)?
@@ -624,6 +637,14 @@ impl Settings {
             && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
         {
             return invalid("smtp_url must start with smtp:// or smtps://");
+        }
+        for origin in &self.cors_origins {
+            if !is_origin(origin) {
+                return Err(ConfigError::Invalid(format!(
+                    "cors_origins: {origin:?} is not an origin (scheme://host[:port], lower case, \
+                     no path, no trailing slash)"
+                )));
+            }
         }
         if !(0..=3600).contains(&self.mail_cooldown_secs) {
             return invalid("mail_cooldown_secs must be between 0 and 3600");
@@ -719,6 +740,23 @@ impl Settings {
     pub fn redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
+}
+
+/// `scheme://host[:port]` as a browser sends it in `Origin`: http or https, lower case, no path.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-[]:".contains(&b))
+        && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -861,6 +899,28 @@ mod tests {
         assert!(s.warnings().is_empty());
         let local = load(&[]).expect("defaults");
         assert!(local.warnings().is_empty());
+    }
+
+    #[test]
+    fn cors_origins_must_be_exact_origins() {
+        let s = load(&[(
+            "JWTGATE_CORS_ORIGINS",
+            "https://app.example.com, http://127.0.0.1:5173",
+        )])
+        .expect("valid");
+        assert_eq!(
+            s.cors_origins,
+            ["https://app.example.com", "http://127.0.0.1:5173"]
+        );
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://App.example.com",
+            "*",
+            "ftp://x.example",
+        ] {
+            assert!(load(&[("JWTGATE_CORS_ORIGINS", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -202,15 +202,20 @@ fn respond(
 
 /// Login CSRF: a cross-site page must not sign the browser into an account of the attacker's
 /// choosing. The JSON content type already needs a CORS preflight cross-site; on top, a cookie
-/// sign-in whose `Origin` is another site, or that the browser marks `Sec-Fetch-Site:
-/// cross-site`, is refused. Requests without either header (curl, server-side clients) pass:
-/// they have no ambient cookies to abuse.
-fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+/// sign-in whose `Origin` is neither this server's nor one of `cors_origins`, or that the
+/// browser marks `Sec-Fetch-Site: cross-site` (from no listed origin), is refused. Requests
+/// without either header (curl, server-side clients) pass: they have no ambient cookies to
+/// abuse.
+fn allowed_origin(headers: &HeaderMap, public_url: &str, cors_origins: &[String]) -> bool {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if origin.is_some_and(|o| cors_origins.iter().any(|allowed| allowed == o)) {
+        return true;
+    }
     let fetch_site = headers.get("sec-fetch-site").map(HeaderValue::as_bytes);
     if fetch_site == Some(b"cross-site") {
         return false;
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let Some(origin) = origin else {
         return true;
     };
     let authority = |url: &str| {
@@ -236,7 +241,11 @@ async fn login(
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
     if body.transport == TransportChoice::Cookie
-        && !same_origin(&headers, &state.settings.effective_public_url())
+        && !allowed_origin(
+            &headers,
+            &state.settings.effective_public_url(),
+            &state.settings.cors_origins,
+        )
     {
         return Err(ApiError::client(
             StatusCode::FORBIDDEN,

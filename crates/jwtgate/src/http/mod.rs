@@ -21,10 +21,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use jwtgate_verify::axum::Auth as AccessAuth;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
@@ -83,7 +84,51 @@ pub fn router(state: AppState) -> Router {
     } else {
         router
     };
+    // Only when some origin is allowed: otherwise there is nothing to answer a preflight with,
+    // and no request pays for the check.
+    let router = match cors(&state.settings.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     router.with_state(state)
+}
+
+/// Cross-origin access for the listed origins alone: exact matches, credentials allowed (the
+/// cookie transport needs them), the headers a client sends and reads. Any other origin gets no
+/// CORS header at all, so its page cannot read an answer.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_credentials(true)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static(extract::CSRF_HEADER),
+            ])
+            .expose_headers([
+                header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
+                header::LOCATION,
+                HeaderName::from_static("ratelimit"),
+                HeaderName::from_static("ratelimit-policy"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 async fn not_found() -> ApiError {

@@ -6,6 +6,7 @@ mod audit;
 mod cli;
 mod connection;
 mod cookies;
+mod cors;
 mod cutoff;
 mod email;
 mod errors;
