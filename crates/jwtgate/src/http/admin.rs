@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/users/{id}/disable", post(disable))
         .route("/api/admin/users/{id}/enable", post(enable))
         .route("/api/admin/users/{id}/sessions", delete(end_sessions))
+        .route("/api/admin/plans", get(plans))
 }
 
 impl From<AdminError> for ApiError {
@@ -207,4 +208,36 @@ async fn end_sessions(
     let result = state.auth.admin_end_sessions(&id).await;
     let ended_sessions = audited(&state, &admin, &ip, "end_sessions", &id, result).await?;
     Ok(Json(EndedBody { ended_sessions }))
+}
+
+#[derive(Serialize)]
+struct PlanView {
+    name: String,
+    requests_per_minute: u32,
+}
+
+#[derive(Serialize)]
+struct PlansBody {
+    plans: Vec<PlanView>,
+    /// The plan of a user who has none recorded.
+    default: &'static str,
+    /// `false` when `rate_limits = "off"`: the plans exist, nothing is enforced.
+    enforced: bool,
+}
+
+/// The configured plans, for the admin page's plan picker.
+async fn plans(State(state): State<AppState>, _admin: Admin) -> Json<PlansBody> {
+    let limits = &state.settings.rate_limits;
+    Json(PlansBody {
+        plans: limits
+            .per_minute
+            .iter()
+            .map(|(name, per_minute)| PlanView {
+                name: name.clone(),
+                requests_per_minute: *per_minute,
+            })
+            .collect(),
+        default: crate::domain::plans::DEFAULT_PLAN,
+        enforced: limits.enabled,
+    })
 }

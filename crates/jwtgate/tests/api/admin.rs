@@ -642,3 +642,34 @@ async fn two_admins_demoting_or_disabling_each_other_at_once_leave_one_admin() {
         assert_eq!(enabled_admins(&app, &winner).await, 1, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn the_configured_plans_are_listed_for_administrators_only() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.rate_limits = "free=60,pro=600,team=6000".parse().expect("limits");
+    })
+    .await;
+    let admin = sign_in_admin(&app, "root@example.com").await;
+    let user = sign_in(&app, "ada@example.com").await;
+    let response = send(&app, Method::GET, "/api/admin/plans", &admin.access, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body,
+        json!({
+            "plans": [
+                {"name": "free", "requests_per_minute": 60},
+                {"name": "pro", "requests_per_minute": 600},
+                {"name": "team", "requests_per_minute": 6000},
+            ],
+            "default": "free",
+            "enforced": true,
+        })
+    );
+    let (status, code, _) =
+        problem(send(&app, Method::GET, "/api/admin/plans", &user.access, None).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "insufficient_scope")
+    );
+}
