@@ -17,6 +17,7 @@ use crate::domain::auth::{Auth, AuthConfig, AuthParts};
 use crate::domain::background::Background;
 use crate::domain::clock::Clock;
 use crate::domain::keys;
+use crate::domain::links::Links;
 use crate::domain::mail::{MailGate, MailLimits, Mailer};
 use crate::domain::password::{HashParams, PasswordHasher};
 use crate::domain::throttle::{LoginThrottle, ThrottleConfig};
@@ -191,13 +192,13 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
             per_hour: settings.mail_server_per_hour,
         },
     );
-    let accounts = Accounts::new(
+    let links = Links::new(
         Arc::clone(&auth),
         mailer,
         gate,
-        background,
         &settings.effective_public_url(),
     );
+    let accounts = Accounts::new(Arc::clone(&auth), links, background);
     Ok(AppState {
         limits,
         auth,

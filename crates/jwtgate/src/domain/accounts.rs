@@ -1,121 +1,22 @@
-//! Owns the account flows around passwords and email: password change, forgot/reset, email
-//! verification (and its resend), and registration when `require_email_verification` is on.
-//! Must not import axum or sqlx.
-//!
-//! Reset and verification links carry single-use JWTs with their own `typ` (`reset+jwt`,
-//! `verify-email+jwt`), signed with the server's keys through `jwtgate-verify` and checked by
-//! sibling verifiers, so neither can stand in for an access token nor the reverse. A token is
-//! single-use because the SHA-256 of its `jti` is stored when minted and marked used by one
-//! atomic UPDATE when consumed, and a new password retires every unused reset link of the
-//! account in the same transaction. The siblings have no revocation view: the cut-off that a
-//! password change, a role change or a disable puts on the user's access tokens would otherwise
-//! also refuse a link mailed a moment later in the same second, and the database already says
-//! which links are spent.
-//!
-//! Links point at the web client's pages (`/#/reset-password?token=...`), which only show a
-//! button: a mail scanner that opens them consumes nothing; only the POSTs do.
+//! Owns the account flows around passwords and addresses: registration, password change,
+//! forgot/reset, email verification (and its resend), changing the sign-in address (with its
+//! undo), and deleting the account. Must not import axum or sqlx. The single-use links these
+//! flows mail are `domain::links`.
 
 use std::sync::Arc;
 
-use aws_lc_rs::digest;
-use jwtgate_verify::{Audience, Claims, Policy, Verifier};
+use jwtgate_verify::Claims;
 
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::auth::{Auth, AuthError, User};
 use crate::domain::background::Background;
 use crate::domain::email::Email;
-use crate::domain::mail::{Admission, Mail, MailGate, MailKind, Mailer};
+use crate::domain::links::{LinkFor, Links, Purpose};
+use crate::domain::mail::{Admission, Mail, MailKind};
 use crate::domain::password::{Password, Verified};
 use crate::domain::sessions::reason;
 use crate::domain::throttle::Attempt;
-use crate::domain::tokens;
-use crate::store::{Consumed, EndSessions, PasswordUpdate, UserRow};
-
-/// Header `typ` of password-reset tokens.
-pub const RESET_TYP: &str = "reset+jwt";
-/// Header `typ` of email-verification tokens.
-pub const VERIFY_EMAIL_TYP: &str = "verify-email+jwt";
-/// A reset link works for 30 minutes.
-pub const RESET_TTL: i64 = 30 * 60;
-/// A verification link works for 24 hours.
-pub const VERIFY_TTL: i64 = 24 * 3600;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Purpose {
-    Reset,
-    VerifyEmail,
-}
-
-impl Purpose {
-    fn typ(self) -> &'static str {
-        match self {
-            Purpose::Reset => RESET_TYP,
-            Purpose::VerifyEmail => VERIFY_EMAIL_TYP,
-        }
-    }
-    fn kind(self) -> MailKind {
-        match self {
-            Purpose::Reset => MailKind::Reset,
-            Purpose::VerifyEmail => MailKind::VerifyEmail,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Purpose::Reset => "reset",
-            Purpose::VerifyEmail => "verify_email",
-        }
-    }
-    fn ttl(self) -> i64 {
-        match self {
-            Purpose::Reset => RESET_TTL,
-            Purpose::VerifyEmail => VERIFY_TTL,
-        }
-    }
-    /// The `aud` of these tokens: the endpoint that consumes them, never the API's audience,
-    /// so a verifier that checks only issuer and audience cannot take one for an access token.
-    fn audience(self, issuer: &str) -> String {
-        let endpoint = match self {
-            Purpose::Reset => "/auth/password/reset",
-            Purpose::VerifyEmail => "/auth/email/verify",
-        };
-        format!("{}{endpoint}", issuer.trim_end_matches('/'))
-    }
-
-    /// The web-client page the mailed link opens.
-    fn page(self) -> &'static str {
-        match self {
-            Purpose::Reset => "reset-password",
-            Purpose::VerifyEmail => "verify-email",
-        }
-    }
-    /// The mail that carries `link` to `to`.
-    fn mail(self, to: String, link: &str) -> Mail {
-        let (subject, text) = match self {
-            Purpose::Reset => (
-                "Reset your password",
-                format!(
-                    "Hello,\r\n\r\nA password reset was requested for your account. Open the link \
-                     below and choose a new password. It works once, for 30 minutes, and signs you \
-                     out everywhere.\r\n\r\n{link}\r\n\r\nIf you did not ask for this, ignore this \
-                     message: your password is unchanged.\r\n"
-                ),
-            ),
-            Purpose::VerifyEmail => (
-                "Confirm your email address",
-                format!(
-                    "Hello,\r\n\r\nConfirm that this address is yours by opening the link below and \
-                     pressing the button on the page. It works once, for 24 hours.\r\n\r\n{link}\r\n\r\n\
-                     If you did not create an account, ignore this message.\r\n"
-                ),
-            ),
-        };
-        Mail {
-            to,
-            subject: subject.into(),
-            text,
-        }
-    }
-}
+use crate::store::{EndSessions, PasswordUpdate, UserRow};
 
 /// What a signed-in user's resend did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,53 +44,18 @@ pub enum Registered {
 #[derive(Debug)]
 pub struct Accounts {
     auth: Arc<Auth>,
-    mailer: Mailer,
+    /// The single-use links these flows mail (and the mailer and ration they go through).
+    links: Links,
     /// Work a request starts and does not wait for; shutdown (and tests) wait for it.
     background: Background,
-    reset: Verifier,
-    verify_email: Verifier,
-    public_url: String,
-    /// Rations every mail these flows send (per recipient, per client address, server-wide).
-    gate: MailGate,
-}
-
-fn jti_hash(jti: &str) -> Vec<u8> {
-    digest::digest(&digest::SHA256, jti.as_bytes())
-        .as_ref()
-        .to_vec()
 }
 
 impl Accounts {
-    /// `public_url` is the base of the links in mails (the web client's origin).
-    pub fn new(
-        auth: Arc<Auth>,
-        mailer: Mailer,
-        gate: MailGate,
-        background: Background,
-        public_url: &str,
-    ) -> Self {
-        let c = auth.config.clone();
-        let leeway = u32::try_from(c.leeway).unwrap_or(30);
-        // Single use and retirement live in the database (see the module notes), so a user's
-        // cut-off, which refuses access tokens, does not touch the links mailed to them.
-        let sibling = |p: Purpose| {
-            auth.verifier
-                .sibling(
-                    Policy::new(c.issuer.clone(), p.audience(&c.issuer))
-                        .with_typ(p.typ())
-                        .with_leeway(leeway)
-                        .with_max_lifetime(u32::try_from(p.ttl()).unwrap_or(u32::MAX)),
-                )
-                .without_revocation()
-        };
+    pub fn new(auth: Arc<Auth>, links: Links, background: Background) -> Self {
         Self {
-            reset: sibling(Purpose::Reset),
-            verify_email: sibling(Purpose::VerifyEmail),
             auth,
-            mailer,
+            links,
             background,
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            gate,
         }
     }
 
@@ -202,95 +68,19 @@ impl Accounts {
         &self.background
     }
 
-    async fn mint(&self, purpose: Purpose, user: &UserRow) -> Result<String, AuthError> {
-        let now = self.auth.clock.now();
-        let jti = tokens::random_id();
-        let config = &self.auth.config;
-        let claims = Claims {
-            iss: config.issuer.clone(),
-            sub: user.id.clone(),
-            aud: Audience::One(purpose.audience(&config.issuer)),
-            exp: now + purpose.ttl(),
-            iat: now,
-            nbf: Some(now),
-            jti: jti.clone(),
-            sid: None,
-            roles: Vec::new(),
-            plan: None,
-            email: Some(user.email.clone()),
-            email_verified: None,
-            client_id: None,
-            extra: serde_json::Map::new(),
-        };
-        let token = self
-            .auth
-            .keys
-            .sign(purpose.typ(), &claims)
-            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
-        self.auth
-            .store
-            .insert_one_time(
-                &jti_hash(&jti),
-                purpose.name(),
-                &user.id,
-                now,
-                now + purpose.ttl(),
-            )
-            .await?;
-        Ok(token)
-    }
-
-    /// Verifies a single-use token of `purpose` (signature, `typ`, expiry) without using it.
-    fn check(&self, purpose: Purpose, token: &str) -> Result<Arc<Claims>, AuthError> {
-        let verifier = match purpose {
-            Purpose::Reset => &self.reset,
-            Purpose::VerifyEmail => &self.verify_email,
-        };
-        verifier
-            .verify_at(token.trim(), self.auth.clock.now())
-            .map_err(|e| match e {
-                jwtgate_verify::Error::Expired => AuthError::TokenExpired,
-                other => {
-                    tracing::debug!(reason = other.reason(), "single-use token rejected");
-                    AuthError::InvalidToken
-                }
-            })
-    }
-
-    /// Marks the token used; exactly one caller ever succeeds.
-    async fn consume(&self, purpose: Purpose, claims: &Claims) -> Result<(), AuthError> {
-        let now = self.auth.clock.now();
-        match self
-            .auth
-            .store
-            .consume_one_time(&jti_hash(&claims.jti), purpose.name(), &claims.sub, now)
-            .await?
-        {
-            Consumed::Now => Ok(()),
-            Consumed::AlreadyUsed => Err(AuthError::TokenUsed),
-            Consumed::Unknown => Err(AuthError::InvalidToken),
-        }
-    }
-
-    /// Mints a single-use token of `purpose` for `user` and mails them its link, when the
-    /// mail ration allows (`client_ip` asked for it). Whether the mail went, and when the next
-    /// could.
+    /// Mails `user` a link of `purpose` about their own address, within the mail ration.
     async fn mail_link(
         &self,
         purpose: Purpose,
         user: &UserRow,
         client_ip: &str,
     ) -> Result<Admission, AuthError> {
-        let admission = self
-            .gate
-            .admit(purpose.kind(), &user.email, client_ip)
-            .await?;
-        if admission.sent {
-            let token = self.mint(purpose, user).await?;
-            let link = format!("{}/#/{}?token={token}", self.public_url, purpose.page());
-            self.mailer.send(purpose.mail(user.email.clone(), &link));
-        }
-        Ok(admission)
+        let link = LinkFor {
+            user_id: &user.id,
+            email: &user.email,
+            about: None,
+        };
+        self.links.mail(purpose, &link, client_ip).await
     }
 
     /// Records an event the account holder caused on their own account.
@@ -352,13 +142,14 @@ impl Accounts {
             }
             Err(AuthError::EmailTaken) if hidden => {
                 let admission = self
-                    .gate
+                    .links
+                    .gate()
                     .admit(MailKind::AlreadyRegistered, email.as_str(), ip)
                     .await?;
                 if !admission.sent {
                     return Ok(Registered::Accepted);
                 }
-                self.mailer.send(Mail {
+                self.links.mailer().send(Mail {
                     to: email.as_str().to_owned(),
                     subject: "Someone tried to register with your address".into(),
                     text: "Hello,\r\n\r\nSomeone (perhaps you) tried to create an account with \
@@ -420,9 +211,9 @@ impl Accounts {
 
     /// Consumes a verification token and marks the address verified.
     pub async fn verify_email(&self, token: &str, ip: &str) -> Result<(), AuthError> {
-        let claims = self.check(Purpose::VerifyEmail, token)?;
+        let claims = self.links.check(Purpose::VerifyEmail, token)?;
         let email = claims.email.clone().ok_or(AuthError::InvalidToken)?;
-        self.consume(Purpose::VerifyEmail, &claims).await?;
+        self.links.consume(Purpose::VerifyEmail, &claims).await?;
         // The link names the address it was sent to: after an address change it verifies nothing.
         if !self
             .auth
@@ -502,7 +293,7 @@ impl Accounts {
     ) -> Result<usize, AuthError> {
         let auth = &self.auth;
         let cutoff = auth.cutoff_now();
-        let spent = spends.map(|claims| jti_hash(&claims.jti));
+        let spent = spends.map(Links::spent_by);
         let update = PasswordUpdate {
             hash,
             spends: spent.as_deref(),
@@ -517,17 +308,10 @@ impl Accounts {
         };
         let Some(ended) = auth.store.set_password(&update).await? else {
             // The link was used meanwhile (or never existed): nothing changed.
-            let jti = spent.unwrap_or_default();
-            return Err(
-                match auth
-                    .store
-                    .why_not_consumed(&jti, Purpose::Reset.name(), user_id)
-                    .await?
-                {
-                    Consumed::AlreadyUsed => AuthError::TokenUsed,
-                    _ => AuthError::InvalidToken,
-                },
-            );
+            return Err(match spends {
+                Some(claims) => self.links.why_not_spent(Purpose::Reset, claims).await,
+                None => AuthError::InvalidToken,
+            });
         };
         auth.revoke_user(user_id, cutoff);
         auth.revoke_sessions(&ended);
@@ -541,7 +325,7 @@ impl Accounts {
         new_password: Password,
         ip: &str,
     ) -> Result<(), AuthError> {
-        let claims = self.check(Purpose::Reset, token)?;
+        let claims = self.links.check(Purpose::Reset, token)?;
         let user = self
             .auth
             .store

@@ -40,6 +40,10 @@ pub enum MailKind {
     Reset,
     /// "Someone tried to register with your address" (verification mode).
     AlreadyRegistered,
+    /// The link that confirms a new sign-in address, to that address.
+    ChangeEmail,
+    /// "Your sign-in address was changed", with its undo link, to the old address.
+    EmailChanged,
 }
 
 impl MailKind {
@@ -48,6 +52,8 @@ impl MailKind {
             MailKind::VerifyEmail => "verify_email",
             MailKind::Reset => "reset",
             MailKind::AlreadyRegistered => "already_registered",
+            MailKind::ChangeEmail => "change_email",
+            MailKind::EmailChanged => "email_changed",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod device;
 pub mod email;
 pub mod keys;
+pub mod links;
 pub mod mail;
 pub mod password;
 pub mod plans;
