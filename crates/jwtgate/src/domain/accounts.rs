@@ -16,7 +16,8 @@ use crate::domain::mail::{Admission, Mail, MailKind};
 use crate::domain::password::{Password, Verified};
 use crate::domain::sessions::reason;
 use crate::domain::throttle::Attempt;
-use crate::store::{EndSessions, PasswordUpdate, UserRow};
+use crate::store::admin::Guarded;
+use crate::store::{Changed, EmailChange, EndSessions, PasswordUpdate, StoreError, UserRow};
 
 /// What a signed-in user's resend did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,9 +355,51 @@ impl Accounts {
         Ok(())
     }
 
-    /// Changes the password of a signed-in user after checking the current one (throttled like
-    /// a login), then ends every other session of the account. Every earlier token is cut off,
-    /// this session's too: the answer is this session's new access token.
+    /// The signed-in holder of `user` proves it again with the current password, counted per
+    /// session, never under the login lockout: an attacker who keeps the account locked for
+    /// sign-ins must not stop its signed-in owner from changing (or deleting) it. A wrong one
+    /// is audited as a failed `event`.
+    async fn confirm_password(
+        &self,
+        user: &UserRow,
+        session: &str,
+        password: &Password,
+        ip: &str,
+        event: &'static str,
+    ) -> Result<(), AuthError> {
+        let auth = &self.auth;
+        let now = auth.clock.now();
+        let attempt = Attempt::Session(session);
+        auth.throttle
+            .check(&attempt, now)
+            .map_err(AuthError::Throttled)?;
+        if auth
+            .hasher
+            .verify(password, Some(&user.password_hash))
+            .await?
+            == Verified::No
+        {
+            auth.throttle.record_failure(&attempt, now);
+            let detail = Some("wrong current password".into());
+            self.audit_own(&user.id, ip, event, Outcome::Failure, detail)
+                .await;
+            return Err(AuthError::WrongPassword);
+        }
+        auth.throttle.record_success(&attempt);
+        Ok(())
+    }
+
+    async fn account(&self, user_id: &str) -> Result<UserRow, AuthError> {
+        self.auth
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(AuthError::NotFound)
+    }
+
+    /// Changes the password of a signed-in user after checking the current one, then ends every
+    /// other session of the account. Every earlier token is cut off, this session's too: the
+    /// answer is this session's new access token.
     pub async fn change_password(
         &self,
         user_id: &str,
@@ -365,37 +408,15 @@ impl Accounts {
         new_password: Password,
         ip: &str,
     ) -> Result<(String, i64), AuthError> {
-        let auth = &self.auth;
-        let user = auth
-            .store
-            .user_by_id(user_id)
-            .await?
-            .ok_or(AuthError::NotFound)?;
-        let now = auth.clock.now();
-        // Counted per session, never under the login lockout: an attacker who keeps the
-        // account locked for sign-ins must not stop its signed-in owner from changing it.
-        let attempt = Attempt::Session(current_session);
-        auth.throttle
-            .check(&attempt, now)
-            .map_err(AuthError::Throttled)?;
-        if auth
-            .hasher
-            .verify(&current_password, Some(&user.password_hash))
-            .await?
-            == Verified::No
-        {
-            auth.throttle.record_failure(&attempt, now);
-            self.audit_own(
-                user_id,
-                ip,
-                "password_change",
-                Outcome::Failure,
-                Some("wrong current password".into()),
-            )
-            .await;
-            return Err(AuthError::WrongPassword);
-        }
-        auth.throttle.record_success(&attempt);
+        let user = self.account(user_id).await?;
+        self.confirm_password(
+            &user,
+            current_session,
+            &current_password,
+            ip,
+            "password_change",
+        )
+        .await?;
         let hash = self.strong_hash(&user, &new_password).await?;
         let ended = self
             .replace_password(
@@ -414,6 +435,177 @@ impl Accounts {
             Some(format!("{ended} other sessions ended")),
         )
         .await;
-        auth.reissue_access(user_id, current_session).await
+        self.auth.reissue_access(user_id, current_session).await
+    }
+
+    /// Starts a change of the signed-in user's sign-in address: the password again, then a
+    /// confirm link to the new address (24 hours). Nothing changes until it is used. A taken
+    /// address is `EmailTaken` when registration would say so too (verification mode off);
+    /// with verification on, the answer is the same and no link goes out.
+    pub async fn change_email(
+        &self,
+        user_id: &str,
+        session: &str,
+        password: Password,
+        new_email: &str,
+        ip: &str,
+    ) -> Result<(), AuthError> {
+        let new = Email::parse(new_email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
+        let user = self.account(user_id).await?;
+        if new.as_str() == user.email {
+            return Err(AuthError::InvalidEmail(
+                "that is already your sign-in address".into(),
+            ));
+        }
+        self.confirm_password(&user, session, &password, ip, "email_change")
+            .await?;
+        if self.auth.store.user_by_email(new.as_str()).await?.is_some() {
+            if self.auth.config.require_email_verification {
+                return Ok(());
+            }
+            return Err(AuthError::EmailTaken);
+        }
+        let link = LinkFor {
+            user_id,
+            email: new.as_str(),
+            about: Some(&user.email),
+        };
+        self.links.mail(Purpose::ChangeEmail, &link, ip).await?;
+        self.audit_own(
+            user_id,
+            ip,
+            "email_change_requested",
+            Outcome::Success,
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Uses a confirm link: the new address becomes the sign-in address (proven, since the link
+    /// reached it), every earlier token is cut off (they name the old one), and the old address
+    /// is told, with a link that undoes the change for 72 hours. That notice is never rationed.
+    pub async fn confirm_email_change(&self, token: &str, ip: &str) -> Result<(), AuthError> {
+        let claims = self.links.check(Purpose::ChangeEmail, token)?;
+        let new = claims.email.clone().ok_or(AuthError::InvalidToken)?;
+        let auth = &self.auth;
+        let cutoff = auth.cutoff_now();
+        let spent = Links::spent_by(&claims);
+        let change = EmailChange {
+            user_id: &claims.sub,
+            email: &new,
+            spends: &spent,
+            links: Purpose::ChangeEmail.name(),
+            now: auth.clock.now(),
+            cutoff,
+        };
+        let old = match auth.store.change_email(&change).await {
+            Ok(Changed::Done { old }) => old,
+            Ok(Changed::LinkNotSpendable) => {
+                return Err(self
+                    .links
+                    .why_not_spent(Purpose::ChangeEmail, &claims)
+                    .await);
+            }
+            Ok(Changed::NoSuchUser) => return Err(AuthError::InvalidToken),
+            Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        };
+        auth.revoke_user(&claims.sub, cutoff);
+        let notice = LinkFor {
+            user_id: &claims.sub,
+            email: &old,
+            about: Some(&new),
+        };
+        self.links.mail_notice(Purpose::UndoEmail, &notice).await?;
+        self.audit_own(&claims.sub, ip, "email_changed", Outcome::Success, None)
+            .await;
+        Ok(())
+    }
+
+    /// Uses an undo link from the old address: the address comes back, every session ends
+    /// (`email_change_undone`), every token is cut off, the password stops working (whoever
+    /// made the change knew it) and the restored address gets a reset link to choose a new one.
+    pub async fn undo_email_change(&self, token: &str, ip: &str) -> Result<(), AuthError> {
+        let claims = self.links.check(Purpose::UndoEmail, token)?;
+        let old = claims.email.clone().ok_or(AuthError::InvalidToken)?;
+        let auth = &self.auth;
+        let cutoff = auth.cutoff_now();
+        let now = auth.clock.now();
+        let spent = Links::spent_by(&claims);
+        let undo = EmailChange {
+            user_id: &claims.sub,
+            email: &old,
+            spends: &spent,
+            links: Purpose::UndoEmail.name(),
+            now,
+            cutoff,
+        };
+        let end = EndSessions {
+            user_id: &claims.sub,
+            keep: None,
+            now,
+            reason: reason::EMAIL_CHANGE_UNDONE,
+        };
+        let ended = match auth.store.undo_email_change(&undo, &end).await {
+            Ok(Some(ended)) => ended,
+            Ok(None) => return Err(self.links.why_not_spent(Purpose::UndoEmail, &claims).await),
+            Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        };
+        auth.revoke_user(&claims.sub, cutoff);
+        auth.revoke_sessions(&ended);
+        let reset = LinkFor {
+            user_id: &claims.sub,
+            email: &old,
+            about: None,
+        };
+        self.links.mail_notice(Purpose::Reset, &reset).await?;
+        let detail = Some(format!("{} sessions ended", ended.len()));
+        self.audit_own(
+            &claims.sub,
+            ip,
+            "email_change_undone",
+            Outcome::Success,
+            detail,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Deletes the signed-in user's account after the password again: every session ends
+    /// (`account_deleted`), every token is refused, and the row keeps no personal data (see
+    /// `Store::delete_user`). The audit log keeps the event, with the id and no address. The
+    /// last enabled administrator cannot delete themself.
+    pub async fn delete_account(
+        &self,
+        user_id: &str,
+        session: &str,
+        password: Password,
+        ip: &str,
+    ) -> Result<(), AuthError> {
+        let user = self.account(user_id).await?;
+        self.confirm_password(&user, session, &password, ip, "account_deleted")
+            .await?;
+        let auth = &self.auth;
+        let cutoff = auth.cutoff_now();
+        let end = EndSessions {
+            user_id,
+            keep: None,
+            now: auth.clock.now(),
+            reason: reason::ACCOUNT_DELETED,
+        };
+        match auth.store.delete_user(&end, cutoff).await? {
+            Guarded::Done(ended) => {
+                auth.revoke_user(user_id, cutoff);
+                auth.revoke_sessions(&ended);
+            }
+            Guarded::NotFound => return Err(AuthError::NotFound),
+            Guarded::LastAdmin => return Err(AuthError::LastAdmin),
+        }
+        tracing::info!(user_id = %user_id, "account deleted");
+        self.audit_own(user_id, ip, "account_deleted", Outcome::Success, None)
+            .await;
+        Ok(())
     }
 }

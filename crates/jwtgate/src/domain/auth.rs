@@ -65,6 +65,9 @@ pub enum AuthError {
     /// Not a valid single-use token of the expected kind.
     #[error("invalid token")]
     InvalidToken,
+    /// The change would leave no enabled administrator.
+    #[error("last administrator")]
+    LastAdmin,
     #[error("{0}")]
     Internal(String),
 }

@@ -335,12 +335,19 @@ impl PasswordHasher {
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
         let params = self.params.clone();
         let password = password.0.clone();
+        let dummy = Arc::clone(&self.dummy_hash);
         self.run(move |memory| {
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                return Ok(Verified::No);
+            // A stored value that is no hash (an unusable password) costs the same work as a
+            // wrong password: the answer's timing tells nothing either way.
+            let (parsed, usable) = match PasswordHash::new(&stored) {
+                Ok(parsed) => (parsed, true),
+                Err(_) => match PasswordHash::new(&dummy) {
+                    Ok(parsed) => (parsed, false),
+                    Err(_) => return Ok(Verified::No),
+                },
             };
             let ok = verify_blocking(&parsed, memory, password.as_bytes()).unwrap_or(false);
-            if !ok || !known {
+            if !ok || !known || !usable {
                 return Ok(Verified::No);
             }
             let current = Params::try_from(&parsed).ok();

@@ -27,6 +27,10 @@ pub mod reason {
     pub const DISABLED_BY_ADMIN: &str = "disabled_by_admin";
     pub const SIGNED_OUT_BY_ADMIN: &str = "signed_out_by_admin";
     pub const ROLES_CHANGED: &str = "roles_changed";
+    /// The old address undid a change of the sign-in address.
+    pub const EMAIL_CHANGE_UNDONE: &str = "email_change_undone";
+    /// The account was deleted by its holder.
+    pub const ACCOUNT_DELETED: &str = "account_deleted";
     /// A newer sign-in made room: the account had `max_sessions_per_user` live sessions.
     pub const SESSION_LIMIT: &str = "session_limit";
     /// Idle or absolute lifetime reached (the core's code for both).

@@ -226,6 +226,11 @@ impl From<AuthError> for ApiError {
                 "invalid_link",
                 "this link is not valid; check that it was copied whole",
             ),
+            E::LastAdmin => Self::client(
+                StatusCode::CONFLICT,
+                "last_admin",
+                "this would leave no enabled administrator; make someone else an administrator first",
+            ),
             E::Internal(cause) => Self::internal(cause),
         }
     }
@@ -241,6 +246,8 @@ pub const END_REASONS: &[&str] = &[
     "disabled_by_admin",
     "signed_out_by_admin",
     "session_limit",
+    "email_change_undone",
+    "account_deleted",
     "session_expired",
     "session_ended",
 ];

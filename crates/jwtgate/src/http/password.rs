@@ -1,5 +1,6 @@
-//! Owns the password and email routes: `/auth/password/{change,forgot,reset}` and
-//! `/auth/email/verify[/resend]`. Extract -> call `domain::accounts::Accounts` -> map to
+//! Owns the password, address and account routes: `/auth/password/{change,forgot,reset}`,
+//! `/auth/email/verify[/resend]`, `/auth/email/change[/confirm|/undo]` and
+//! `/auth/account/delete`. Extract -> call `domain::accounts::Accounts` -> map to
 //! response. Must not import sqlx.
 //!
 //! Only these POSTs consume single-use tokens; the links in mails open web-client pages (hash
@@ -26,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/auth/password/reset", post(reset))
         .route("/auth/email/verify", post(verify_email))
         .route("/auth/email/verify/resend", post(resend))
+        .route("/auth/email/change", post(change_email))
+        .route("/auth/email/change/confirm", post(confirm_email_change))
+        .route("/auth/email/change/undo", post(undo_email_change))
+        .route("/auth/account/delete", post(delete_account))
 }
 
 #[derive(Serialize)]
@@ -70,11 +75,7 @@ async fn change(
     }: Authenticated,
     ApiJson(body): ApiJson<ChangeBody>,
 ) -> Result<Response, ApiError> {
-    let Some(sid) = claims.sid.as_deref() else {
-        return Err(ApiError::invalid_request(
-            "this token is not tied to a session",
-        ));
-    };
+    let sid = session_of(&claims)?;
     let (access_token, expires_in) = state
         .accounts
         .change_password(
@@ -203,4 +204,91 @@ async fn resend(
         }),
     )
         .into_response())
+}
+
+/// The session a signed-in request speaks for (every token jwtgate issues has one).
+fn session_of(claims: &jwtgate_verify::Claims) -> Result<&str, ApiError> {
+    claims
+        .sid
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid_request("this token is not tied to a session"))
+}
+
+#[derive(Deserialize)]
+struct ChangeEmailBody {
+    new_email: String,
+    password: String,
+}
+
+/// 202: a confirm link went to the new address (nothing changes until it is used); 400
+/// `wrong_password`, 422 `invalid_email`, 409 `email_taken` (verification mode off).
+async fn change_email(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Authenticated { claims, .. }: Authenticated,
+    ApiJson(body): ApiJson<ChangeEmailBody>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .change_email(
+            &claims.sub,
+            session_of(&claims)?,
+            Password::new(body.password),
+            &body.new_email,
+            &ip,
+        )
+        .await?;
+    Ok(accepted())
+}
+
+/// 204: the new address is the sign-in address; 400 `token_used` / `token_expired` /
+/// `invalid_link`; 409 `email_taken` if someone took it meanwhile.
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .confirm_email_change(&body.token, &ip)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// 204: the old address is back, every session ended, a reset link mailed to it.
+async fn undo_email_change(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Response, ApiError> {
+    state.accounts.undo_email_change(&body.token, &ip).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    password: String,
+}
+
+/// 204 and the cookies cleared: the account is gone; 400 `wrong_password`; 409 `last_admin`.
+async fn delete_account(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Authenticated { claims, .. }: Authenticated,
+    ApiJson(body): ApiJson<DeleteBody>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .delete_account(
+            &claims.sub,
+            session_of(&claims)?,
+            Password::new(body.password),
+            &ip,
+        )
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for clear in super::extract::clearing_cookies() {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    Ok(response)
 }

@@ -61,14 +61,16 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<AdminUserRow>, i64), StoreError> {
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE instr(email, ?) > 0")
-            .bind(needle)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM users WHERE deleted_at IS NULL AND instr(email, ?) > 0",
+        )
+        .bind(needle)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
         let rows = sqlx::query(concat!(
             admin_select!(),
-            " WHERE instr(email, ?) > 0 ORDER BY created_at, rowid LIMIT ? OFFSET ?"
+            " WHERE deleted_at IS NULL AND instr(email, ?) > 0 ORDER BY created_at, rowid LIMIT ? OFFSET ?"
         ))
         .bind(needle)
         .bind(limit)
@@ -80,10 +82,13 @@ impl Store {
     }
 
     pub async fn admin_user(&self, user_id: &str) -> Result<Option<AdminUserRow>, StoreError> {
-        let row = sqlx::query(concat!(admin_select!(), " WHERE id = ?"))
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            admin_select!(),
+            " WHERE id = ? AND deleted_at IS NULL"
+        ))
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(admin_from_row).transpose()
     }
 
@@ -158,6 +163,47 @@ impl Store {
             Some(_) => Guarded::LastAdmin,
             None => Guarded::NotFound,
         })
+    }
+
+    /// Deletes the account, unless it is the last enabled administrator: in one transaction its
+    /// sessions end (`end`), its row becomes a tombstone without personal data (no address, no
+    /// password, no roles) whose token cut-off refuses every token it had, and its todos and
+    /// single-use links go. The ended sessions' ids.
+    pub async fn delete_user(
+        &self,
+        end: &EndSessions<'_>,
+        tokens_not_before: i64,
+    ) -> Result<Guarded<Vec<String>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(concat!(
+            "UPDATE users SET email = 'deleted:' || id, password_hash = '', roles = '[]', \
+             plan = NULL, email_verified_at = NULL, deleted_at = $1, \
+             disabled_at = coalesce(disabled_at, $1), \
+             tokens_not_before = max(coalesce(tokens_not_before, 0), $2) \
+             WHERE id = $3 AND deleted_at IS NULL AND ",
+            leaves_an_admin!()
+        ))
+        .bind(end.now)
+        .bind(tokens_not_before)
+        .bind(end.user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done != 1 {
+            tx.rollback().await?;
+            return self.guarded(end.user_id, done, Vec::new()).await;
+        }
+        let ended = end_sessions(&mut tx, end).await?;
+        sqlx::query("DELETE FROM todos WHERE user_id = $1")
+            .bind(end.user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM one_time_tokens WHERE user_id = $1")
+            .bind(end.user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Guarded::Done(ended))
     }
 
     /// Enables the account. Returns whether the user exists.

@@ -65,6 +65,35 @@ pub struct UserRow {
     pub email_verified: bool,
 }
 
+/// A password hash no password matches (not a PHC string): the account can sign in again only
+/// through a reset link.
+pub const UNUSABLE_PASSWORD_HASH: &str = "!unusable";
+
+/// What [`Store::change_email`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// The account has the new address; `old` was its address before.
+    Done { old: String },
+    /// The link was used meanwhile, or never existed: nothing changed.
+    LinkNotSpendable,
+    /// The account is gone.
+    NoSuchUser,
+}
+
+/// An address change of an account, spending the link that proves it.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailChange<'a> {
+    pub user_id: &'a str,
+    /// The address the account gets.
+    pub email: &'a str,
+    /// The `jti` hash of the link this change spends, and the link's purpose.
+    pub spends: &'a [u8],
+    pub links: &'a str,
+    pub now: i64,
+    /// Every token of the user issued before this is refused.
+    pub cutoff: i64,
+}
+
 /// A new password for an account (see [`Store::set_password`]).
 #[derive(Debug, Clone, Copy)]
 pub struct PasswordUpdate<'a> {
@@ -318,6 +347,111 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let ended = sessions::end_sessions(&mut tx, &u.end).await?;
+        tx.commit().await?;
+        Ok(Some(ended))
+    }
+
+    /// Makes `change.email` the account's sign-in address, proven (the confirm link reached it),
+    /// and raises its token cut-off (tokens name the old address), spending the confirm link,
+    /// in one transaction. `Conflict` (and no change) when another account has the address by
+    /// now.
+    pub async fn change_email(&self, change: &EmailChange<'_>) -> Result<Changed, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 \
+             WHERE jti_hash = $2 AND purpose = $3 AND user_id = $4 AND used_at IS NULL",
+        )
+        .bind(change.now)
+        .bind(change.spends)
+        .bind(change.links)
+        .bind(change.user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent != 1 {
+            tx.rollback().await?;
+            return Ok(Changed::LinkNotSpendable);
+        }
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND deleted_at IS NULL")
+                .bind(change.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(old) = old else {
+            tx.rollback().await?;
+            return Ok(Changed::NoSuchUser);
+        };
+        let renamed = sqlx::query(
+            "UPDATE users SET email = $1, email_verified_at = $2, \
+             tokens_not_before = max(coalesce(tokens_not_before, 0), $3) WHERE id = $4",
+        )
+        .bind(change.email)
+        .bind(change.now)
+        .bind(change.cutoff)
+        .bind(change.user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique);
+        match renamed {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(Changed::Done { old })
+            }
+            Err(StoreError::Conflict) => {
+                tx.rollback().await?;
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Puts an account's earlier address back (its undo link reached it), in one transaction:
+    /// the link spent, the address restored and proven, the password made unusable (whoever
+    /// changed the address knew it), every session ended (`end`), the cut-off raised, and the
+    /// account's other unused links retired. `None` when the link was no longer spendable;
+    /// `Conflict` when another account has the address by now.
+    pub async fn undo_email_change(
+        &self,
+        undo: &EmailChange<'_>,
+        end: &EndSessions<'_>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 \
+             WHERE jti_hash = $2 AND purpose = $3 AND user_id = $4 AND used_at IS NULL",
+        )
+        .bind(undo.now)
+        .bind(undo.spends)
+        .bind(undo.links)
+        .bind(undo.user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        sqlx::query(
+            "UPDATE users SET email = $1, email_verified_at = $2, password_hash = $3, \
+             tokens_not_before = max(coalesce(tokens_not_before, 0), $4) \
+             WHERE id = $5 AND deleted_at IS NULL",
+        )
+        .bind(undo.email)
+        .bind(undo.now)
+        .bind(UNUSABLE_PASSWORD_HASH)
+        .bind(undo.cutoff)
+        .bind(undo.user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_unique)?;
+        sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+        )
+        .bind(undo.now)
+        .bind(undo.user_id)
+        .execute(&mut *tx)
+        .await?;
+        let ended = sessions::end_sessions(&mut tx, end).await?;
         tx.commit().await?;
         Ok(Some(ended))
     }

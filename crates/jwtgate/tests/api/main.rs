@@ -1,5 +1,6 @@
 //! The black-box HTTP test suite: every test boots the real app on a fresh SQLite database.
 
+mod account;
 mod addresses;
 mod admin;
 mod audit;
