@@ -15,11 +15,10 @@ use std::sync::Arc;
 use jwtgate_verify::remote::RemoteJwks;
 use jwtgate_verify::{Algorithm, Jwks, Key, KeySet, Policy, Verifier};
 
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::clock::Clock;
-use crate::domain::email::Email;
-use crate::domain::password::{Password, check_strength};
-use crate::domain::tokens::random_key_bytes;
+use crate::domain::password::Password;
+use crate::shared::keys::random_key_bytes;
 use crate::startup::{self, Application};
 
 #[derive(Debug, Parser)]
@@ -261,21 +260,14 @@ async fn user_add(
     roles: Vec<String>,
     verified: bool,
 ) -> anyhow::Result<()> {
-    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("invalid email: {e}"))?;
     let password = read_password()?;
-    check_strength(&password, &[email.as_str()]).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = startup::build_state(settings, Clock::system()).await?;
-    let hash = state
-        .auth
-        .hash_password(&password)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let user = state
-        .auth
-        .create_user(email, hash, roles, verified)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    state.auth.close().await;
+    let added = state
+        .accounts
+        .add_user(email, password, roles, verified)
+        .await;
+    state.core.close().await;
+    let user = added.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "created user {} ({}) roles={:?}{}",
         user.id,

@@ -229,6 +229,10 @@ pub struct Settings {
     pub mail_server_per_hour: u32,
 }
 
+/// The plan of a user who has none recorded (every token carries a plan), which every
+/// `rate_limits` must configure.
+pub const DEFAULT_PLAN: &str = "free";
+
 /// Per-plan request rates for `/api/*`: requests per minute by plan name. `free` is always
 /// present (the plan of users without one, and of tokens naming an unknown plan).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -660,7 +664,7 @@ impl Settings {
         if self.mail_from.trim().is_empty() {
             return invalid("mail_from must not be empty");
         }
-        if !self.rate_limits.per_minute.contains_key("free") {
+        if !self.rate_limits.per_minute.contains_key(DEFAULT_PLAN) {
             return invalid("rate_limits must include the plan \"free\" (the default plan)");
         }
         for (plan, rate) in &self.rate_limits.per_minute {

@@ -2,13 +2,15 @@
 //! Imports flow `http -> domain -> store`; nothing here is global, so two apps can run side by side.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod files;
 pub mod http;
+pub mod shared;
 pub mod startup;
 pub mod store;
 
+pub use clock::Clock;
 pub use config::Settings;
-pub use domain::clock::Clock;
 pub use startup::Application;

@@ -7,21 +7,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use jwtgate_verify::{Policy, RevocationView, Verifier};
+use jwtgate_verify::{Policy, Verifier};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
-use crate::domain::auth::{Auth, AuthConfig, AuthParts};
+use crate::domain::admin::Admin;
 use crate::domain::background::Background;
-use crate::domain::clock::Clock;
-use crate::domain::keys;
+use crate::domain::core::{Core, TokenRules};
 use crate::domain::links::Links;
 use crate::domain::mail::{MailGate, MailLimits, Mailer};
 use crate::domain::password::{HashParams, PasswordHasher};
-use crate::domain::throttle::{LoginThrottle, ThrottleConfig};
+use crate::domain::sessions::{SessionRules, Sessions};
+use crate::domain::todos::Todos;
 use crate::http::{self, AppState};
+use crate::shared::keys;
+use crate::shared::limits::PlanLimiter;
+use crate::shared::revocation::Revocations;
+use crate::shared::throttle::{LoginThrottle, ThrottleConfig};
 use crate::store::Store;
 
 pub const DATABASE_FILE: &str = "jwtgate.db";
@@ -107,7 +112,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     preflight(&settings)?;
     let store = open_store(&settings).await?;
     let keys = keys::load(&settings).context("cannot load signing keys")?;
-    let revocation = Arc::new(RevocationView::new());
+    let revocations = Revocations::new(settings.access_token_ttl_secs + settings.leeway_secs);
     let leeway = u32::try_from(settings.leeway_secs).unwrap_or(30);
     let max_lifetime = u32::try_from(settings.access_token_ttl_secs).unwrap_or(900);
     let policy = Policy::new(settings.issuer(), settings.audience.clone())
@@ -115,7 +120,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         .with_max_lifetime(max_lifetime);
     let verifier = Arc::new(
         Verifier::new(keys.keyset, policy)
-            .with_revocation(Arc::clone(&revocation))
+            .with_revocation(Arc::clone(revocations.view()))
             .with_cache(10_000),
     );
     let access = {
@@ -129,7 +134,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let hasher = PasswordHasher::new(hash_params(&settings), workers, settings.hash_queue)
         .await
         .context("cannot set up password hashing")?;
-    let throttle = LoginThrottle::new(ThrottleConfig {
+    let throttle = Arc::new(LoginThrottle::new(ThrottleConfig {
         free_account: settings.login_free_attempts_account,
         free_ip: settings.login_free_attempts_ip,
         window_secs: settings.login_window_secs,
@@ -137,54 +142,55 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         // A quarter of the hashing places, and never fewer than the threads: one address can
         // still keep every hashing thread busy when no one else is logging in.
         in_flight_per_ip: workers.max((workers + settings.hash_queue) / 4),
-    });
-    let auth = Auth::new(AuthParts {
-        store,
-        hasher,
-        throttle,
+    }));
+    let core = Arc::new(Core::new(
+        store.clone(),
+        clock.clone(),
+        keys.secrets,
         verifier,
-        revocation,
-        clock,
-        refresh_key: keys.refresh,
-        csrf_key: keys.csrf,
-        device_key: keys.device,
-        config: AuthConfig {
+        revocations,
+        TokenRules {
             issuer: settings.issuer(),
             audience: settings.audience.clone(),
             access_ttl: settings.access_token_ttl_secs,
+            leeway: settings.leeway_secs,
+        },
+    ));
+    let restored = core
+        .restore_revocations()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot rebuild the revocation view: {e}"))?;
+    tracing::info!(
+        sessions = restored.sessions,
+        cutoffs = restored.cutoffs,
+        "revocation view rebuilt from the store"
+    );
+    let sessions = Sessions::new(
+        Arc::clone(&core),
+        hasher.clone(),
+        Arc::clone(&throttle),
+        SessionRules {
             idle_ttl: settings.refresh_idle_ttl_secs,
             absolute_ttl: settings.refresh_absolute_ttl_secs,
             grace: settings.refresh_grace_secs,
-            leeway: settings.leeway_secs,
             require_email_verification: settings.require_email_verification,
             max_sessions: settings.max_sessions_per_user,
             sign_ins_per_minute: settings.login_successes_per_minute,
         },
-    });
-    let restored = auth
-        .rebuild_revocation()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot rebuild the revocation view: {e}"))?;
-    tracing::info!(restored, "revocation view rebuilt from ended sessions");
-    let cutoffs = auth
-        .restore_user_cutoffs()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot restore token cut-offs: {e}"))?;
-    tracing::info!(cutoffs, "token cut-offs restored from role changes");
-    let limits = http::ratelimit::limiter(&settings.rate_limits, auth.clock().clone());
-    let auth = Arc::new(auth);
+    );
+    let limits = PlanLimiter::new(&settings.rate_limits, clock.clone()).map(Arc::new);
     let background = Background::new();
     let mailer = Mailer::new(
         settings.smtp_url.as_ref().map(|u| u.expose()),
         &settings.mail_from,
         settings.data_dir.join("outbox"),
-        auth.clock().clone(),
+        clock.clone(),
         background.clone(),
     )
     .context("cannot set up mail")?;
     let gate = MailGate::new(
-        auth.store().clone(),
-        auth.clock().clone(),
+        store.clone(),
+        clock.clone(),
         MailLimits {
             cooldown_secs: settings.mail_cooldown_secs,
             per_recipient_per_hour: settings.mail_recipient_per_hour,
@@ -193,19 +199,72 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         },
     );
     let links = Links::new(
-        Arc::clone(&auth),
+        Arc::clone(&core),
         mailer,
         gate,
         &settings.effective_public_url(),
     );
-    let accounts = Accounts::new(Arc::clone(&auth), links, background);
+    let accounts = Accounts::new(
+        Arc::clone(&core),
+        hasher,
+        Arc::clone(&throttle),
+        links,
+        background,
+        settings.require_email_verification,
+    );
     Ok(AppState {
         limits,
-        auth,
+        throttle,
+        admin: Arc::new(Admin::new(Arc::clone(&core))),
+        todos: Arc::new(Todos::new(store, clock)),
+        sessions: Arc::new(sessions),
         accounts: Arc::new(accounts),
+        core,
         settings: Arc::new(settings),
         access: Arc::new(access),
     })
+}
+
+/// A running application's operations that are not HTTP routes.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    state: AppState,
+}
+
+impl Handle {
+    /// Resolves once no background work (mail delivery) is in flight.
+    pub async fn idle(&self) {
+        self.state.accounts.background().idle().await;
+    }
+
+    /// What the hourly sweep deletes: (dead sessions, expired single-use tokens, old mail
+    /// records).
+    pub async fn prune_store(&self) -> anyhow::Result<(u64, u64, u64)> {
+        Ok(self.state.core.prune_store().await?)
+    }
+
+    /// `jwtgate user add`: an account made by an operator; its id.
+    pub async fn add_user(
+        &self,
+        email: &str,
+        password: &str,
+        roles: &[&str],
+        verified: bool,
+    ) -> anyhow::Result<String> {
+        let roles = roles.iter().map(|r| (*r).to_owned()).collect();
+        let password = crate::domain::password::Password::new(password.to_owned());
+        let user = self
+            .state
+            .accounts
+            .add_user(email, password, roles, verified)
+            .await?;
+        Ok(user.id)
+    }
+
+    /// The store the application runs on.
+    pub fn store(&self) -> &Store {
+        self.state.core.store()
+    }
 }
 
 /// Stops a running [`Application`] (the same path as SIGTERM / Ctrl-C).
@@ -261,8 +320,17 @@ impl Application {
         self.addr
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// What a test suite (or a program embedding the server) may do besides HTTP.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            state: self.state.clone(),
+        }
+    }
+
+    /// The settings the server runs with: the address it bound, and an unset issuer resolved
+    /// to it.
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -285,7 +353,8 @@ impl Application {
         });
 
         let sweeper = {
-            let auth = Arc::clone(&state.auth);
+            let core = Arc::clone(&state.core);
+            let throttle = Arc::clone(&state.throttle);
             let limits = state.limits.clone();
             let mut stop = shutdown.subscribe();
             tokio::spawn(async move {
@@ -295,13 +364,14 @@ impl Application {
                         _ = tick.tick() => {}
                         _ = stop.wait_for(|s| *s) => break,
                     }
-                    auth.prune();
+                    core.prune();
+                    throttle.prune(core.clock().now());
                     if let Some(limits) = &limits {
                         limits.prune();
                     }
                     // The database once an hour (and at startup).
                     if minute % 60 == 0 {
-                        match auth.prune_store().await {
+                        match core.prune_store().await {
                             Ok((sessions, one_time, mails)) => {
                                 tracing::debug!(sessions, one_time, mails, "pruned the store");
                             }
@@ -312,7 +382,7 @@ impl Application {
             })
         };
 
-        let auth = Arc::clone(&state.auth);
+        let core = Arc::clone(&state.core);
         let background = state.accounts.background().clone();
         let limits = http::serve::Limits {
             header_read_timeout: Duration::from_secs(state.settings.header_read_timeout_secs),
@@ -333,7 +403,7 @@ impl Application {
                 "shutting down with background work unfinished"
             );
         }
-        auth.close().await;
+        core.close().await;
         tracing::info!("stopped");
         Ok(())
     }

@@ -8,14 +8,17 @@ use std::sync::Arc;
 use jwtgate_verify::Claims;
 
 use crate::domain::audit::{AuditEvent, Outcome};
-use crate::domain::auth::{Auth, AuthError, User};
 use crate::domain::background::Background;
+use crate::domain::core::Core;
 use crate::domain::email::Email;
+use crate::domain::error::AuthError;
 use crate::domain::links::{LinkFor, Links, Purpose};
 use crate::domain::mail::{Admission, Mail, MailKind};
-use crate::domain::password::{Password, Verified};
-use crate::domain::sessions::reason;
-use crate::domain::throttle::Attempt;
+use crate::domain::password::{Password, PasswordHasher, Verified, check_strength_for};
+use crate::domain::plans::is_valid_name;
+use crate::domain::reason::EndReason;
+use crate::domain::sessions::User;
+use crate::shared::throttle::{Attempt, LoginThrottle};
 use crate::store::admin::Guarded;
 use crate::store::{Changed, EmailChange, EndSessions, PasswordUpdate, StoreError, UserRow};
 
@@ -44,24 +47,34 @@ pub enum Registered {
 /// The password and email flows. Shared behind an `Arc` (flows that mail spawn a task).
 #[derive(Debug)]
 pub struct Accounts {
-    auth: Arc<Auth>,
+    core: Arc<Core>,
+    hasher: PasswordHasher,
+    throttle: Arc<LoginThrottle>,
     /// The single-use links these flows mail (and the mailer and ration they go through).
     links: Links,
     /// Work a request starts and does not wait for; shutdown (and tests) wait for it.
     background: Background,
+    /// Registration (and an address change) stops revealing taken addresses.
+    require_email_verification: bool,
 }
 
 impl Accounts {
-    pub fn new(auth: Arc<Auth>, links: Links, background: Background) -> Self {
+    pub fn new(
+        core: Arc<Core>,
+        hasher: PasswordHasher,
+        throttle: Arc<LoginThrottle>,
+        links: Links,
+        background: Background,
+        require_email_verification: bool,
+    ) -> Self {
         Self {
-            auth,
+            core,
+            hasher,
+            throttle,
             links,
             background,
+            require_email_verification,
         }
-    }
-
-    pub fn auth(&self) -> &Arc<Auth> {
-        &self.auth
     }
 
     /// The background work of these flows (mail delivery included).
@@ -93,7 +106,7 @@ impl Accounts {
         outcome: Outcome,
         detail: Option<String>,
     ) {
-        self.auth
+        self.core
             .audit()
             .record(AuditEvent {
                 actor: Some(user_id),
@@ -121,13 +134,13 @@ impl Accounts {
         ip: &str,
     ) -> Result<Registered, AuthError> {
         let email = Email::parse(email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
-        self.auth.check_strength(&email, &password).await?;
+        check_strength_for(&email, &password).await?;
         // Registration hashes a password too: one address gets the same share as for logins.
-        let _in_flight = self.auth.throttle.enter(ip).ok_or(AuthError::Busy)?;
-        let hash = self.auth.hasher.hash(&password).await?;
-        let hidden = self.auth.config.require_email_verification;
+        let _in_flight = self.throttle.enter(ip).ok_or(AuthError::Busy)?;
+        let hash = self.hasher.hash(&password).await?;
+        let hidden = self.require_email_verification;
         match self
-            .auth
+            .core
             .create_user(email.clone(), hash, Vec::new(), false)
             .await
         {
@@ -164,11 +177,33 @@ impl Accounts {
         }
     }
 
+    /// An account made by an operator (`jwtgate user add`, and test suites): the strength
+    /// policy applies, the roles are as given (each a valid name), and with `verified` the
+    /// operator vouches for the address, which then needs no confirmation mail.
+    pub async fn add_user(
+        &self,
+        email: &str,
+        password: Password,
+        roles: Vec<String>,
+        verified: bool,
+    ) -> Result<User, AuthError> {
+        let email = Email::parse(email).map_err(|e| AuthError::InvalidEmail(e.0.to_owned()))?;
+        if let Some(bad) = roles.iter().find(|r| !is_valid_name(r)) {
+            return Err(AuthError::Internal(format!(
+                "role {bad:?} is not a valid name (a lower-case letter, then up to 31 of a-z, 0-9, _ or -)"
+            )));
+        }
+        check_strength_for(&email, &password).await?;
+        let hash = self.hasher.hash(&password).await?;
+        let user = self.core.create_user(email, hash, roles, verified).await?;
+        Ok(user.into())
+    }
+
     /// Sends the signed-in user a new verification link unless the address is already
     /// verified or the mail ration says no; which it was, and when another could go. (Only
     /// the account's own holder learns this.)
     pub async fn resend_verification(&self, user_id: &str, ip: &str) -> Result<Resent, AuthError> {
-        let Some(user) = self.auth.store.user_by_id(user_id).await? else {
+        let Some(user) = self.core.store().user_by_id(user_id).await? else {
             return Err(AuthError::NotFound);
         };
         if user.email_verified {
@@ -193,7 +228,7 @@ impl Accounts {
         let this = Arc::clone(self);
         self.background.spawn(async move {
             let user = match Email::parse(&email) {
-                Ok(email) => this.auth.store.user_by_email(email.as_str()).await,
+                Ok(email) => this.core.store().user_by_email(email.as_str()).await,
                 Err(_) => Ok(None),
             };
             let result = match user {
@@ -217,9 +252,9 @@ impl Accounts {
         self.links.consume(Purpose::VerifyEmail, &claims).await?;
         // The link names the address it was sent to: after an address change it verifies nothing.
         if !self
-            .auth
-            .store
-            .mark_email_verified(&claims.sub, &email, self.auth.clock.now())
+            .core
+            .store()
+            .mark_email_verified(&claims.sub, &email, self.core.clock().now())
             .await?
         {
             return Err(AuthError::InvalidToken);
@@ -245,17 +280,17 @@ impl Accounts {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        let Some(user) = self.auth.store.user_by_email(email.as_str()).await? else {
+        let Some(user) = self.core.store().user_by_email(email.as_str()).await? else {
             return Ok(());
         };
         // A disabled account gets no link: a reset must not be a way back in.
-        if self.auth.store.is_disabled(&user.id).await? {
+        if self.core.store().is_disabled(&user.id).await? {
             return Ok(());
         }
         if !self.mail_link(Purpose::Reset, &user, ip).await?.sent {
             return Ok(());
         }
-        self.auth
+        self.core
             .audit()
             .record(AuditEvent {
                 actor: None,
@@ -276,8 +311,8 @@ impl Accounts {
         new_password: &Password,
     ) -> Result<String, AuthError> {
         let email = Email::parse(&user.email).map_err(|e| AuthError::Internal(e.to_string()))?;
-        self.auth.check_strength(&email, new_password).await?;
-        Ok(self.auth.hasher.hash(new_password).await?)
+        check_strength_for(&email, new_password).await?;
+        Ok(self.hasher.hash(new_password).await?)
     }
 
     /// The new hash takes hold in one transaction (see `Store::set_password`): a cut-off refuses
@@ -290,10 +325,10 @@ impl Accounts {
         hash: &str,
         spends: Option<&Claims>,
         keep: Option<&str>,
-        why: &str,
+        why: EndReason,
     ) -> Result<usize, AuthError> {
-        let auth = &self.auth;
-        let cutoff = auth.cutoff_now();
+        let core = &self.core;
+        let cutoff = core.cutoff_now();
         let spent = spends.map(Links::spent_by);
         let update = PasswordUpdate {
             hash,
@@ -303,19 +338,19 @@ impl Accounts {
             end: EndSessions {
                 user_id,
                 keep,
-                now: auth.clock.now(),
-                reason: why,
+                now: core.clock().now(),
+                reason: why.as_str(),
             },
         };
-        let Some(ended) = auth.store.set_password(&update).await? else {
+        let Some(ended) = core.store().set_password(&update).await? else {
             // The link was used meanwhile (or never existed): nothing changed.
             return Err(match spends {
                 Some(claims) => self.links.why_not_spent(Purpose::Reset, claims).await,
                 None => AuthError::InvalidToken,
             });
         };
-        auth.revoke_user(user_id, cutoff);
-        auth.revoke_sessions(&ended);
+        core.revoke_user(user_id, cutoff);
+        core.revoke_sessions(&ended);
         Ok(ended.len())
     }
 
@@ -328,20 +363,26 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         let claims = self.links.check(Purpose::Reset, token)?;
         let user = self
-            .auth
-            .store
+            .core
+            .store()
             .user_by_id(&claims.sub)
             .await?
             .ok_or(AuthError::InvalidToken)?;
         // A link mailed before the account was disabled must not be a way back in either.
-        if self.auth.store.is_disabled(&user.id).await? {
+        if self.core.store().is_disabled(&user.id).await? {
             return Err(AuthError::AccountDisabled);
         }
         // Strength and hashing before the token is spent: a weak password or a busy pool must
         // not burn the link.
         let hash = self.strong_hash(&user, &new_password).await?;
         let ended = self
-            .replace_password(&user.id, &hash, Some(&claims), None, reason::PASSWORD_RESET)
+            .replace_password(
+                &user.id,
+                &hash,
+                Some(&claims),
+                None,
+                EndReason::PasswordReset,
+            )
             .await?;
         tracing::info!(user_id = %user.id, ended, "password reset");
         self.audit_own(
@@ -367,31 +408,31 @@ impl Accounts {
         ip: &str,
         event: &'static str,
     ) -> Result<(), AuthError> {
-        let auth = &self.auth;
-        let now = auth.clock.now();
+        let core = &self.core;
+        let now = core.clock().now();
         let attempt = Attempt::Session(session);
-        auth.throttle
+        self.throttle
             .check(&attempt, now)
             .map_err(AuthError::Throttled)?;
-        if auth
+        if self
             .hasher
             .verify(password, Some(&user.password_hash))
             .await?
             == Verified::No
         {
-            auth.throttle.record_failure(&attempt, now);
+            self.throttle.record_failure(&attempt, now);
             let detail = Some("wrong current password".into());
             self.audit_own(&user.id, ip, event, Outcome::Failure, detail)
                 .await;
             return Err(AuthError::WrongPassword);
         }
-        auth.throttle.record_success(&attempt);
+        self.throttle.record_success(&attempt);
         Ok(())
     }
 
     async fn account(&self, user_id: &str) -> Result<UserRow, AuthError> {
-        self.auth
-            .store
+        self.core
+            .store()
             .user_by_id(user_id)
             .await?
             .ok_or(AuthError::NotFound)
@@ -424,7 +465,7 @@ impl Accounts {
                 &hash,
                 None,
                 Some(current_session),
-                reason::PASSWORD_CHANGED,
+                EndReason::PasswordChanged,
             )
             .await?;
         self.audit_own(
@@ -435,7 +476,7 @@ impl Accounts {
             Some(format!("{ended} other sessions ended")),
         )
         .await;
-        self.auth.reissue_access(user_id, current_session).await
+        self.core.reissue_access(user_id, current_session).await
     }
 
     /// Starts a change of the signed-in user's sign-in address: the password again, then a
@@ -459,8 +500,14 @@ impl Accounts {
         }
         self.confirm_password(&user, session, &password, ip, "email_change")
             .await?;
-        if self.auth.store.user_by_email(new.as_str()).await?.is_some() {
-            if self.auth.config.require_email_verification {
+        if self
+            .core
+            .store()
+            .user_by_email(new.as_str())
+            .await?
+            .is_some()
+        {
+            if self.require_email_verification {
                 return Ok(());
             }
             return Err(AuthError::EmailTaken);
@@ -488,18 +535,18 @@ impl Accounts {
     pub async fn confirm_email_change(&self, token: &str, ip: &str) -> Result<(), AuthError> {
         let claims = self.links.check(Purpose::ChangeEmail, token)?;
         let new = claims.email.clone().ok_or(AuthError::InvalidToken)?;
-        let auth = &self.auth;
-        let cutoff = auth.cutoff_now();
+        let core = &self.core;
+        let cutoff = core.cutoff_now();
         let spent = Links::spent_by(&claims);
         let change = EmailChange {
             user_id: &claims.sub,
             email: &new,
             spends: &spent,
             links: Purpose::ChangeEmail.name(),
-            now: auth.clock.now(),
+            now: core.clock().now(),
             cutoff,
         };
-        let old = match auth.store.change_email(&change).await {
+        let old = match core.store().change_email(&change).await {
             Ok(Changed::Done { old }) => old,
             Ok(Changed::LinkNotSpendable) => {
                 return Err(self
@@ -508,10 +555,10 @@ impl Accounts {
                     .await);
             }
             Ok(Changed::NoSuchUser) => return Err(AuthError::InvalidToken),
-            Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
+            Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
             Err(e) => return Err(e.into()),
         };
-        auth.revoke_user(&claims.sub, cutoff);
+        core.revoke_user(&claims.sub, cutoff);
         let notice = LinkFor {
             user_id: &claims.sub,
             email: &old,
@@ -529,9 +576,9 @@ impl Accounts {
     pub async fn undo_email_change(&self, token: &str, ip: &str) -> Result<(), AuthError> {
         let claims = self.links.check(Purpose::UndoEmail, token)?;
         let old = claims.email.clone().ok_or(AuthError::InvalidToken)?;
-        let auth = &self.auth;
-        let cutoff = auth.cutoff_now();
-        let now = auth.clock.now();
+        let core = &self.core;
+        let cutoff = core.cutoff_now();
+        let now = core.clock().now();
         let spent = Links::spent_by(&claims);
         let undo = EmailChange {
             user_id: &claims.sub,
@@ -545,16 +592,16 @@ impl Accounts {
             user_id: &claims.sub,
             keep: None,
             now,
-            reason: reason::EMAIL_CHANGE_UNDONE,
+            reason: EndReason::EmailChangeUndone.as_str(),
         };
-        let ended = match auth.store.undo_email_change(&undo, &end).await {
+        let ended = match core.store().undo_email_change(&undo, &end).await {
             Ok(Some(ended)) => ended,
             Ok(None) => return Err(self.links.why_not_spent(Purpose::UndoEmail, &claims).await),
-            Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
+            Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
             Err(e) => return Err(e.into()),
         };
-        auth.revoke_user(&claims.sub, cutoff);
-        auth.revoke_sessions(&ended);
+        core.revoke_user(&claims.sub, cutoff);
+        core.revoke_sessions(&ended);
         let reset = LinkFor {
             user_id: &claims.sub,
             email: &old,
@@ -587,18 +634,18 @@ impl Accounts {
         let user = self.account(user_id).await?;
         self.confirm_password(&user, session, &password, ip, "account_deleted")
             .await?;
-        let auth = &self.auth;
-        let cutoff = auth.cutoff_now();
+        let core = &self.core;
+        let cutoff = core.cutoff_now();
         let end = EndSessions {
             user_id,
             keep: None,
-            now: auth.clock.now(),
-            reason: reason::ACCOUNT_DELETED,
+            now: core.clock().now(),
+            reason: EndReason::AccountDeleted.as_str(),
         };
-        match auth.store.delete_user(&end, cutoff).await? {
+        match core.store().delete_user(&end, cutoff).await? {
             Guarded::Done(ended) => {
-                auth.revoke_user(user_id, cutoff);
-                auth.revoke_sessions(&ended);
+                core.revoke_user(user_id, cutoff);
+                core.revoke_sessions(&ended);
             }
             Guarded::NotFound => return Err(AuthError::NotFound),
             Guarded::LastAdmin => return Err(AuthError::LastAdmin),

@@ -9,9 +9,12 @@
 
 use serde::Serialize;
 
-use crate::domain::auth::{Auth, AuthError};
-use crate::domain::plans::{DEFAULT_PLAN, Plan};
-use crate::domain::sessions::reason;
+use std::sync::Arc;
+
+use crate::domain::core::Core;
+use crate::domain::error::AuthError;
+use crate::domain::plans::{DEFAULT_PLAN, Plan, is_valid_name};
+use crate::domain::reason::EndReason;
 use crate::store::admin::{AdminUserRow, Guarded};
 use crate::store::{EndSessions, StoreError};
 
@@ -48,16 +51,6 @@ impl From<AuthError> for AdminError {
     fn from(e: AuthError) -> Self {
         AdminError::Internal(e.to_string())
     }
-}
-
-/// Whether `name` is a valid role or plan name: `^[a-z][a-z0-9_-]{0,31}$`.
-pub fn is_valid_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    matches!(bytes.first(), Some(b'a'..=b'z'))
-        && bytes.len() <= 32
-        && bytes
-            .iter()
-            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'))
 }
 
 /// A validated, de-duplicated, sorted set of role names.
@@ -124,9 +117,19 @@ pub struct UserPage {
     pub total: i64,
 }
 
-impl Auth {
+/// The administrators' service.
+#[derive(Debug)]
+pub struct Admin {
+    core: Arc<Core>,
+}
+
+impl Admin {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
     /// Users whose email contains `query` (case-insensitive), page `page` (from 1).
-    pub async fn admin_list_users(
+    pub async fn list_users(
         &self,
         query: &str,
         page: u32,
@@ -137,6 +140,7 @@ impl Auth {
         let offset = i64::from(page - 1) * i64::from(per_page);
         let needle = query.trim().to_lowercase();
         let (rows, total) = self
+            .core
             .store()
             .list_users(&needle, i64::from(per_page), offset)
             .await?;
@@ -148,8 +152,9 @@ impl Auth {
         })
     }
 
-    pub async fn admin_get_user(&self, user_id: &str) -> Result<AdminUser, AdminError> {
-        self.store()
+    pub async fn user(&self, user_id: &str) -> Result<AdminUser, AdminError> {
+        self.core
+            .store()
             .admin_user(user_id)
             .await?
             .map(AdminUser::from)
@@ -159,7 +164,7 @@ impl Auth {
     /// Replaces a user's roles. Their access tokens stop verifying at once; their sessions stay
     /// alive, and the next refresh (which reads roles from the users table) carries the new
     /// roles.
-    pub async fn admin_set_roles(
+    pub async fn set_roles(
         &self,
         actor: &str,
         user_id: &str,
@@ -170,15 +175,16 @@ impl Auth {
                 "an administrator cannot remove their own admin role",
             ));
         }
-        let cutoff = self.cutoff_now();
+        let cutoff = self.core.cutoff_now();
         match self
+            .core
             .store()
             .set_roles(user_id, roles.as_slice(), cutoff)
             .await?
         {
             Guarded::Done(()) => {
-                self.revoke_user(user_id, cutoff);
-                self.admin_get_user(user_id).await
+                self.core.revoke_user(user_id, cutoff);
+                self.user(user_id).await
             }
             Guarded::NotFound => Err(AdminError::NotFound),
             Guarded::LastAdmin => Err(AdminError::LastAdmin),
@@ -187,72 +193,55 @@ impl Auth {
 
     /// Sets a user's plan. No revocation: the plan only sizes a rate limit and takes effect on
     /// the next refresh.
-    pub async fn admin_set_plan(
-        &self,
-        user_id: &str,
-        plan: &Plan,
-    ) -> Result<AdminUser, AdminError> {
-        if !self.store().set_plan(user_id, plan.as_str()).await? {
+    pub async fn set_plan(&self, user_id: &str, plan: &Plan) -> Result<AdminUser, AdminError> {
+        if !self.core.store().set_plan(user_id, plan.as_str()).await? {
             return Err(AdminError::NotFound);
         }
-        self.admin_get_user(user_id).await
+        self.user(user_id).await
     }
 
     /// Disables an account: a cut-off refuses every token of it, whatever state its session is
     /// in, and every session ends (`disabled_by_admin`), in one transaction.
-    pub async fn admin_disable(&self, actor: &str, user_id: &str) -> Result<AdminUser, AdminError> {
+    pub async fn disable(&self, actor: &str, user_id: &str) -> Result<AdminUser, AdminError> {
         if actor == user_id {
             return Err(AdminError::CannotModifySelf(
                 "an administrator cannot disable their own account",
             ));
         }
-        let cutoff = self.cutoff_now();
+        let cutoff = self.core.cutoff_now();
         let end = EndSessions {
             user_id,
             keep: None,
-            now: self.clock().now(),
-            reason: reason::DISABLED_BY_ADMIN,
+            now: self.core.clock().now(),
+            reason: EndReason::DisabledByAdmin.as_str(),
         };
-        match self.store().disable_user(&end, cutoff).await? {
+        match self.core.store().disable_user(&end, cutoff).await? {
             Guarded::Done(ended) => {
-                self.revoke_user(user_id, cutoff);
-                self.revoke_sessions(&ended);
+                self.core.revoke_user(user_id, cutoff);
+                self.core.revoke_sessions(&ended);
             }
             Guarded::NotFound => return Err(AdminError::NotFound),
             Guarded::LastAdmin => return Err(AdminError::LastAdmin),
         }
-        self.admin_get_user(user_id).await
+        self.user(user_id).await
     }
 
-    pub async fn admin_enable(&self, user_id: &str) -> Result<AdminUser, AdminError> {
-        if !self.store().enable_user(user_id).await? {
+    pub async fn enable(&self, user_id: &str) -> Result<AdminUser, AdminError> {
+        if !self.core.store().enable_user(user_id).await? {
             return Err(AdminError::NotFound);
         }
-        self.admin_get_user(user_id).await
+        self.user(user_id).await
     }
 
     /// Ends every session of the user (`signed_out_by_admin`) and cuts off every token issued
     /// so far, those of sessions that already expired included. Returns how many ended.
-    pub async fn admin_end_sessions(&self, user_id: &str) -> Result<usize, AdminError> {
-        if self.store().admin_user(user_id).await?.is_none() {
+    pub async fn end_sessions(&self, user_id: &str) -> Result<usize, AdminError> {
+        if self.core.store().admin_user(user_id).await?.is_none() {
             return Err(AdminError::NotFound);
         }
         Ok(self
-            .end_sessions_of_user(user_id, None, reason::SIGNED_OUT_BY_ADMIN, true)
+            .core
+            .end_sessions_of_user(user_id, None, EndReason::SignedOutByAdmin, true)
             .await?)
-    }
-
-    /// INVARIANT: a restart never revives a token cut off by a role change. Every cut-off still
-    /// within an access-token lifetime goes back into the revocation view before the server
-    /// listens.
-    pub async fn restore_user_cutoffs(&self) -> Result<usize, AdminError> {
-        let now = self.clock().now();
-        let horizon = self.revocation_horizon();
-        let cutoffs = self.store().user_cutoffs_since(now - horizon).await?;
-        for (user_id, cutoff) in &cutoffs {
-            self.revocation()
-                .revoke_user_tokens_issued_before(user_id, *cutoff, cutoff + horizon);
-        }
-        Ok(cutoffs.len())
     }
 }

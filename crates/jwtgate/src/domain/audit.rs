@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::domain::clock::Clock;
+use crate::clock::Clock;
 use crate::store::{AuditRow, NewAuditRow, Store, StoreError};
 
 /// How an audited action ended.

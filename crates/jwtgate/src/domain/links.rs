@@ -20,7 +20,8 @@ use std::sync::Arc;
 use aws_lc_rs::digest;
 use jwtgate_verify::{Audience, Claims, Policy, Verifier};
 
-use crate::domain::auth::{Auth, AuthError};
+use crate::domain::core::Core;
+use crate::domain::error::AuthError;
 use crate::domain::mail::{Admission, Mail, MailGate, MailKind, Mailer};
 use crate::domain::tokens;
 use crate::store::Consumed;
@@ -171,7 +172,7 @@ pub struct LinkFor<'a> {
 /// Mints, checks, spends and mails single-use links.
 #[derive(Debug)]
 pub struct Links {
-    auth: Arc<Auth>,
+    core: Arc<Core>,
     mailer: Mailer,
     gate: MailGate,
     public_url: String,
@@ -180,18 +181,18 @@ pub struct Links {
 
 impl Links {
     /// `public_url` is the base of the links (the web client's origin).
-    pub fn new(auth: Arc<Auth>, mailer: Mailer, gate: MailGate, public_url: &str) -> Self {
-        let c = auth.config.clone();
+    pub fn new(core: Arc<Core>, mailer: Mailer, gate: MailGate, public_url: &str) -> Self {
+        let c = core.rules().clone();
         let leeway = u32::try_from(c.leeway).unwrap_or(30);
         let verifiers = Purpose::ALL.map(|p| {
             let policy = Policy::new(c.issuer.clone(), p.audience(&c.issuer))
                 .with_typ(p.typ())
                 .with_leeway(leeway)
                 .with_max_lifetime(u32::try_from(p.ttl()).unwrap_or(u32::MAX));
-            (p, auth.verifier.sibling(policy).without_revocation())
+            (p, core.verifier().sibling(policy).without_revocation())
         });
         Self {
-            auth,
+            core,
             mailer,
             gate,
             public_url: public_url.trim_end_matches('/').to_owned(),
@@ -208,9 +209,9 @@ impl Links {
     }
 
     async fn mint(&self, purpose: Purpose, link: &LinkFor<'_>) -> Result<String, AuthError> {
-        let now = self.auth.clock.now();
+        let now = self.core.clock().now();
         let jti = tokens::random_id();
-        let config = &self.auth.config;
+        let config = self.core.rules();
         let claims = Claims {
             iss: config.issuer.clone(),
             sub: link.user_id.to_owned(),
@@ -228,12 +229,12 @@ impl Links {
             extra: serde_json::Map::new(),
         };
         let token = self
-            .auth
-            .keys
+            .core
+            .keys()
             .sign(purpose.typ(), &claims)
             .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
-        self.auth
-            .store
+        self.core
+            .store()
             .insert_one_time(
                 &jti_hash(&jti),
                 purpose.name(),
@@ -254,7 +255,7 @@ impl Links {
             .find_map(|(p, v)| (*p == purpose).then_some(v))
             .ok_or(AuthError::InvalidToken)?;
         verifier
-            .verify_at(token.trim(), self.auth.clock.now())
+            .verify_at(token.trim(), self.core.clock().now())
             .map_err(|e| match e {
                 jwtgate_verify::Error::Expired => AuthError::TokenExpired,
                 other => {
@@ -266,10 +267,10 @@ impl Links {
 
     /// Marks the token used; exactly one caller ever succeeds.
     pub async fn consume(&self, purpose: Purpose, claims: &Claims) -> Result<(), AuthError> {
-        let now = self.auth.clock.now();
+        let now = self.core.clock().now();
         match self
-            .auth
-            .store
+            .core
+            .store()
             .consume_one_time(&jti_hash(&claims.jti), purpose.name(), &claims.sub, now)
             .await?
         {
@@ -288,8 +289,8 @@ impl Links {
     /// Why a token a transaction could not spend was not spendable.
     pub async fn why_not_spent(&self, purpose: Purpose, claims: &Claims) -> AuthError {
         match self
-            .auth
-            .store
+            .core
+            .store()
             .why_not_consumed(&jti_hash(&claims.jti), purpose.name(), &claims.sub)
             .await
         {

@@ -19,8 +19,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use aws_lc_rs::digest;
 
+use crate::clock::Clock;
 use crate::domain::background::Background;
-use crate::domain::clock::Clock;
 use crate::domain::email::Email;
 use crate::domain::tokens;
 use crate::store::{MailRequest, Store, StoreError};

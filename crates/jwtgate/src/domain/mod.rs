@@ -1,22 +1,24 @@
-//! Owns the rules: accounts, passwords, sessions, refresh rotation, throttling, time.
-//! Must not import axum or sqlx (it calls `store::Store` methods, never SQL).
+//! Owns the rules, as one small core that every service shares (`core`: store, clock, keys,
+//! revocations, the token rules) and services that each own one job: `sessions` (sign-in,
+//! refresh, sign-out, the session list), `accounts` (registration, passwords, addresses,
+//! deletion), `admin`, `todos`. Must not import axum or sqlx (it calls `store::Store` methods,
+//! never SQL); per-node state lives in `shared`.
 
 pub mod accounts;
 pub mod admin;
 pub mod audit;
-pub mod auth;
 pub mod background;
-pub mod clock;
+pub mod core;
 pub mod device;
 pub mod email;
-pub mod keys;
+pub mod error;
 pub mod links;
 pub mod mail;
 pub mod password;
 pub mod plans;
+pub mod reason;
 pub mod sessions;
-pub mod throttle;
 pub mod todos;
 pub mod tokens;
 
-pub use auth::{Auth, AuthError};
+pub use error::AuthError;

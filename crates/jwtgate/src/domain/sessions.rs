@@ -1,40 +1,94 @@
-//! Owns the user's view of their sessions: the session list (with device labels), revoking one
-//! session, logout scopes, and ending every session of a user for a reason (password change and
-//! reset here; disabling and role changes in the admin API). Must not import axum or sqlx.
+//! Owns sessions: login (the throttle, the password check, the session and its tokens), refresh
+//! rotation with the convergent grace rule and reuse detection, logout scopes, and the user's
+//! list of their sessions. Must not import axum or sqlx.
 //!
-//! Every path ends sessions through `Auth::end_session`, which revokes the session's access
-//! tokens in the revocation view before it writes: an ended session's tokens stop at once.
-//!
-//! End reasons (the `code` of the next refresh on that session): `logout`,
-//! `signed_out_elsewhere`, `refresh_token_reused`, `password_changed`, `password_reset`,
-//! `disabled_by_admin`, `roles_changed`, `session_expired` (idle or absolute lifetime).
+//! Every path that ends sessions goes through `Core`, which revokes their access tokens in this
+//! node's revocation view as it writes: an ended session's tokens stop at once.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::domain::audit::{AuditEvent, Outcome};
-use crate::domain::auth::{Auth, AuthError, Csrf};
+use crate::domain::core::Core;
 use crate::domain::device;
-use crate::domain::tokens::RefreshToken;
-use crate::store::EndSessions;
+use crate::domain::email::Email;
+use crate::domain::error::AuthError;
+use crate::domain::password::{Password, PasswordHasher, Verified};
+use crate::domain::reason::EndReason;
+use crate::domain::tokens::{self, RefreshToken};
+use crate::shared::throttle::{Attempt, LoginThrottle};
+use crate::store::{Created, NewSession, SessionLimits, SessionRow, UserRow};
 
-/// Why a session ended: the stable codes clients show to users.
-pub mod reason {
-    pub const LOGOUT: &str = "logout";
-    pub const SIGNED_OUT_ELSEWHERE: &str = "signed_out_elsewhere";
-    pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
-    pub const PASSWORD_CHANGED: &str = "password_changed";
-    pub const PASSWORD_RESET: &str = "password_reset";
-    pub const DISABLED_BY_ADMIN: &str = "disabled_by_admin";
-    pub const SIGNED_OUT_BY_ADMIN: &str = "signed_out_by_admin";
-    pub const ROLES_CHANGED: &str = "roles_changed";
-    /// The old address undid a change of the sign-in address.
-    pub const EMAIL_CHANGE_UNDONE: &str = "email_change_undone";
-    /// The account was deleted by its holder.
-    pub const ACCOUNT_DELETED: &str = "account_deleted";
-    /// A newer sign-in made room: the account had `max_sessions_per_user` live sessions.
-    pub const SESSION_LIMIT: &str = "session_limit";
-    /// Idle or absolute lifetime reached (the core's code for both).
-    pub const SESSION_EXPIRED: &str = "session_expired";
+/// How long sessions live and how many an account may have.
+#[derive(Debug, Clone)]
+pub struct SessionRules {
+    pub idle_ttl: i64,
+    pub absolute_ttl: i64,
+    /// Seconds in which a spent refresh token always gets the same successor.
+    pub grace: i64,
+    /// Login waits for a verified address.
+    pub require_email_verification: bool,
+    /// Live sessions per account at most.
+    pub max_sessions: u32,
+    /// Successful sign-ins per account per minute at most.
+    pub sign_ins_per_minute: u32,
+}
+
+/// The public view of an account.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub plan: Option<String>,
+    pub created_at: i64,
+    pub email_verified: bool,
+}
+
+impl From<UserRow> for User {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            roles: u.roles,
+            plan: u.plan,
+            created_at: u.created_at,
+            email_verified: u.email_verified,
+        }
+    }
+}
+
+/// What login and refresh hand out.
+#[derive(Debug)]
+pub struct Issued {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: RefreshToken,
+    /// Seconds until the session's absolute expiry (the refresh cookie's Max-Age).
+    pub refresh_max_age: i64,
+    pub session_id: String,
+    pub csrf_token: String,
+    /// A sign-in's fresh device token (see `tokens::device_token`); `None` on refresh.
+    pub device_token: Option<String>,
+    pub user: User,
+}
+
+/// Whether a request must prove it is same-origin (cookie transport).
+#[derive(Debug, Clone, Copy)]
+pub enum Csrf<'a> {
+    NotRequired,
+    Required(Option<&'a str>),
+}
+
+#[derive(Debug)]
+pub struct LoginRequest<'a> {
+    pub email: &'a str,
+    pub password: Password,
+    pub ip: &'a str,
+    pub user_agent: Option<&'a str>,
+    /// The device token the client holds from an earlier sign-in, if any.
+    pub device_token: Option<&'a str>,
 }
 
 /// One line of the session list.
@@ -60,17 +114,344 @@ pub enum LogoutScope {
     All,
 }
 
-impl Auth {
+/// Why `session` ended, if it has.
+fn ended(session: &SessionRow) -> Option<EndReason> {
+    session
+        .ended_at
+        .map(|_| EndReason::parse(session.end_reason.as_deref().unwrap_or_default()))
+}
+
+#[derive(Debug)]
+pub struct Sessions {
+    core: Arc<Core>,
+    hasher: PasswordHasher,
+    throttle: Arc<LoginThrottle>,
+    rules: SessionRules,
+}
+
+impl Sessions {
+    pub fn new(
+        core: Arc<Core>,
+        hasher: PasswordHasher,
+        throttle: Arc<LoginThrottle>,
+        rules: SessionRules,
+    ) -> Self {
+        Self {
+            core,
+            hasher,
+            throttle,
+            rules,
+        }
+    }
+
+    pub async fn login(&self, req: LoginRequest<'_>) -> Result<Issued, AuthError> {
+        let core = &self.core;
+        let store = core.store();
+        let now = core.clock().now();
+        // Throttle on the normalised form even when it is not a valid address, so the same
+        // account cannot be hammered through spelling variants.
+        let account = Email::throttle_key(req.email);
+        // A device that signed in to this account before is throttled on its own: an attacker
+        // holding the account locked for anonymous clients does not lock its owner out.
+        let device = req
+            .device_token
+            .and_then(|t| core.device_nonce(t, &account, now));
+        let attempt = match &device {
+            Some(nonce) => Attempt::Device(nonce),
+            None => Attempt::Anonymous {
+                account: &account,
+                ip: req.ip,
+            },
+        };
+        self.throttle
+            .check(&attempt, now)
+            .map_err(AuthError::Throttled)?;
+        // Held until the answer: one address flooding logins fills only its share of the queue.
+        let _in_flight = self.throttle.enter(req.ip).ok_or(AuthError::Busy)?;
+        let user = match Email::parse(req.email) {
+            Ok(email) => store.user_by_email(email.as_str()).await?,
+            Err(_) => None,
+        };
+        // Unknown users are checked against the dummy hash: same work, same answer.
+        let verified = self
+            .hasher
+            .verify(
+                &req.password,
+                user.as_ref().map(|u| u.password_hash.as_str()),
+            )
+            .await?;
+        let user = match (user, verified) {
+            (Some(user), Verified::Yes) => user,
+            (Some(user), Verified::YesRehashed(hash)) => {
+                if let Err(e) = store.update_password_hash(&user.id, &hash).await {
+                    tracing::warn!(user_id = %user.id, error = %e, "could not upgrade password hash");
+                }
+                user
+            }
+            (user, _) => {
+                self.throttle.record_failure(&attempt, now);
+                // The subject is the account when it exists; an unknown address creates no id
+                // (the detail names it only when it is a well-formed address, never raw input).
+                let detail = match &user {
+                    Some(_) => "wrong password".to_owned(),
+                    None => match Email::parse(req.email) {
+                        Ok(e) => format!("unknown account {}", e.as_str()),
+                        Err(_) => "unknown account".to_owned(),
+                    },
+                };
+                core.audit()
+                    .record(AuditEvent {
+                        actor: None,
+                        subject: user.as_ref().map(|u| u.id.as_str()),
+                        ip: Some(req.ip),
+                        event: "login",
+                        outcome: Outcome::Failure,
+                        detail: Some(detail),
+                    })
+                    .await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        self.throttle.record_success(&attempt);
+        // Checked only after a correct password, so the answer reveals nothing to a guesser.
+        if store.is_disabled(&user.id).await? {
+            return Err(AuthError::AccountDisabled);
+        }
+        if self.rules.require_email_verification && !user.email_verified {
+            let detail = "email not verified".into();
+            self.audit_login(&user.id, req.ip, Outcome::Failure, detail)
+                .await;
+            return Err(AuthError::EmailNotVerified);
+        }
+
+        let session_id = tokens::uuid_v4();
+        let refresh = tokens::new_refresh_token();
+        let absolute = now + self.rules.absolute_ttl;
+        let created = store
+            .create_session(
+                &NewSession {
+                    id: &session_id,
+                    user_id: &user.id,
+                    now,
+                    idle_expires_at: (now + self.rules.idle_ttl).min(absolute),
+                    absolute_expires_at: absolute,
+                    user_agent: req.user_agent,
+                    ip: Some(req.ip),
+                    refresh_hash: &refresh.hash(),
+                },
+                &SessionLimits {
+                    live: self.rules.max_sessions,
+                    per_minute: self.rules.sign_ins_per_minute,
+                    reason: EndReason::SessionLimit.as_str(),
+                },
+            )
+            .await?;
+        match created {
+            Created::Created { ended } => core.revoke_sessions(&ended),
+            Created::TooMany => {
+                let detail = "too many sign-ins this minute".into();
+                self.audit_login(&user.id, req.ip, Outcome::Failure, detail)
+                    .await;
+                return Err(AuthError::TooManySignIns);
+            }
+        }
+        tracing::info!(user_id = %user.id, session_id = %session_id, "login");
+        let detail = format!("session {session_id}");
+        self.audit_login(&user.id, req.ip, Outcome::Success, detail)
+            .await;
+        let mut issued = self.issue(user, session_id, refresh, absolute, now).await?;
+        issued.device_token = Some(core.device_token(&account, now));
+        Ok(issued)
+    }
+
+    /// A sign-in of `user_id` that got past the password, and how it ended.
+    async fn audit_login(&self, user_id: &str, ip: &str, outcome: Outcome, detail: String) {
+        self.core
+            .audit()
+            .record(AuditEvent {
+                actor: Some(user_id),
+                subject: Some(user_id),
+                ip: Some(ip),
+                event: "login",
+                outcome,
+                detail: Some(detail),
+            })
+            .await;
+    }
+
+    async fn issue(
+        &self,
+        mut user: UserRow,
+        session_id: String,
+        refresh_token: RefreshToken,
+        absolute_expires_at: i64,
+        now: i64,
+    ) -> Result<Issued, AuthError> {
+        let core = &self.core;
+        // An administrator acted on this user while the request ran (disable or role change).
+        // Disabling may have ended the sessions just before this one was created or refreshed;
+        // a role change sets a cut-off above `now`, and `user` may have been read before it:
+        // tokens are minted from a fresh read so they never carry the old roles past it.
+        if core.store().is_disabled(&user.id).await? {
+            core.end_session(&session_id, EndReason::DisabledByAdmin)
+                .await?;
+            return Err(AuthError::SessionEnded(EndReason::DisabledByAdmin));
+        }
+        if core.cut_off_since(&user.id, now)
+            && let Some(fresh) = core.store().user_by_id(&user.id).await?
+        {
+            user = fresh;
+        }
+        let access_token = core.mint_access(&user, &session_id, now)?;
+        Ok(Issued {
+            access_token,
+            expires_in: core.rules().access_ttl,
+            refresh_token,
+            refresh_max_age: (absolute_expires_at - now).max(0),
+            csrf_token: core.csrf_token(&session_id),
+            device_token: None,
+            session_id,
+            user: user.into(),
+        })
+    }
+
+    fn check_csrf(&self, session_id: &str, csrf: Csrf<'_>) -> Result<(), AuthError> {
+        match csrf {
+            Csrf::NotRequired => Ok(()),
+            Csrf::Required(p) if self.core.csrf_matches(session_id, p) => Ok(()),
+            Csrf::Required(_) => Err(AuthError::CsrfFailed),
+        }
+    }
+
+    /// Rotates a refresh token (RFC 9700 §4.14.2) with a convergent grace window.
+    pub async fn refresh(
+        &self,
+        presented: &RefreshToken,
+        csrf: Csrf<'_>,
+    ) -> Result<Issued, AuthError> {
+        let store = self.core.store();
+        let now = self.core.clock().now();
+        let hash = presented.hash();
+        let successor = self.core.refresh_successor(presented);
+        // Two passes at most: if a concurrent request spends the token between our read and our
+        // update, the second pass sees it spent moments ago and converges on the same successor.
+        for _ in 0..2 {
+            let found = store
+                .find_refresh(&hash)
+                .await?
+                .ok_or(AuthError::InvalidRefreshToken)?;
+            let session = &found.session;
+            if let Some(why) = ended(session) {
+                return Err(AuthError::SessionEnded(why));
+            }
+            self.check_csrf(&session.id, csrf)?;
+            if now >= session.idle_expires_at || now >= session.absolute_expires_at {
+                let expired = EndReason::SessionExpired;
+                store
+                    .end_session(&session.id, now, expired.as_str())
+                    .await?;
+                return Err(AuthError::SessionEnded(expired));
+            }
+            match found.spent_at {
+                None => {
+                    let idle = (now + self.rules.idle_ttl).min(session.absolute_expires_at);
+                    if store
+                        .rotate_refresh(&hash, &successor.hash(), &session.id, now, idle)
+                        .await?
+                    {
+                        return self
+                            .issue(
+                                found.user,
+                                found.session.id,
+                                successor,
+                                found.session.absolute_expires_at,
+                                now,
+                            )
+                            .await;
+                    }
+                }
+                // Racing tabs (inside the grace window), or a client that never got the answer
+                // to its refresh (a crash between the commit and the reply; a retry after a
+                // restart longer than the grace): while the successor has never been presented,
+                // the holder of this token is the only one who can know it, so it gets the same
+                // successor again. Theft shows when the successor has been used: below.
+                Some(spent_at)
+                    if now - spent_at <= self.rules.grace
+                        || self.successor_unused(&successor).await? =>
+                {
+                    return self
+                        .issue(
+                            found.user,
+                            found.session.id,
+                            successor,
+                            found.session.absolute_expires_at,
+                            now,
+                        )
+                        .await;
+                }
+                Some(_) => return Err(self.reused(session).await),
+            }
+        }
+        Err(AuthError::Internal(
+            "refresh rotation did not settle".into(),
+        ))
+    }
+
+    /// A spent refresh token came back after its successor was used: someone else holds this
+    /// token chain (RFC 9700 §4.14.2). The session ends and its access tokens are refused.
+    async fn reused(&self, session: &SessionRow) -> AuthError {
+        let why = EndReason::RefreshTokenReused;
+        if let Err(e) = self.core.end_session(&session.id, why).await {
+            return e;
+        }
+        tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reused; session revoked");
+        self.core
+            .audit()
+            .record(AuditEvent {
+                actor: None,
+                subject: Some(&session.user_id),
+                ip: None,
+                event: "refresh_token_reused",
+                outcome: Outcome::Failure,
+                detail: Some(format!("session {} revoked", session.id)),
+            })
+            .await;
+        AuthError::SessionEnded(why)
+    }
+
+    /// Whether `successor` was stored (its predecessor was spent) and has never been presented.
+    async fn successor_unused(&self, successor: &RefreshToken) -> Result<bool, AuthError> {
+        let found = self.core.store().find_refresh(&successor.hash()).await?;
+        Ok(found.is_some_and(|f| f.spent_at.is_none()))
+    }
+
+    /// The id of the live session a refresh token belongs to, without spending it.
+    pub async fn active_session_for_refresh(
+        &self,
+        presented: &RefreshToken,
+    ) -> Result<Option<String>, AuthError> {
+        let now = self.core.clock().now();
+        Ok(self
+            .core
+            .store()
+            .find_refresh(&presented.hash())
+            .await?
+            .filter(|f| {
+                f.session.ended_at.is_none()
+                    && now < f.session.idle_expires_at
+                    && now < f.session.absolute_expires_at
+            })
+            .map(|f| f.session.id))
+    }
+
     /// The user's live sessions, most recently used first.
-    pub async fn list_sessions(
+    pub async fn list(
         &self,
         user_id: &str,
         current: Option<&str>,
     ) -> Result<Vec<SessionView>, AuthError> {
-        let rows = self
-            .store
-            .live_sessions_of(user_id, self.clock.now())
-            .await?;
+        let now = self.core.clock().now();
+        let rows = self.core.store().live_sessions_of(user_id, now).await?;
         Ok(rows
             .into_iter()
             .map(|r| SessionView {
@@ -86,27 +467,28 @@ impl Auth {
 
     /// Ends one of the caller's own sessions. Another user's (or an unknown, or an already
     /// ended) session is `NotFound`: ids of other people's sessions are not confirmed.
-    pub async fn revoke_own_session(
+    pub async fn revoke_own(
         &self,
         user_id: &str,
         session_id: &str,
         current: Option<&str>,
         ip: &str,
     ) -> Result<(), AuthError> {
-        if !self
-            .store
+        let core = &self.core;
+        if !core
+            .store()
             .is_unended_session_of(session_id, user_id)
             .await?
         {
             return Err(AuthError::NotFound);
         }
         let why = if current == Some(session_id) {
-            reason::LOGOUT
+            EndReason::Logout
         } else {
-            reason::SIGNED_OUT_ELSEWHERE
+            EndReason::SignedOutElsewhere
         };
-        self.end_session(session_id, why).await?;
-        self.audit()
+        core.end_session(session_id, why).await?;
+        core.audit()
             .record(AuditEvent {
                 actor: Some(user_id),
                 subject: Some(user_id),
@@ -119,61 +501,28 @@ impl Auth {
         Ok(())
     }
 
-    /// Ends every unended session of `user_id` except `keep`, each with `why`, revoking their
-    /// access tokens at once; with `cut_off`, every token of the user issued so far is refused
-    /// too (sessions that already expired or ended have tokens of their own). Returns how many
-    /// sessions ended.
-    pub async fn end_sessions_of_user(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-        why: &str,
-        cut_off: bool,
-    ) -> Result<usize, AuthError> {
-        let cutoff = cut_off.then(|| self.cutoff_now());
-        let end = EndSessions {
-            user_id,
-            keep,
-            now: self.clock.now(),
-            reason: why,
-        };
-        let ended = self.store.end_user_sessions(&end, cutoff).await?;
-        if let Some(cutoff) = cutoff {
-            self.revoke_user(user_id, cutoff);
-        }
-        self.revoke_sessions(&ended);
-        Ok(ended.len())
-    }
-
     /// Logout of `scope` for the caller whose current session is `current`.
-    pub async fn logout_scope(
+    pub async fn logout(
         &self,
         user_id: &str,
         current: &str,
         scope: LogoutScope,
         ip: &str,
     ) -> Result<(), AuthError> {
+        let core = &self.core;
         match scope {
-            LogoutScope::Current => self.end_session(current, reason::LOGOUT).await?,
+            LogoutScope::Current => core.end_session(current, EndReason::Logout).await?,
             LogoutScope::Others => {
-                self.end_sessions_of_user(
-                    user_id,
-                    Some(current),
-                    reason::SIGNED_OUT_ELSEWHERE,
-                    false,
-                )
-                .await?;
+                let why = EndReason::SignedOutElsewhere;
+                core.end_sessions_of_user(user_id, Some(current), why, false)
+                    .await?;
             }
             // Everywhere means every token too, those of sessions that expired on their own.
             LogoutScope::All => {
-                self.end_sessions_of_user(
-                    user_id,
-                    Some(current),
-                    reason::SIGNED_OUT_ELSEWHERE,
-                    true,
-                )
-                .await?;
-                self.end_session(current, reason::LOGOUT).await?;
+                let why = EndReason::SignedOutElsewhere;
+                core.end_sessions_of_user(user_id, Some(current), why, true)
+                    .await?;
+                core.end_session(current, EndReason::Logout).await?;
             }
         }
         let detail = match scope {
@@ -182,7 +531,7 @@ impl Auth {
             LogoutScope::All => "scope all",
         };
         tracing::info!(user_id = %user_id, session_id = %current, scope = detail, "logout");
-        self.audit()
+        core.audit()
             .record(AuditEvent {
                 actor: Some(user_id),
                 subject: Some(user_id),
@@ -197,14 +546,14 @@ impl Auth {
 
     /// Logout by refresh token (no access token presented): checks CSRF for the cookie transport,
     /// then ends `scope`. An already ended session is a no-op success for `current`.
-    pub async fn logout_with_refresh_scope(
+    pub async fn logout_with_refresh(
         &self,
         presented: &RefreshToken,
         csrf: Csrf<'_>,
         scope: LogoutScope,
         ip: &str,
     ) -> Result<(), AuthError> {
-        let Some(found) = self.store.find_refresh(&presented.hash()).await? else {
+        let Some(found) = self.core.store().find_refresh(&presented.hash()).await? else {
             return Err(AuthError::InvalidRefreshToken);
         };
         self.check_csrf(&found.session.id, csrf)?;
@@ -213,18 +562,14 @@ impl Auth {
         if found.session.ended_at.is_none() && found.spent_at.is_some() {
             return Err(self.reused(&found.session).await);
         }
-        if found.session.ended_at.is_some() {
+        if let Some(why) = ended(&found.session) {
             if scope == LogoutScope::Current {
                 return Ok(());
             }
             // An ended session cannot speak for the others.
-            let reason = found
-                .session
-                .end_reason
-                .unwrap_or_else(|| "session_ended".into());
-            return Err(AuthError::SessionEnded(reason));
+            return Err(AuthError::SessionEnded(why));
         }
-        self.logout_scope(&found.session.user_id, &found.session.id, scope, ip)
+        self.logout(&found.session.user_id, &found.session.id, scope, ip)
             .await
     }
 }

@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
-use crate::domain::auth::Auth;
+use crate::clock::Clock;
 use crate::domain::tokens;
-use crate::store::StoreError;
 use crate::store::todos::TodoRow;
+use crate::store::{Store, StoreError};
 
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -89,9 +89,20 @@ impl Scope<'_> {
     }
 }
 
-impl Auth {
+/// The todo service: the resource API of the seed tutorial.
+#[derive(Debug)]
+pub struct Todos {
+    store: Store,
+    clock: Clock,
+}
+
+impl Todos {
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
     pub async fn list_todos(&self, scope: Scope<'_>) -> Result<Vec<Todo>, TodoError> {
-        let rows = self.store().list_todos(scope.owner(), MAX_LIST).await?;
+        let rows = self.store.list_todos(scope.owner(), MAX_LIST).await?;
         Ok(rows.into_iter().map(Todo::from).collect())
     }
 
@@ -101,7 +112,7 @@ impl Auth {
         title: Title,
         done: bool,
     ) -> Result<Todo, TodoError> {
-        let now = self.clock().now();
+        let now = self.clock.now();
         let row = TodoRow {
             id: tokens::uuid_v4(),
             user_id: owner.to_owned(),
@@ -110,12 +121,12 @@ impl Auth {
             created_at: now,
             updated_at: now,
         };
-        self.store().insert_todo(&row).await?;
+        self.store.insert_todo(&row).await?;
         Ok(row.into())
     }
 
     pub async fn get_todo(&self, id: &str, scope: Scope<'_>) -> Result<Todo, TodoError> {
-        self.store()
+        self.store
             .todo(id, scope.owner())
             .await?
             .map(Todo::from)
@@ -130,8 +141,8 @@ impl Auth {
         title: Option<Title>,
         done: Option<bool>,
     ) -> Result<Todo, TodoError> {
-        let now = self.clock().now();
-        self.store()
+        let now = self.clock.now();
+        self.store
             .update_todo(id, owner, title.as_ref().map(|t| t.0.as_str()), done, now)
             .await?
             .map(Todo::from)
@@ -139,7 +150,7 @@ impl Auth {
     }
 
     pub async fn delete_todo(&self, id: &str, owner: &str) -> Result<(), TodoError> {
-        if self.store().delete_todo(id, owner).await? {
+        if self.store.delete_todo(id, owner).await? {
             Ok(())
         } else {
             Err(TodoError::NotFound)

@@ -1,37 +1,14 @@
 //! Owns the opaque secrets the server mints: ids, refresh tokens (stored only as SHA-256), the
-//! deterministic refresh successor and the stateless CSRF token. Must not import axum or sqlx.
+//! deterministic refresh successor, the stateless CSRF token and device tokens (all made with
+//! the server keys of `shared::keys`). Must not import axum or sqlx.
 
 use std::fmt;
 
-use aws_lc_rs::{digest, hmac, rand};
+use aws_lc_rs::{digest, rand};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// A 256-bit server key for an HMAC purpose. `Debug` is redacted.
-#[derive(Clone)]
-pub struct ServerKey(hmac::Key);
-
-impl ServerKey {
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
-    }
-
-    fn tag(&self, message: &[u8]) -> String {
-        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, message).as_ref())
-    }
-
-    fn verify(&self, message: &[u8], tag_b64: &str) -> bool {
-        URL_SAFE_NO_PAD
-            .decode(tag_b64)
-            .is_ok_and(|tag| hmac::verify(&self.0, message, &tag).is_ok())
-    }
-}
-
-impl fmt::Debug for ServerKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ServerKey([redacted])")
-    }
-}
+pub use crate::shared::keys::ServerKey;
 
 /// A refresh token as handed to a client. `Debug` is redacted so it can never reach a log.
 #[derive(Clone, PartialEq, Eq)]
@@ -58,7 +35,7 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // aws-lc's system RNG does not fail on supported platforms; a zeroed buffer would be
     // catastrophic, so refuse to continue rather than hand it out.
@@ -66,10 +43,6 @@ fn random_bytes<const N: usize>() -> [u8; N] {
         std::process::abort();
     }
     bytes
-}
-
-pub fn random_key_bytes() -> [u8; 32] {
-    random_bytes::<32>()
 }
 
 /// A 128-bit random id in base64url (jti, request ids).
@@ -147,13 +120,6 @@ pub fn device_nonce(key: &ServerKey, token: &str, account: &str, now: i64) -> Op
     let fresh = issued <= now + 60 && now - issued <= DEVICE_TOKEN_TTL;
     let genuine = key.verify(format!("dt1|{nonce}|{issued}|{account}").as_bytes(), tag);
     (fresh && genuine).then(|| nonce.to_owned())
-}
-
-/// Derives a purpose-specific key from a master secret (`JWT_SECRET`), so the signing secret,
-/// the refresh key and the CSRF key are never the same bytes.
-pub fn derive_key(master: &[u8], label: &str) -> ServerKey {
-    let k = hmac::Key::new(hmac::HMAC_SHA256, master);
-    ServerKey::from_bytes(hmac::sign(&k, label.as_bytes()).as_ref())
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ async fn page(
 ) -> Result<Json<AuditPage>, ApiError> {
     let (before, limit) = parse(q)?;
     let page = state
-        .auth
+        .core
         .audit()
         .page(user, before, limit)
         .await

@@ -63,7 +63,7 @@ async fn audited<T>(
     result: Result<T, AdminError>,
 ) -> Result<T, AdminError> {
     state
-        .auth
+        .core
         .audit()
         .record(AuditEvent {
             actor: Some(&admin.0.claims.sub),
@@ -101,8 +101,8 @@ async fn list_users(
         )
     })?;
     let page = state
-        .auth
-        .admin_list_users(
+        .admin
+        .list_users(
             &query.q,
             query.page.unwrap_or(1),
             query.per_page.unwrap_or(20),
@@ -121,7 +121,7 @@ async fn show_user(
     _admin: Admin,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let user = state.auth.admin_get_user(&id).await?;
+    let user = state.admin.user(&id).await?;
     Ok(Json(UserBody { user }))
 }
 
@@ -138,10 +138,7 @@ async fn set_roles(
     ApiJson(body): ApiJson<RolesBody>,
 ) -> Result<Json<UserBody>, ApiError> {
     let roles = Roles::parse(body.roles)?;
-    let result = state
-        .auth
-        .admin_set_roles(&admin.0.claims.sub, &id, roles)
-        .await;
+    let result = state.admin.set_roles(&admin.0.claims.sub, &id, roles).await;
     let user = audited(&state, &admin, &ip, "set_roles", &id, result).await?;
     Ok(Json(UserBody { user }))
 }
@@ -167,7 +164,7 @@ async fn set_plan(
             format!("plan must be one of: {}", known.join(", ")),
         )
     })?;
-    let result = state.auth.admin_set_plan(&id, &plan).await;
+    let result = state.admin.set_plan(&id, &plan).await;
     let user = audited(&state, &admin, &ip, "set_plan", &id, result).await?;
     Ok(Json(UserBody { user }))
 }
@@ -178,7 +175,7 @@ async fn disable(
     ip: ClientIp,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let result = state.auth.admin_disable(&admin.0.claims.sub, &id).await;
+    let result = state.admin.disable(&admin.0.claims.sub, &id).await;
     let user = audited(&state, &admin, &ip, "disable_user", &id, result).await?;
     Ok(Json(UserBody { user }))
 }
@@ -189,7 +186,7 @@ async fn enable(
     ip: ClientIp,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let result = state.auth.admin_enable(&id).await;
+    let result = state.admin.enable(&id).await;
     let user = audited(&state, &admin, &ip, "enable_user", &id, result).await?;
     Ok(Json(UserBody { user }))
 }
@@ -205,7 +202,7 @@ async fn end_sessions(
     ip: ClientIp,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<EndedBody>, ApiError> {
-    let result = state.auth.admin_end_sessions(&id).await;
+    let result = state.admin.end_sessions(&id).await;
     let ended_sessions = audited(&state, &admin, &ip, "end_sessions", &id, result).await?;
     Ok(Json(EndedBody { ended_sessions }))
 }

@@ -18,9 +18,8 @@ use super::extract::{
 };
 use crate::config::SameSite;
 use crate::domain::accounts::Registered;
-use crate::domain::auth::{Csrf, Issued, LoginRequest, User};
 use crate::domain::password::Password;
-use crate::domain::sessions::LogoutScope;
+use crate::domain::sessions::{Csrf, Issued, LoginRequest, LogoutScope, User};
 use crate::domain::tokens::{DEVICE_TOKEN_TTL, RefreshToken};
 
 pub fn router() -> Router<AppState> {
@@ -258,7 +257,7 @@ async fn login(
     // throttle, never block it.
     let device_cookie = cookie(&headers, DEVICE_COOKIE).ok().flatten();
     let issued = state
-        .auth
+        .sessions
         .login(LoginRequest {
             email: &body.email,
             password: Password::new(body.password),
@@ -315,7 +314,7 @@ async fn refresh(
         ));
     };
     match state
-        .auth
+        .sessions
         .refresh(&token, csrf_for(transport, &headers))
         .await
     {
@@ -373,17 +372,14 @@ async fn logout(
                     "this token is not tied to a session",
                 ));
             };
-            state
-                .auth
-                .logout_scope(&claims.sub, sid, scope, &ip)
-                .await?;
+            state.sessions.logout(&claims.sub, sid, scope, &ip).await?;
         }
         // A refused access token (revoked by a role change, expired) must not stand between a
         // browser and signing out: the refresh credential alone speaks for the session.
         (Ok(None) | Err(_), Some((token, transport))) => {
             state
-                .auth
-                .logout_with_refresh_scope(&token, csrf_for(transport, &headers), scope, &ip)
+                .sessions
+                .logout_with_refresh(&token, csrf_for(transport, &headers), scope, &ip)
                 .await?;
         }
         (Err(refused), None) => return Err(refused),
@@ -420,7 +416,7 @@ async fn csrf(
         refused_or_none => match cookie(&headers, REFRESH_COOKIE)? {
             Some(rt) => {
                 state
-                    .auth
+                    .sessions
                     .active_session_for_refresh(&RefreshToken::new(rt.to_owned()))
                     .await?
             }
@@ -438,7 +434,7 @@ async fn csrf(
         ));
     };
     Ok(Json(CsrfBody {
-        csrf_token: state.auth.csrf_token(&sid),
+        csrf_token: state.core.csrf_token(&sid),
     })
     .into_response())
 }

@@ -159,7 +159,7 @@ impl From<AuthError> for ApiError {
                 Self::unauthorized("invalid_credentials", "email or password is wrong", false)
             }
             E::Throttled(t) => {
-                use crate::domain::throttle::Limit;
+                use crate::shared::throttle::Limit;
                 let (what, which) = match t.limit {
                     Limit::Account => ("failed logins", "account"),
                     Limit::Ip => ("failed logins", "ip"),
@@ -196,7 +196,7 @@ impl From<AuthError> for ApiError {
                 true,
             ),
             E::SessionEnded(reason) => Self::unauthorized(
-                reason.clone(),
+                reason.as_str(),
                 format!("the session has ended ({reason}); log in again"),
                 true,
             ),

@@ -275,7 +275,7 @@ impl Authenticated {
         // can read the CSRF token, so a state change by cookie must prove it knows it.
         if transport == Transport::Cookie && is_state_changing(method) {
             let sid = verified.claims.sid.as_deref().unwrap_or_default();
-            if sid.is_empty() || !state.auth.csrf_matches(sid, csrf_header(headers)) {
+            if sid.is_empty() || !state.core.csrf_matches(sid, csrf_header(headers)) {
                 return Err(ApiError::csrf_failed());
             }
         }

@@ -28,7 +28,7 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match state.auth.ready().await {
+    match state.core.ready().await {
         Ok(()) => Ok(Json(json!({"status": "ready"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

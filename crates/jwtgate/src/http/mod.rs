@@ -29,8 +29,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::domain::Auth;
 use crate::domain::accounts::Accounts;
+use crate::domain::admin::Admin;
+use crate::domain::core::Core;
+use crate::domain::sessions::Sessions;
+use crate::domain::todos::Todos;
+use crate::shared::limits::PlanLimiter;
+use crate::shared::throttle::LoginThrottle;
 use error::ApiError;
 
 /// Request bodies above this answer 413 `payload_too_large`.
@@ -39,15 +44,22 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// Everything a handler may use. Cheap to clone (Arcs inside); no globals.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub auth: Arc<Auth>,
-    /// Password and email flows (and, through `auth.audit()`, the audit log).
+    /// What every service shares: the store, the clock, keys, revocations, CSRF tokens.
+    pub core: Arc<Core>,
+    /// Sign-in, refresh, sign-out, the session list.
+    pub sessions: Arc<Sessions>,
+    /// Registration, passwords, addresses, deletion (and their mail).
     pub accounts: Arc<Accounts>,
+    pub admin: Arc<Admin>,
+    pub todos: Arc<Todos>,
+    /// This node's login throttle (pruned by the sweeper).
+    pub throttle: Arc<LoginThrottle>,
     pub settings: Arc<Settings>,
     /// `jwtgate-verify`'s extractor configuration: the server's verifier, the access cookie,
     /// realm `jwtgate` and the injected clock. The server dogfoods the library's extractor.
     pub access: Arc<AccessAuth>,
     /// The per-plan limiter of `/api/*`; `None` when `rate_limits = "off"`.
-    pub limits: Option<Arc<crate::domain::plans::PlanLimiter>>,
+    pub limits: Option<Arc<PlanLimiter>>,
 }
 
 impl FromRef<AppState> for Arc<AccessAuth> {

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::plans::{Decision, PlanLimiter};
+use crate::shared::limits::{Decision, PlanLimiter};
 
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(limiter) = state.limits.as_ref().map(Arc::clone) else {

@@ -29,8 +29,8 @@ async fn list(
     Authenticated { claims, .. }: Authenticated,
 ) -> Result<Json<SessionsBody>, ApiError> {
     let sessions = state
-        .auth
-        .list_sessions(&claims.sub, claims.sid.as_deref())
+        .sessions
+        .list(&claims.sub, claims.sid.as_deref())
         .await?;
     Ok(Json(SessionsBody { sessions }))
 }
@@ -43,8 +43,8 @@ async fn revoke(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     state
-        .auth
-        .revoke_own_session(&claims.sub, &id, claims.sid.as_deref(), &ip)
+        .sessions
+        .revoke_own(&claims.sub, &id, claims.sid.as_deref(), &ip)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -71,7 +71,7 @@ async fn list(
     } else {
         Scope::Owner(&caller.claims.sub)
     };
-    let todos = state.auth.list_todos(scope).await?;
+    let todos = state.todos.list_todos(scope).await?;
     Ok(Json(TodoList { todos }))
 }
 
@@ -122,7 +122,7 @@ async fn create(
     })?;
     let done = done_field(&body)?.unwrap_or(false);
     let todo = state
-        .auth
+        .todos
         .create_todo(&caller.claims.sub, title, done)
         .await?;
     let location = HeaderValue::from_str(&format!("/api/todos/{}", todo.id)).ok();
@@ -144,7 +144,7 @@ async fn show(
     } else {
         Scope::Owner(&caller.claims.sub)
     };
-    let todo = state.auth.get_todo(&id, scope).await?;
+    let todo = state.todos.get_todo(&id, scope).await?;
     Ok(Json(TodoBody { todo }))
 }
 
@@ -158,7 +158,7 @@ async fn update(
     let title = title_field(&body)?;
     let done = done_field(&body)?;
     let todo = state
-        .auth
+        .todos
         .update_todo(&id, &caller.claims.sub, title, done)
         .await?;
     Ok(Json(TodoBody { todo }))
@@ -169,6 +169,6 @@ async fn remove(
     caller: Authenticated,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.delete_todo(&id, &caller.claims.sub).await?;
+    state.todos.delete_todo(&id, &caller.claims.sub).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.auth.keys().jwks()).into_response();
+    let mut response = Json(state.core.keys().jwks()).into_response();
     // Five minutes: short enough that a newly published key is picked up well before it signs.
     response.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -42,9 +42,10 @@ struct Discovery {
 }
 
 async fn discovery(State(state): State<AppState>) -> Response {
-    let base = state.auth.config().issuer.trim_end_matches('/').to_owned();
+    let issuer = state.core.rules().issuer.clone();
+    let base = issuer.trim_end_matches('/').to_owned();
     let mut algs: Vec<&'static str> = state
-        .auth
+        .core
         .keys()
         .iter()
         .map(|k| k.algorithm().name())
@@ -52,7 +53,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
     algs.sort_unstable();
     algs.dedup();
     let mut response = Json(Discovery {
-        issuer: state.auth.config().issuer.clone(),
+        issuer,
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         token_endpoint: format!("{base}/auth/login"),
         refresh_endpoint: format!("{base}/auth/refresh"),

@@ -34,10 +34,19 @@ pub use mail::MailRequest;
 pub use one_time::Consumed;
 pub use sessions::{EndSessions, SessionListRow};
 
+/// Which uniqueness a write ran into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unique {
+    /// Another account has this address.
+    Email,
+    /// Any other constraint, named as the database names it.
+    Other(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unique constraint violated")]
-    Conflict,
+    #[error("unique constraint violated: {0:?}")]
+    Conflict(Unique),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -48,7 +57,17 @@ pub enum StoreError {
 
 fn map_unique(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            // PostgreSQL names the constraint; SQLite names the column in its message.
+            let named = db
+                .constraint()
+                .map_or_else(|| db.message().to_owned(), str::to_owned);
+            if named == "users_email_key" || named.ends_with("users.email") {
+                StoreError::Conflict(Unique::Email)
+            } else {
+                StoreError::Conflict(Unique::Other(named))
+            }
+        }
         _ => StoreError::Database(e),
     }
 }
@@ -202,6 +221,25 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `sql` as it is, for what a test suite must do beside the rules (inject a fault,
+    /// reach a state no request can, count rows); the rows it changed. Never called by the
+    /// server.
+    #[doc(hidden)]
+    pub async fn test_sql(&self, sql: &str) -> Result<u64, StoreError> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        Ok(sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// The one integer `sql` selects (see [`Store::test_sql`]).
+    #[doc(hidden)]
+    pub async fn test_count(&self, sql: &str) -> Result<i64, StoreError> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -259,7 +297,7 @@ impl Store {
             .map_err(map_unique);
         match renamed {
             Ok(_) => Ok(None),
-            Err(StoreError::Conflict) => {
+            Err(StoreError::Conflict(Unique::Email)) => {
                 let holder = sqlx::query("SELECT id FROM users WHERE email = $1")
                     .bind(email)
                     .fetch_one(&self.pool)
@@ -397,9 +435,9 @@ impl Store {
                 tx.commit().await?;
                 Ok(Changed::Done { old })
             }
-            Err(StoreError::Conflict) => {
+            Err(conflict @ StoreError::Conflict(_)) => {
                 tx.rollback().await?;
-                Err(StoreError::Conflict)
+                Err(conflict)
             }
             Err(e) => Err(e),
         }
@@ -672,7 +710,12 @@ mod tests {
         s.insert_user(&user("1", "a@b.co")).await.expect("first");
         assert!(matches!(
             s.insert_user(&user("2", "a@b.co")).await,
-            Err(StoreError::Conflict)
+            Err(StoreError::Conflict(Unique::Email))
+        ));
+        // Another constraint is named as what it is, never taken for the address.
+        assert!(matches!(
+            s.insert_user(&user("1", "other@b.co")).await,
+            Err(StoreError::Conflict(Unique::Other(_)))
         ));
         let found = s.user_by_email("a@b.co").await.expect("q").expect("some");
         assert_eq!(found.roles, vec!["admin".to_owned()]);

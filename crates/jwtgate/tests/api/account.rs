@@ -319,7 +319,7 @@ async fn with_verification_on_a_taken_new_address_learns_nothing() {
     let admin = sign_in_admin_verified(&app).await;
     let response = change(&app, &admin, "taken@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    app.background.idle().await;
+    app.handle.idle().await;
     assert!(
         !messages_in(&app.outbox())
             .iter()

@@ -61,29 +61,35 @@ async fn addresses_stored_by_an_earlier_version_are_normalised_and_collisions_le
     assert!(migrate().status.success());
     // What an earlier version could store: two spellings of one address, one NFD-only
     // address, and an unmailable one. (It ran before this version's one-time step.)
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{dir}/jwtgate.db"))
-        .await
-        .expect("db");
+    let open = || async {
+        let path = std::path::Path::new(&dir).join(jwtgate::startup::DATABASE_FILE);
+        jwtgate::store::Store::open_sqlite(&path, 1)
+            .await
+            .expect("store")
+    };
+    let store = open().await;
     for (id, email) in [
         ("u1", "jos\u{e9}@example.com"),
         ("u2", "jose\u{301}@example.com"),
         ("u3", "rene\u{301}@example.com"),
         ("u4", "a..b@example.com"),
     ] {
-        sqlx::query(
-            "INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, 'x', 1)",
-        )
-        .bind(id)
-        .bind(email)
-        .execute(&db)
-        .await
-        .expect("insert");
+        let row = jwtgate::store::UserRow {
+            id: id.into(),
+            email: email.into(),
+            password_hash: "x".into(),
+            roles: Vec::new(),
+            plan: None,
+            created_at: 1,
+            email_verified: false,
+        };
+        store.insert_user(&row).await.expect("insert");
     }
-    sqlx::query("DELETE FROM data_steps")
-        .execute(&db)
+    store
+        .test_sql("DELETE FROM data_steps")
         .await
         .expect("reset");
-    db.close().await;
+    store.close().await;
 
     let out = migrate();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -97,13 +103,11 @@ async fn addresses_stored_by_an_earlier_version_are_normalised_and_collisions_le
         "{log}"
     );
 
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{dir}/jwtgate.db"))
-        .await
-        .expect("db");
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, email FROM users ORDER BY id")
-        .fetch_all(&db)
-        .await
-        .expect("rows");
+    let store = open().await;
+    let rows = store.user_emails().await.expect("rows");
+    store.close().await;
+    let mut rows = rows;
+    rows.sort();
     assert_eq!(
         rows,
         vec![

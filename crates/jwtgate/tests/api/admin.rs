@@ -27,15 +27,13 @@ fn caller(body: &Value) -> Caller {
     }
 }
 
-/// Registers `email`, grants it `admin` in the database (what `jwtgate user add --role admin`
-/// does), then logs in.
+/// Makes `email` an administrator as an operator does (`jwtgate user add --role admin`),
+/// then logs in.
 pub async fn sign_in_admin(app: &TestApp, email: &str) -> Caller {
-    assert_eq!(app.register(email).await.status(), StatusCode::CREATED);
-    sqlx::query("UPDATE users SET roles = '[\"admin\"]' WHERE email = ?")
-        .bind(email)
-        .execute(&app.db().await)
+    app.handle
+        .add_user(email, PASSWORD, &["admin"], false)
         .await
-        .expect("grant admin");
+        .expect("add an administrator");
     let response = app.login(email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     caller(&response.json().await.expect("json"))
@@ -513,9 +511,11 @@ async fn a_cookie_admin_needs_the_csrf_header_to_change_anything() {
 async fn a_session_that_outlived_a_disable_is_ended_at_its_next_refresh() {
     let app = spawn_app().await;
     let user = sign_in(&app, "ada@example.com").await;
-    sqlx::query("UPDATE users SET disabled_at = 1 WHERE id = ?")
-        .bind(&user.id)
-        .execute(&app.db().await)
+    app.store()
+        .test_sql(&format!(
+            "UPDATE users SET disabled_at = 1 WHERE id = '{}'",
+            user.id
+        ))
         .await
         .expect("disable behind the server's back");
     let (status, code, _) = problem(app.refresh(&user.refresh).await).await;

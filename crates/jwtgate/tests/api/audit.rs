@@ -2,7 +2,6 @@
 //! and the administrators' view.
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use crate::helpers::{PASSWORD, TestApp, problem, spawn_app};
 use crate::outbox::s;
@@ -76,28 +75,22 @@ async fn a_full_flow_is_audited_and_no_row_holds_a_password_or_a_token() {
     secrets.push(verify);
     secrets.push(reset);
 
-    let db = app.db().await;
-    let rows = sqlx::query(
-        "SELECT at, actor_id, subject_id, ip, event, outcome, detail FROM audit_events ORDER BY id",
-    )
-    .fetch_all(&db)
-    .await
-    .expect("rows");
+    let rows = app
+        .store()
+        .audit_page(None, None, 10_000)
+        .await
+        .expect("rows");
     let text: Vec<String> = rows
         .iter()
         .map(|r| {
-            let f = |c: &str| {
-                r.try_get::<Option<String>, _>(c)
-                    .expect(c)
-                    .unwrap_or_default()
-            };
+            let f = |v: &Option<String>| v.clone().unwrap_or_default();
             [
-                f("actor_id"),
-                f("subject_id"),
-                f("ip"),
-                f("event"),
-                f("outcome"),
-                f("detail"),
+                f(&r.actor_id),
+                f(&r.subject_id),
+                f(&r.ip),
+                r.event.clone(),
+                r.outcome.clone(),
+                f(&r.detail),
             ]
             .join("|")
         })
@@ -112,13 +105,7 @@ async fn a_full_flow_is_audited_and_no_row_holds_a_password_or_a_token() {
     }
     let seen: Vec<String> = rows
         .iter()
-        .map(|r| {
-            format!(
-                "{}:{}",
-                r.get::<String, _>("event"),
-                r.get::<String, _>("outcome")
-            )
-        })
+        .map(|r| format!("{}:{}", r.event, r.outcome))
         .collect();
     for expected in [
         "register:success",
@@ -151,11 +138,7 @@ async fn a_full_flow_is_audited_and_no_row_holds_a_password_or_a_token() {
         register.contains("|127.0.0.1|register|success|"),
         "{register}"
     );
-    let users: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
-        .fetch_one(&db)
-        .await
-        .expect("count")
-        .get("n");
+    let (_, users) = app.store().list_users("", 1, 0).await.expect("count");
     assert_eq!(users, 1);
 }
 
@@ -232,8 +215,8 @@ async fn the_admin_audit_view_is_for_administrators_only() {
         (StatusCode::FORBIDDEN, "insufficient_scope")
     );
 
-    sqlx::query("UPDATE users SET roles = '[\"admin\"]' WHERE email = 'ada@example.com'")
-        .execute(&app.db().await)
+    app.store()
+        .test_sql("UPDATE users SET roles = '[\"admin\"]' WHERE email = 'ada@example.com'")
         .await
         .expect("promote");
     let admin: Value = app

@@ -154,7 +154,7 @@ async fn resending_the_verification_needs_a_session_and_mails_a_new_link() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    app.background.idle().await;
+    app.handle.idle().await;
     let second = messages_in(&app.outbox())
         .iter()
         .filter(|m| m.contains("verify-email?token="))
@@ -409,7 +409,7 @@ async fn someone_who_lost_the_link_gets_another_without_signing_in() {
         let body: Value = response.json().await.expect("json");
         assert_eq!(body, json!({"status": "check_your_email"}));
     }
-    app.background.idle().await;
+    app.handle.idle().await;
     let links: Vec<String> = messages_in(&app.outbox())
         .iter()
         .filter(|m| m.contains("verify-email?token="))
@@ -423,7 +423,7 @@ async fn someone_who_lost_the_link_gets_another_without_signing_in() {
     );
     // Rationed like forgot-password: at once again, nothing more goes out.
     resend("ada@example.com").await;
-    app.background.idle().await;
+    app.handle.idle().await;
     let again = messages_in(&app.outbox())
         .iter()
         .filter(|m| m.contains("verify-email?token="))

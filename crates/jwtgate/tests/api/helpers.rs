@@ -17,10 +17,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Clock,
-    /// The running app's authentication service, for what no HTTP route triggers (the sweeper).
-    pub auth: std::sync::Arc<jwtgate::domain::auth::Auth>,
-    /// The app's background work (mail delivery): tests wait for it instead of polling.
-    pub background: jwtgate::domain::background::Background,
+    /// What no HTTP route does: waiting for background work (mail delivery) instead of
+    /// polling, the sweeper, adding an operator's account, the store.
+    pub handle: jwtgate::startup::Handle,
     pub settings: Settings,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
@@ -61,9 +60,8 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
     let shutdown = app.shutdown_handle();
     // What the app runs with: the port it bound, and the issuer that follows it. A restart
     // binds the same port again, so tokens keep their issuer.
-    let settings = app.state().settings.as_ref().clone();
-    let auth = std::sync::Arc::clone(&app.state().auth);
-    let background = app.state().accounts.background().clone();
+    let settings = app.settings().clone();
+    let handle = app.handle();
     let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -72,8 +70,7 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
             .build()
             .expect("client"),
         clock,
-        auth,
-        background,
+        handle,
         data_dir: settings.data_dir.clone(),
         settings,
         _dir: dir,
@@ -83,6 +80,12 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
 }
 
 impl TestApp {
+    /// The store the app runs on, for the few white-box checks (through its methods, or
+    /// `test_sql` to reach what no request can).
+    pub fn store(&self) -> &jwtgate::store::Store {
+        self.handle.store()
+    }
+
     /// Stops this app gracefully (drains, closes the pool) and boots a new one on the same data
     /// dir and clock: what a process restart looks like.
     pub async fn restart(self) -> TestApp {
@@ -165,14 +168,6 @@ impl TestApp {
             .send()
             .await
             .expect("request")
-    }
-
-    /// Opens the app's own SQLite file (the real database, for the few white-box checks).
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        let path = self.data_dir.join(jwtgate::startup::DATABASE_FILE);
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("db")
     }
 }
 

@@ -1,7 +1,6 @@
 //! Login: token response, identical failures, throttling, production Argon2 and rehash, 503 when saturated.
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Row as _;
 
 use crate::helpers::{PASSWORD, problem, spawn_app, spawn_app_with};
 
@@ -115,16 +114,22 @@ async fn many_accounts_from_one_ip_trip_the_ip_limit() {
     assert!(body["detail"].as_str().unwrap_or_default().contains("ip"));
 }
 
+/// Ada's stored password hash, read through the store.
+async fn password_hash(app: &crate::helpers::TestApp) -> String {
+    app.store()
+        .user_by_email("ada@example.com")
+        .await
+        .expect("query")
+        .expect("ada")
+        .password_hash
+}
+
 #[tokio::test]
 async fn login_with_production_argon2_parameters_works_and_upgrades_old_hashes() {
     // Arrange: an account hashed with the cheap test parameters.
     let app = spawn_app().await;
     app.register("ada@example.com").await;
-    let old_hash: String = sqlx::query("SELECT password_hash FROM users")
-        .fetch_one(&app.db().await)
-        .await
-        .expect("row")
-        .get(0);
+    let old_hash = password_hash(&app).await;
     assert!(old_hash.contains("m=64,t=1"), "{old_hash}");
 
     // Act: restart with the OWASP parameters (the production defaults) and log in.
@@ -140,11 +145,7 @@ async fn login_with_production_argon2_parameters_works_and_upgrades_old_hashes()
     );
 
     // Assert: the stored hash now carries the configured parameters, and still verifies.
-    let new_hash: String = sqlx::query("SELECT password_hash FROM users")
-        .fetch_one(&app.db().await)
-        .await
-        .expect("row")
-        .get(0);
+    let new_hash = password_hash(&app).await;
     assert!(
         new_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{new_hash}"

@@ -21,7 +21,7 @@ async fn register_from(app: &TestApp, email: &str, ip: &str) -> StatusCode {
 
 /// Mails delivered so far whose recipient matches `to` (after background work ends).
 async fn mails(app: &TestApp, to: impl Fn(&str) -> bool, needle: &str) -> usize {
-    app.background.idle().await;
+    app.handle.idle().await;
     messages_in(&app.outbox())
         .iter()
         .filter(|m| {

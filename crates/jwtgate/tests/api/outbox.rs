@@ -28,7 +28,7 @@ pub fn messages_in(dir: &Path) -> Vec<String> {
 /// The message in `dir` to `to` whose text contains `needle`, once `app` has no mail left in
 /// flight (delivery runs in the background: this waits for it to end, never for a time).
 pub async fn wait_for(app: &TestApp, dir: &Path, to: &str, needle: &str) -> String {
-    app.background.idle().await;
+    app.handle.idle().await;
     messages_in(dir)
         .into_iter()
         .find(|m| m.contains(&format!("To: {to}")) && m.contains(needle))
@@ -58,7 +58,7 @@ impl TestApp {
             .post_json("/auth/password/forgot", &json!({"email": email}))
             .await;
         assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
-        self.background.idle().await;
+        self.handle.idle().await;
         let all = messages_in(&self.outbox());
         let mail = all
             .iter()

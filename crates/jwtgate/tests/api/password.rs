@@ -467,7 +467,7 @@ async fn a_disabled_account_gets_no_reset_link_and_the_same_answer() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body, json!({"status": "check_your_email"}));
-    app.background.idle().await;
+    app.handle.idle().await;
     assert!(
         !messages_in(&app.outbox())
             .iter()
@@ -494,14 +494,13 @@ async fn a_password_change_or_reset_that_fails_midway_changes_nothing() {
         };
         // Fault injection: the step that ends the sessions fails, as a crash between writing
         // the new hash and ending the sessions would leave things.
-        let db = app.db().await;
-        sqlx::query(
-            "CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
-             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
-        )
-        .execute(&db)
-        .await
-        .expect("trigger");
+        app.store()
+            .test_sql(
+                "CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
+                 BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+            )
+            .await
+            .expect("trigger");
         let response = match &link {
             Some(token) => {
                 app.post_json(
@@ -524,8 +523,8 @@ async fn a_password_change_or_reset_that_fails_midway_changes_nothing() {
             (status, code.as_str()),
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
         );
-        sqlx::query("DROP TRIGGER injected_fault")
-            .execute(&db)
+        app.store()
+            .test_sql("DROP TRIGGER injected_fault")
             .await
             .expect("drop");
 

@@ -186,15 +186,9 @@ async fn a_session_ends_at_its_absolute_lifetime_even_when_used() {
 #[tokio::test]
 async fn dead_sessions_are_pruned_after_a_week_and_live_chains_are_kept() {
     let app = spawn_app().await;
-    let db = app.db().await;
     let count = |sql: &'static str| {
-        let db = db.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&db)
-                .await
-                .expect("count")
-        }
+        let store = app.store().clone();
+        async move { store.test_count(sql).await.expect("count") }
     };
     // Ada logs out: her session is dead, and its two refresh tokens with it.
     let ada = app.signed_in("ada@example.com").await;
@@ -224,7 +218,7 @@ async fn dead_sessions_are_pruned_after_a_week_and_live_chains_are_kept() {
     assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 3);
     assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 6);
 
-    let (sessions, _, _) = app.auth.prune_store().await.expect("prune");
+    let (sessions, _, _) = app.handle.prune_store().await.expect("prune");
     assert_eq!(sessions, 1);
     assert_eq!(count("SELECT COUNT(*) FROM sessions").await, 2);
     assert_eq!(count("SELECT COUNT(*) FROM refresh_tokens").await, 4);

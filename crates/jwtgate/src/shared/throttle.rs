@@ -1,5 +1,6 @@
-//! Owns login throttling: failure counters, in memory, with exponentially growing lockouts capped
-//! at a maximum, and a cap on one IP's logins in flight at once. Must not import axum or sqlx.
+//! Owns login throttling (per node: this process's memory): failure counters, with
+//! exponentially growing lockouts capped at a maximum, and a cap on one IP's logins in flight
+//! at once. Must not import axum or sqlx.
 //!
 //! Who is counted (an [`Attempt`]):
 //! - an anonymous attempt, per normalised email and per client IP;

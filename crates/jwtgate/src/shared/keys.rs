@@ -1,10 +1,12 @@
-//! Owns the server's key material lifecycle: the JWT signing key (generated Ed25519 saved as
-//! PKCS#8 PEM, a configured PEM file, or HS256 from `JWT_SECRET`) and the three 256-bit HMAC
-//! keys (refresh successor, CSRF, device tokens). Must not import axum or sqlx.
+//! Owns the server's key material (per node today: files in its data directory): the JWT
+//! signing key (generated Ed25519 saved as PKCS#8 PEM, a configured PEM file, or HS256 from
+//! `JWT_SECRET`) and the three 256-bit HMAC keys (refresh successor, CSRF, device tokens).
+//! Must not import axum or sqlx.
 //!
 //! Files are created with mode 0600 and `create_new`, so a second process racing the first never
 //! overwrites a key tokens were already signed with.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -12,7 +14,51 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwtgate_verify::{Algorithm, Key, KeySet};
 
 use crate::config::{PemAlgorithm, Settings};
-use crate::domain::tokens::{ServerKey, derive_key, random_key_bytes};
+use aws_lc_rs::hmac;
+
+/// A 256-bit server key for an HMAC purpose. `Debug` is redacted.
+#[derive(Clone)]
+pub struct ServerKey(hmac::Key);
+
+impl ServerKey {
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
+    }
+
+    pub(crate) fn tag(&self, message: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, message).as_ref())
+    }
+
+    pub(crate) fn verify(&self, message: &[u8], tag_b64: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(tag_b64)
+            .is_ok_and(|tag| hmac::verify(&self.0, message, &tag).is_ok())
+    }
+}
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServerKey([redacted])")
+    }
+}
+
+/// 256 random bits: a new server key (what `jwtgate secret` prints).
+pub fn random_key_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    // aws-lc's system RNG does not fail on supported platforms; a zeroed key would be
+    // catastrophic, so refuse to continue rather than hand it out.
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        std::process::abort();
+    }
+    bytes
+}
+
+/// Derives a purpose-specific key from a master secret (`JWT_SECRET`), so the signing secret,
+/// the refresh key and the CSRF key are never the same bytes.
+pub fn derive_key(master: &[u8], label: &str) -> ServerKey {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, master);
+    ServerKey::from_bytes(hmac::sign(&k, label.as_bytes()).as_ref())
+}
 
 pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
 pub const REFRESH_KEY_FILE: &str = "refresh-hmac.key";
@@ -36,7 +82,15 @@ pub enum KeysError {
 #[derive(Debug)]
 pub struct ServerKeys {
     pub keyset: KeySet,
+    pub secrets: Secrets,
+}
+
+/// The server's HMAC keys (each node derives the same values from the same keys).
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// Derives a refresh token's successor.
     pub refresh: ServerKey,
+    /// Derives a session's CSRF token.
     pub csrf: ServerKey,
     /// Signs device tokens (see `tokens::device_token`).
     pub device: ServerKey,
@@ -152,9 +206,11 @@ pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
         let key = Key::hmac(Key::derive_hmac_kid(master), Algorithm::HS256, master)?;
         return Ok(ServerKeys {
             keyset: KeySet::new(key)?,
-            refresh: derive_key(master, "jwtgate refresh-successor v1"),
-            csrf: derive_key(master, "jwtgate csrf v1"),
-            device: derive_key(master, "jwtgate device v1"),
+            secrets: Secrets {
+                refresh: derive_key(master, "jwtgate refresh-successor v1"),
+                csrf: derive_key(master, "jwtgate csrf v1"),
+                device: derive_key(master, "jwtgate device v1"),
+            },
         });
     }
     let signing = match &settings.signing_key_file {
@@ -163,8 +219,10 @@ pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
     };
     Ok(ServerKeys {
         keyset: KeySet::new(signing)?,
-        refresh: load_or_create_hmac_key(dir, REFRESH_KEY_FILE)?,
-        csrf: load_or_create_hmac_key(dir, CSRF_KEY_FILE)?,
-        device: load_or_create_hmac_key(dir, DEVICE_KEY_FILE)?,
+        secrets: Secrets {
+            refresh: load_or_create_hmac_key(dir, REFRESH_KEY_FILE)?,
+            csrf: load_or_create_hmac_key(dir, CSRF_KEY_FILE)?,
+            device: load_or_create_hmac_key(dir, DEVICE_KEY_FILE)?,
+        },
     })
 }
