@@ -126,7 +126,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let access = {
         let clock = clock.clone();
         jwtgate_verify::axum::Auth::new(Arc::clone(&verifier))
-            .with_cookie(http::extract::ACCESS_COOKIE)
+            .with_cookie(http::cookies::ACCESS_COOKIE)
             .with_realm("jwtgate")
             .with_clock(Arc::new(move || clock.now()))
     };

@@ -14,13 +14,26 @@ use crate::domain::email::Email;
 use crate::domain::error::AuthError;
 use crate::domain::links::{LinkFor, Links, Purpose};
 use crate::domain::mail::{Admission, Mail, MailKind};
-use crate::domain::password::{Password, PasswordHasher, Verified, check_strength_for};
+use crate::domain::password::{self, Password, PasswordHasher, Verified, WeakPassword};
 use crate::domain::plans::is_valid_name;
 use crate::domain::reason::EndReason;
 use crate::domain::sessions::User;
 use crate::shared::throttle::{Attempt, LoginThrottle};
 use crate::store::admin::Guarded;
 use crate::store::{Changed, EmailChange, EndSessions, PasswordUpdate, StoreError, UserRow};
+
+/// [`check_strength`] for the password of `email`, off the async workers (zxcvbn costs
+/// milliseconds on long inputs).
+async fn check_strength_for(email: &Email, password: &Password) -> Result<(), AuthError> {
+    let (pw, address) = (password.clone(), email.as_str().to_owned());
+    tokio::task::spawn_blocking(move || {
+        let local = address.split('@').next().unwrap_or_default();
+        password::check_strength(&pw, &[address.as_str(), local, "jwtgate"])
+    })
+    .await
+    .map_err(|e| AuthError::Internal(e.to_string()))?
+    .map_err(|e: WeakPassword| AuthError::WeakPassword(e.to_string()))
+}
 
 /// What a signed-in user's resend did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

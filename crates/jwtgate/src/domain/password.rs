@@ -69,23 +69,6 @@ pub fn check_strength(password: &Password, user_inputs: &[&str]) -> Result<(), W
     Err(WeakPassword::Guessable(advice))
 }
 
-/// [`check_strength`] for the password of `email`, off the async workers (zxcvbn costs
-/// milliseconds on long inputs).
-pub async fn check_strength_for(
-    email: &crate::domain::email::Email,
-    password: &Password,
-) -> Result<(), crate::domain::error::AuthError> {
-    use crate::domain::error::AuthError;
-    let (pw, address) = (password.clone(), email.as_str().to_owned());
-    tokio::task::spawn_blocking(move || {
-        let local = address.split('@').next().unwrap_or_default();
-        check_strength(&pw, &[address.as_str(), local, "jwtgate"])
-    })
-    .await
-    .map_err(|e| AuthError::Internal(e.to_string()))?
-    .map_err(|e: WeakPassword| AuthError::WeakPassword(e.to_string()))
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
     /// Every hashing slot and queue place is taken: the caller answers 503 with Retry-After.

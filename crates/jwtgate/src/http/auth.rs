@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::cookies::{ACCESS_COOKIE, DEVICE_COOKIE, REFRESH_COOKIE, clearing_cookies};
 use super::error::ApiError;
 use super::extract::{
-    ACCESS_COOKIE, ApiJson, Authenticated, ClientIp, DEVICE_COOKIE, OptionalJson, REFRESH_COOKIE,
-    clearing_cookies, cookie, csrf_header, user_agent,
+    ApiJson, Authenticated, ClientIp, OptionalJson, cookie, csrf_header, user_agent,
 };
 use crate::config::SameSite;
 use crate::domain::accounts::Registered;

@@ -386,7 +386,7 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         if matches!(self, ApiError::DuplicateCookie) {
-            for clear in super::extract::clearing_cookies() {
+            for clear in super::cookies::clearing_cookies() {
                 headers.append(header::SET_COOKIE, clear);
             }
         }

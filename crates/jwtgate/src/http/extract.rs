@@ -15,7 +15,7 @@ use axum::extract::{
     ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Path, Request,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use jwtgate_verify::Claims;
 use jwtgate_verify::axum::TokenSource;
 use serde::de::DeserializeOwned;
@@ -24,15 +24,6 @@ use super::AppState;
 use super::error::ApiError;
 use crate::config::Cidr;
 
-pub const ACCESS_COOKIE: &str = "__Host-jwtgate_at";
-/// `__Host-`, not `__Secure-`: a browser takes a `__Host-` cookie only from this very host
-/// (no `Domain`, `Path=/`), so a sibling subdomain cannot plant one, neither to block refresh
-/// with a duplicate nor to sign the browser into the attacker's account.
-pub const REFRESH_COOKIE: &str = "__Host-jwtgate_rt";
-/// The device token of the cookie transport (OWASP's device cookie): kept across sign-outs, it
-/// lets a browser that signed in to an account before be throttled apart from anonymous
-/// attempts.
-pub const DEVICE_COOKIE: &str = "__Host-jwtgate_device";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -161,17 +152,6 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiPath<T> {
 /// cookie's); sent twice, it is [`ApiError::DuplicateCookie`].
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
     jwtgate_verify::axum::cookie(headers, name).map_err(|_| ApiError::DuplicateCookie)
-}
-
-/// `Set-Cookie` values that clear every cookie of the cookie transport, the refresh cookie of
-/// earlier versions (`__Secure-`, `Path=/auth`) included. Clearing needs the name, path and
-/// `Secure`, not the `SameSite` they were set with.
-pub fn clearing_cookies() -> [HeaderValue; 3] {
-    [
-        HeaderValue::from_static("__Host-jwtgate_at=; HttpOnly; Secure; Path=/; Max-Age=0"),
-        HeaderValue::from_static("__Host-jwtgate_rt=; HttpOnly; Secure; Path=/; Max-Age=0"),
-        HeaderValue::from_static("__Secure-jwtgate_rt=; HttpOnly; Secure; Path=/auth; Max-Age=0"),
-    ]
 }
 
 pub fn csrf_header(headers: &HeaderMap) -> Option<&str> {

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+pub mod cookies;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -287,7 +287,7 @@ async fn delete_account(
         )
         .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    for clear in super::extract::clearing_cookies() {
+    for clear in super::cookies::clearing_cookies() {
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     Ok(response)

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::shared::limits::{Decision, PlanLimiter};
+use crate::shared::limits::Decision;
 
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(limiter) = state.limits.as_ref().map(Arc::clone) else {
@@ -69,12 +69,4 @@ fn headers(d: &Decision<'_>) -> HeaderMap {
         map.insert("ratelimit", v);
     }
     map
-}
-
-/// Built once at startup; `None` when `rate_limits = "off"`.
-pub fn limiter(
-    state_limits: &crate::config::RateLimits,
-    clock: crate::Clock,
-) -> Option<Arc<PlanLimiter>> {
-    PlanLimiter::new(state_limits, clock).map(Arc::new)
 }

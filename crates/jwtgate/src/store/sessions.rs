@@ -136,18 +136,6 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// When the user's address was verified, if ever. `None` also for an unknown user.
-    pub async fn email_verified_at(&self, user_id: &str) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT email_verified_at FROM users WHERE id = ?")
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => r.try_get("email_verified_at")?,
-            None => None,
-        })
-    }
-
     /// Marks the address verified, only if the account still has that address (a link for an
     /// old address must not verify a new one). Returns whether a row changed.
     pub async fn mark_email_verified(
