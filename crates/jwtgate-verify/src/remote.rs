@@ -52,7 +52,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, AGE, CACHE_CONTROL, HeaderMap, HeaderValue};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::{Claims, Error, Jwks, KeyError, KeySet, Verifier};
 
@@ -291,6 +291,7 @@ impl RemoteJwksBuilder {
                 limits: self.limits,
                 fetch: Arc::new(Mutex::new(FetchState::default())),
                 attempts: AtomicU64::new(0),
+                finished: Notify::new(),
                 next_refresh: std::sync::Mutex::new(now),
                 clock: self.clock,
             }),
@@ -340,6 +341,8 @@ struct Inner {
     /// unknown `kid` under count `n` and finds `n + 1` once it holds the lock knows newer keys
     /// (or a fresh failure) are there, and retries instead of fetching again.
     attempts: AtomicU64,
+    /// Woken after every finished fetch attempt (see [`RemoteJwks::fetched`]).
+    finished: Notify,
     next_refresh: std::sync::Mutex<Instant>,
 }
 
@@ -406,6 +409,28 @@ impl RemoteJwks {
     #[must_use]
     pub fn url(&self) -> &str {
         self.inner.url.as_str()
+    }
+
+    /// How many fetches of the JWKS have finished so far, successful or not.
+    #[must_use]
+    pub fn fetches(&self) -> u64 {
+        self.inner.attempts.load(Ordering::Acquire)
+    }
+
+    /// Resolves once more than `seen` fetches have finished (`seen` from
+    /// [`RemoteJwks::fetches`]): a way to wait for the keys to be fetched again without
+    /// guessing how long that takes.
+    pub async fn fetched(&self, seen: u64) {
+        loop {
+            let notified = self.inner.finished.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the count is read, so a fetch ending in between is not missed.
+            notified.as_mut().enable();
+            if self.fetches() > seen {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// When the background task will fetch next, on this instance's clock.
@@ -519,6 +544,7 @@ fn spawn_fetch(
         let result = inner.fetch_and_apply(&mut state).await;
         inner.attempts.fetch_add(1, Ordering::AcqRel);
         drop(state);
+        inner.finished.notify_waiters();
         result
     })
 }

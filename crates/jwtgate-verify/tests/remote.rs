@@ -2,8 +2,9 @@
 //! on an unknown `kid`, cooldown, one shared in-flight fetch, last good keys kept through
 //! failures, `max-age` honoured, the background task, and the axum extractor on top.
 //!
-//! Time is driven through the injected clock, never by sleeping, except for the background
-//! task (real sleeps of a few tens of milliseconds) and the deliberately slow issuer.
+//! Time is driven through the injected clock, never by sleeping: the background task is
+//! followed through `RemoteJwks::fetched`, and a slow issuer is one that holds its answer
+//! until the test lets it go.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,7 +43,10 @@ enum Answer {
 struct Issuer {
     hits: AtomicUsize,
     answer: Mutex<Answer>,
-    delay: Mutex<Duration>,
+    /// While set, a request is held until `release` is notified (after `arrived` fires).
+    hold: std::sync::atomic::AtomicBool,
+    arrived: tokio::sync::Notify,
+    release: tokio::sync::Notify,
 }
 
 impl Issuer {
@@ -57,9 +61,10 @@ impl Issuer {
 
 async fn serve_jwks(State(issuer): State<Arc<Issuer>>) -> Response {
     issuer.hits.fetch_add(1, Ordering::SeqCst);
-    let delay = *issuer.delay.lock().expect("lock");
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    if issuer.hold.load(Ordering::SeqCst) {
+        let released = issuer.release.notified();
+        issuer.arrived.notify_one();
+        released.await;
     }
     let answer = issuer.answer.lock().expect("lock").clone();
     match answer {
@@ -100,7 +105,9 @@ impl Server {
         let issuer = Arc::new(Issuer {
             hits: AtomicUsize::new(0),
             answer: Mutex::new(answer),
-            delay: Mutex::new(Duration::ZERO),
+            hold: std::sync::atomic::AtomicBool::new(false),
+            arrived: tokio::sync::Notify::new(),
+            release: tokio::sync::Notify::new(),
         });
         let router = Router::new()
             .route("/jwks", get(serve_jwks))
@@ -333,14 +340,18 @@ async fn sixteen_concurrent_unknown_kid_verifications_share_one_fetch() {
     let remote = Arc::new(connect(&server, &clock).await);
 
     server.issuer.set(published(keys.jwks(&[0, 1])));
-    // Slow enough that every caller arrives while the one fetch is in flight.
-    *server.issuer.delay.lock().expect("lock") = Duration::from_millis(300);
+    // The issuer holds its answer until every caller has been started: they arrive while the
+    // one fetch is in flight (or, started late, find its keys already there).
+    server.issuer.hold.store(true, Ordering::SeqCst);
+    let arrived = server.issuer.arrived.notified();
     let token = Arc::new(keys.token(1));
     let mut callers = tokio::task::JoinSet::new();
     for _ in 0..16 {
         let (remote, token) = (Arc::clone(&remote), Arc::clone(&token));
         callers.spawn(async move { remote.verify(&token).await });
     }
+    arrived.await;
+    server.issuer.release.notify_one();
     let verdicts = callers.join_all().await;
 
     assert_eq!(verdicts.len(), 16);
@@ -360,14 +371,20 @@ async fn a_caller_going_away_does_not_cancel_the_shared_fetch() {
     let remote = Arc::new(connect(&server, &clock).await);
 
     server.issuer.set(published(keys.jwks(&[0, 1])));
-    *server.issuer.delay.lock().expect("lock") = Duration::from_millis(200);
+    server.issuer.hold.store(true, Ordering::SeqCst);
+    let seen = remote.fetches();
+    let arrived = server.issuer.arrived.notified();
     let caller = {
         let (remote, token) = (Arc::clone(&remote), keys.token(1));
         tokio::spawn(async move { remote.verify(&token).await })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The caller's fetch reached the issuer; the caller goes away while it is held there.
+    arrived.await;
     caller.abort();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.issuer.release.notify_one();
+    tokio::time::timeout(Duration::from_secs(5), remote.fetched(seen))
+        .await
+        .expect("the abandoned fetch finishes");
 
     assert_eq!(server.issuer.hits(), 2);
     // Within the cooldown, so only the abandoned fetch can have brought key 1 in.
@@ -497,20 +514,25 @@ async fn background_task_refreshes_until_shutdown() {
         cache_control: Some("max-age=0"),
         age: None,
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    // Picked up by the background refresh alone, not by an unknown-kid fetch.
-    assert!(remote.verifier().verify(&keys.token(1)).is_ok());
-    assert!(server.issuer.hits() >= 3, "hits {}", server.issuer.hits());
+    // Picked up by the background refresh alone, not by an unknown-kid fetch: wait for the
+    // background fetches (each one an event), never for a time.
+    let picked_up = async {
+        while remote.verifier().verify(&keys.token(1)).is_err() {
+            remote.fetched(remote.fetches()).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), picked_up)
+        .await
+        .expect("the background task fetches the new key");
+    assert!(server.issuer.hits() >= 2, "hits {}", server.issuer.hits());
 
     stop.send(()).expect("task alive");
     tokio::time::timeout(Duration::from_secs(1), task)
         .await
         .expect("run returns on shutdown")
         .expect("no panic");
-    let hits = server.issuer.hits();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.issuer.hits(), hits, "no fetch after shutdown");
+    // The task gave its handle back: nothing of it is left to fetch again.
+    assert_eq!(Arc::strong_count(&remote), 1);
 }
 
 #[tokio::test]
