@@ -16,7 +16,7 @@ use jwtgate_verify::remote::RemoteJwks;
 use jwtgate_verify::{Algorithm, Jwks, Key, KeySet, Policy, Verifier};
 
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{SecretString, Settings};
 use crate::domain::password::Password;
 use crate::shared::keys::random_key_bytes;
 use crate::startup::{self, Application};
@@ -34,6 +34,9 @@ pub struct Cli {
     /// Data directory (SQLite database and generated keys).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// The database (postgres://… or sqlite:PATH; default: jwtgate.db in the data dir).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -117,6 +120,9 @@ fn settings(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Settings> {
     if let Some(dir) = &cli.data_dir {
         settings.data_dir = dir.clone();
     }
+    if let Some(url) = &cli.database_url {
+        settings.database_url = Some(SecretString::new(url.clone()));
+    }
     if let Some(listen) = listen {
         settings.listen = listen;
     }
@@ -133,9 +139,11 @@ pub async fn run() -> anyhow::Result<()> {
             let settings = settings(&cli, None)?;
             let store = startup::open_store(&settings).await?;
             store.close().await;
+            let location = startup::database_location(&settings)?;
             println!(
-                "database is up to date: {}",
-                settings.data_dir.join(startup::DATABASE_FILE).display()
+                "database is up to date ({}): {}",
+                store.backend(),
+                startup::database_name(&location)
             );
             Ok(())
         }

@@ -159,6 +159,9 @@ impl<'de> Deserialize<'de> for Cidr {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// The database: `postgres://user:pass@host/db` (several nodes share it) or `sqlite:PATH`;
+    /// unset, the SQLite file `jwtgate.db` under `data_dir`.
+    pub database_url: Option<SecretString>,
     /// The `iss` of every token and the base of discovery; unset, `http://` + the address the
     /// server actually listens on (see [`Settings::issuer`]).
     pub issuer: Option<String>,
@@ -323,6 +326,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
             issuer: None,
             audience: "jwtgate".to_owned(),
             access_token_ttl_secs: 15 * 60,
@@ -372,6 +376,7 @@ impl Default for Settings {
 pub const ENV_KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "database_url",
     "issuer",
     "audience",
     "access_token_ttl_secs",
@@ -488,6 +493,7 @@ impl Settings {
             match *key {
                 "listen" => self.listen = num(&value).map_err(bad)?,
                 "data_dir" => self.data_dir = PathBuf::from(value),
+                "database_url" => self.database_url = Some(SecretString::new(value)),
                 "issuer" => self.issuer = Some(value),
                 "audience" => self.audience = value,
                 "access_token_ttl_secs" => self.access_token_ttl_secs = num(&value).map_err(bad)?,
@@ -631,6 +637,16 @@ impl Settings {
         }
         if self.db_max_connections == 0 {
             return invalid("db_max_connections must be >= 1");
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose();
+            let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            let sqlite = url
+                .strip_prefix("sqlite:")
+                .is_some_and(|p| !p.trim_start_matches('/').is_empty());
+            if !(postgres || sqlite) {
+                return invalid("database_url must be postgres://… or sqlite:PATH");
+            }
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))

@@ -27,27 +27,53 @@ use crate::shared::keys;
 use crate::shared::limits::PlanLimiter;
 use crate::shared::revocation::Revocations;
 use crate::shared::throttle::{LoginThrottle, ThrottleConfig};
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 pub const DATABASE_FILE: &str = "jwtgate.db";
 
 /// How long shutdown waits for background work (mail delivery) before closing the database.
 const BACKGROUND_DRAIN: Duration = Duration::from_secs(20);
 
-/// Opens the SQLite database under the data dir and applies the embedded migrations.
+/// Where the database is: `database_url`, or the SQLite file under the data dir.
+pub fn database_location(settings: &Settings) -> anyhow::Result<Location> {
+    match &settings.database_url {
+        Some(url) => Location::parse(url.expose()).map_err(anyhow::Error::msg),
+        None => Ok(Location::Sqlite(settings.data_dir.join(DATABASE_FILE))),
+    }
+}
+
+/// The database for messages: the SQLite path, or the PostgreSQL host and database without
+/// the user or password.
+pub fn database_name(location: &Location) -> String {
+    match location {
+        Location::Sqlite(path) => path.display().to_string(),
+        Location::Postgres(url) => {
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+            format!("postgres://{}", rest.split('?').next().unwrap_or_default())
+        }
+    }
+}
+
+/// Opens the database (a SQLite file is made private to this user first) and applies the
+/// embedded migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let location = database_location(settings)?;
+    // The data dir holds the keys and the outbox whatever the database.
     crate::files::private_dir(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     crate::files::warn_if_shared(&settings.data_dir);
-    let path = settings.data_dir.join(DATABASE_FILE);
-    // Made (or narrowed) to 0600 before SQLite opens it: its -wal and -shm files take its mode.
-    crate::files::private_file(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    let store = Store::open_sqlite(&path, settings.db_max_connections)
+    if let Location::Sqlite(path) = &location {
+        // Made (or narrowed) to 0600 before SQLite opens it: its -wal and -shm files take its
+        // mode.
+        crate::files::private_file(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+    }
+    let store = Store::open(&location, settings.db_max_connections)
         .await
-        .with_context(|| format!("cannot open {}", path.display()))?;
+        .with_context(|| format!("cannot open the database {}", database_name(&location)))?;
     store.migrate().await.context("database migration failed")?;
-    if let Some(found) = crate::domain::email::normalise_stored(&store)
+    if let Some(found) = crate::domain::email::normalise_stored(&store, Clock::system().now())
         .await
         .context("cannot normalise stored addresses")?
     {

@@ -143,7 +143,7 @@ pub struct Normalised {
 
 /// Brings addresses stored by versions before this grammar to their normal form, once per
 /// database. A normal form another account already has is a collision: reported, never merged.
-pub async fn normalise_stored(store: &Store) -> Result<Option<Normalised>, StoreError> {
+pub async fn normalise_stored(store: &Store, now: i64) -> Result<Option<Normalised>, StoreError> {
     const STEP: &str = "email_nfc_v1";
     if store.data_step_done(STEP).await? {
         return Ok(None);
@@ -165,7 +165,7 @@ pub async fn normalise_stored(store: &Store) -> Result<Option<Normalised>, Store
             Some(holder) => found.collisions.push((id, stored, holder)),
         }
     }
-    store.mark_data_step(STEP).await?;
+    store.mark_data_step(STEP, now).await?;
     Ok(Some(found))
 }
 

@@ -32,8 +32,9 @@ pub struct NewAuditRow<'a> {
 
 impl Store {
     pub async fn insert_audit_event(&self, e: &NewAuditRow<'_>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, actor_id, subject_id, ip, event, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        with_pool!(self, pool, {
+            sqlx::query(
+            "INSERT INTO audit_events (at, actor_id, subject_id, ip, event, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(e.at)
         .bind(e.actor_id)
@@ -42,9 +43,10 @@ impl Store {
         .bind(e.event)
         .bind(e.outcome)
         .bind(e.detail)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Newest first, ids strictly below `before` (the cursor), at most `limit` rows. With
@@ -55,29 +57,31 @@ impl Store {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, at, actor_id, subject_id, ip, event, outcome, detail FROM audit_events \
-             WHERE (?1 IS NULL OR subject_id = ?1 OR actor_id = ?1) AND (?2 IS NULL OR id < ?2) \
-             ORDER BY id DESC LIMIT ?3",
-        )
-        .bind(user)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    id: r.try_get("id")?,
-                    at: r.try_get("at")?,
-                    actor_id: r.try_get("actor_id")?,
-                    subject_id: r.try_get("subject_id")?,
-                    ip: r.try_get("ip")?,
-                    event: r.try_get("event")?,
-                    outcome: r.try_get("outcome")?,
-                    detail: r.try_get("detail")?,
+        with_pool!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT id, at, actor_id, subject_id, ip, event, outcome, detail FROM audit_events \
+             WHERE ($1 IS NULL OR subject_id = $1 OR actor_id = $1) AND ($2 IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3",
+            )
+            .bind(user)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(AuditRow {
+                        id: r.try_get("id")?,
+                        at: r.try_get("at")?,
+                        actor_id: r.try_get("actor_id")?,
+                        subject_id: r.try_get("subject_id")?,
+                        ip: r.try_get("ip")?,
+                        event: r.try_get("event")?,
+                        outcome: r.try_get("outcome")?,
+                        detail: r.try_get("detail")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 }

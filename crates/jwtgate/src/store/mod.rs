@@ -1,9 +1,18 @@
-//! Owns persistence: the one `Store` type, its connection pool, migrations and every SQL statement.
-//! The only module that imports sqlx. Must not import axum, the domain or jwtgate-verify.
+//! Owns persistence: the one `Store` type over SQLite or PostgreSQL, its connection pool,
+//! migrations and every SQL statement. The only module that imports sqlx. Must not import axum,
+//! the domain or jwtgate-verify.
 //!
 //! Each method is a unit of work: one that needs atomicity opens and commits its own transaction,
-//! and transactions never leak out. Rows come back as plain structs so a PostgreSQL backend can
-//! sit beside SQLite behind the same methods.
+//! and transactions never leak out. Rows come back as plain structs. Each statement is one SQL
+//! string that both dialects read (`$N` placeholders, `CASE` rather than `max`/`greatest`,
+//! `LIKE` rather than `instr`/`strpos`); `with_pool!` runs a method's body against whichever
+//! pool the store has, compiled once for each.
+//!
+//! Races are decided in the database. A conditional `UPDATE ... WHERE <still so>` is a row-level
+//! guard on both (SQLite runs one writer at a time; PostgreSQL re-checks the condition on the
+//! locked row). A guard that looks at *other* rows (the last administrator, an account's
+//! sign-ins of the minute, the mail ration) takes a PostgreSQL advisory lock for its
+//! transaction first, so two nodes cannot both see room (`lock!`).
 
 /// The `users u` columns `user_from_row` reads, as a literal for `concat!`: sqlx takes only
 /// `&'static str` SQL, and one list keeps every query in step with the row type.
@@ -14,6 +23,87 @@ macro_rules! user_columns {
     };
 }
 
+/// Runs `$body` with `$pool` bound to the store's pool, whichever backend it is: the body is
+/// compiled once per backend, with the pool's own types.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident, $body:block) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Inside a transaction `$tx` of a store method, on PostgreSQL: waits for the advisory lock of
+/// the guard `$class` (one of [`locks`]) over `$scope` (an account id, or `""` for the whole
+/// guard), held to the end of the transaction, so guards that read other rows decide one at a
+/// time. SQLite needs none: it runs one write transaction at a time.
+macro_rules! lock {
+    ($store:expr, $tx:expr, $class:expr, $scope:expr) => {
+        if $store.is_postgres() {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind($class)
+                .bind($scope)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+
+/// Ends the sessions `$end` (an [`EndSessions`]) names inside the transaction `$tx`; their ids.
+macro_rules! end_sessions {
+    ($tx:expr, $end:expr) => {{
+        let end: &$crate::store::EndSessions<'_> = $end;
+        let rows = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 \
+             WHERE user_id = $3 AND ended_at IS NULL AND ($4 IS NULL OR id <> $4) RETURNING id",
+        )
+        .bind(end.now)
+        .bind(end.reason)
+        .bind(end.user_id)
+        .bind(end.keep)
+        .fetch_all(&mut *$tx)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id"))
+            .collect::<Result<Vec<String>, _>>()?
+    }};
+}
+
+/// Raises the user's cut-off (`tokens_not_before`: every token issued before it is refused)
+/// inside the transaction `$tx`; it never moves back.
+macro_rules! raise_cutoff {
+    ($tx:expr, $user_id:expr, $cutoff:expr) => {
+        sqlx::query(
+            "UPDATE users SET tokens_not_before = CASE WHEN coalesce(tokens_not_before, 0) > $1 \
+             THEN tokens_not_before ELSE $1 END WHERE id = $2",
+        )
+        .bind($cutoff)
+        .bind($user_id)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+/// Spends the single-use link `$jti_hash` of `$purpose` and `$user_id` on `$executor` (the pool,
+/// or `&mut *tx`): one `UPDATE ... WHERE used_at IS NULL`, so two presentations at once cannot
+/// both win. The rows it changed (1: spent now).
+macro_rules! spend_link {
+    ($executor:expr, $now:expr, $jti_hash:expr, $purpose:expr, $user_id:expr) => {
+        sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 \
+             WHERE jti_hash = $2 AND purpose = $3 AND user_id = $4 AND used_at IS NULL",
+        )
+        .bind($now)
+        .bind($jti_hash)
+        .bind($purpose)
+        .bind($user_id)
+        .execute($executor)
+        .await?
+        .rows_affected()
+    };
+}
+
 pub mod admin;
 pub mod todos;
 
@@ -21,8 +111,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{PgPool, Row, SqlitePool};
 
 mod audit;
 mod mail;
@@ -179,25 +270,109 @@ pub struct RefreshLookup {
     pub user: UserRow,
 }
 
-#[derive(Debug, Clone)]
-pub struct Store {
-    pool: SqlitePool,
+/// The classes of PostgreSQL advisory locks (`lock!`), one per guard that reads other rows.
+pub(crate) mod locks {
+    /// Changes that must leave an enabled administrator (scope: the whole guard).
+    pub const ADMINS: i32 = 0x6a67_0001;
+    /// The mail ration (scope: the whole ration, whose server-wide count is one limit).
+    pub const MAIL: i32 = 0x6a67_0002;
+    /// An account's sign-ins, the per-minute cap and the session cap (scope: the account).
+    pub const SIGN_INS: i32 = 0x6a67_0003;
 }
 
-fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRow, StoreError> {
-    let roles: String = row.try_get("roles")?;
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// Where the store lives: `sqlite:PATH` (or a path), or `postgres://…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// `sqlite:PATH`, `sqlite://PATH`, or `postgres://…` / `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Location, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| "database_url must be sqlite:PATH or postgres://…".to_owned())?;
+        if path.is_empty() {
+            return Err("database_url sqlite: needs a path".to_owned());
+        }
+        Ok(Location::Sqlite(path.into()))
+    }
+}
+
+/// A value both backends decode (text, integers, flags, and their `Option`s).
+pub(crate) trait Decodes:
+    for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+    + sqlx::Type<sqlx::Sqlite>
+    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+    + sqlx::Type<sqlx::Postgres>
+{
+}
+
+impl<T> Decodes for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+{
+}
+
+/// A row of either backend, read by column name: the `*_from_row` functions are written once.
+pub(crate) trait Columns {
+    fn column<T: Decodes>(&self, name: &str) -> Result<T, sqlx::Error>;
+}
+
+impl Columns for sqlx::sqlite::SqliteRow {
+    fn column<T: Decodes>(&self, name: &str) -> Result<T, sqlx::Error> {
+        self.try_get(name)
+    }
+}
+
+impl Columns for sqlx::postgres::PgRow {
+    fn column<T: Decodes>(&self, name: &str) -> Result<T, sqlx::Error> {
+        self.try_get(name)
+    }
+}
+
+fn user_from_row(row: &impl Columns) -> Result<UserRow, StoreError> {
+    let roles: String = row.column("roles")?;
     Ok(UserRow {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
+        id: row.column("id")?,
+        email: row.column("email")?,
+        password_hash: row.column("password_hash")?,
         roles: serde_json::from_str(&roles).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        plan: row.try_get("plan")?,
-        created_at: row.try_get("created_at")?,
-        email_verified: row.try_get("email_verified")?,
+        plan: row.column("plan")?,
+        created_at: row.column("created_at")?,
+        email_verified: row.column("email_verified")?,
     })
 }
 
 impl Store {
+    /// Opens the store at `location`: the SQLite file (created if missing, in WAL mode) or
+    /// the PostgreSQL database.
+    pub async fn open(location: &Location, max_connections: u32) -> Result<Self, StoreError> {
+        match location {
+            Location::Sqlite(path) => Self::open_sqlite(path, max_connections).await,
+            Location::Postgres(url) => Self::open_postgres(url, max_connections).await,
+        }
+    }
+
     /// Opens (creating if missing) the SQLite database file in WAL mode.
     pub async fn open_sqlite(path: &Path, max_connections: u32) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
@@ -211,13 +386,46 @@ impl Store {
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
     }
 
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
+    /// Opens the PostgreSQL database at `url`.
+    pub async fn open_postgres(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        // One connection first, so a refused connection or a wrong password is said as it
+        // is, not as the pool's timeout.
+        let probe = <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?;
+        sqlx::Connection::close(probe).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
             .await?;
+        Ok(Self {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// Which backend, for logs and readiness: `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies the embedded migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
         Ok(())
     }
 
@@ -226,36 +434,43 @@ impl Store {
     /// server.
     #[doc(hidden)]
     pub async fn test_sql(&self, sql: &str) -> Result<u64, StoreError> {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        Ok(sqlx::raw_sql(sql)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        with_pool!(self, pool, {
+            let sql = sqlx::AssertSqlSafe(sql.to_owned());
+            Ok(sqlx::raw_sql(sql).execute(pool).await?.rows_affected())
+        })
     }
 
     /// The one integer `sql` selects (see [`Store::test_sql`]).
     #[doc(hidden)]
     pub async fn test_count(&self, sql: &str) -> Result<i64, StoreError> {
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+        with_pool!(self, pool, {
+            let sql = sqlx::AssertSqlSafe(sql.to_owned());
+            Ok(sqlx::query_scalar(sql).fetch_one(pool).await?)
+        })
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        with_pool!(self, pool, {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 
     pub async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError> {
-        let roles =
-            serde_json::to_string(&user.roles).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        // An account made with its address already proven (`jwtgate user add --verified`)
-        // counts as verified from its creation.
-        let verified_at = user.email_verified.then_some(user.created_at);
-        sqlx::query(
+        with_pool!(self, pool, {
+            let roles = serde_json::to_string(&user.roles)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            // An account made with its address already proven (`jwtgate user add --verified`)
+            // counts as verified from its creation.
+            let verified_at = user.email_verified.then_some(user.created_at);
+            sqlx::query(
             "INSERT INTO users (id, email, password_hash, roles, plan, created_at, email_verified_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -266,20 +481,23 @@ impl Store {
         .bind(&user.plan)
         .bind(user.created_at)
         .bind(verified_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await
         .map_err(map_unique)?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Every account's id and stored address (the one-time address normalisation).
     pub async fn user_emails(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT id, email FROM users ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))
-            .collect()
+        with_pool!(self, pool, {
+            let rows = sqlx::query("SELECT id, email FROM users ORDER BY created_at, id")
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("email")?)))
+                .collect()
+        })
     }
 
     /// Gives the account a new address; `Some(holder)` (and no change) when another account
@@ -289,56 +507,64 @@ impl Store {
         user_id: &str,
         email: &str,
     ) -> Result<Option<String>, StoreError> {
-        let renamed = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
-            .bind(email)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_unique);
-        match renamed {
-            Ok(_) => Ok(None),
-            Err(StoreError::Conflict(Unique::Email)) => {
-                let holder = sqlx::query("SELECT id FROM users WHERE email = $1")
-                    .bind(email)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(Some(holder.try_get("id")?))
+        with_pool!(self, pool, {
+            let renamed = sqlx::query("UPDATE users SET email = $1 WHERE id = $2")
+                .bind(email)
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map_err(map_unique);
+            match renamed {
+                Ok(_) => Ok(None),
+                Err(StoreError::Conflict(Unique::Email)) => {
+                    let holder = sqlx::query("SELECT id FROM users WHERE email = $1")
+                        .bind(email)
+                        .fetch_one(pool)
+                        .await?;
+                    Ok(Some(holder.try_get("id")?))
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        }
+        })
     }
 
     /// Whether the one-time data step `name` has run on this database.
     pub async fn data_step_done(&self, name: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 AS done FROM data_steps WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
+        with_pool!(self, pool, {
+            let row = sqlx::query("SELECT 1 AS done FROM data_steps WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.is_some())
+        })
     }
 
     /// Records that the one-time data step `name` has run.
-    pub async fn mark_data_step(&self, name: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO data_steps (name, done_at) VALUES ($1, CAST(strftime('%s','now') AS INTEGER)) \
-             ON CONFLICT (name) DO NOTHING",
+    pub async fn mark_data_step(&self, name: &str, now: i64) -> Result<(), StoreError> {
+        with_pool!(self, pool, {
+            sqlx::query(
+            "INSERT INTO data_steps (name, done_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
-        .execute(&self.pool)
+        .bind(now)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u WHERE u.email = ?"
-        ))
-        .bind(email)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        with_pool!(self, pool, {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users u WHERE u.email = $1"
+            ))
+            .bind(email)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
     }
 
     /// A new password takes hold, in one transaction: the reset token it spends (if any) is
@@ -350,33 +576,24 @@ impl Store {
         &self,
         u: &PasswordUpdate<'_>,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let user_id = u.end.user_id;
-        let mut tx = self.pool.begin().await?;
-        if let Some(jti_hash) = u.spends {
-            let spent = sqlx::query(
-                "UPDATE one_time_tokens SET used_at = $1 \
-                 WHERE jti_hash = $2 AND purpose = $3 AND user_id = $4 AND used_at IS NULL",
-            )
-            .bind(u.end.now)
-            .bind(jti_hash)
-            .bind(u.links)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if spent != 1 {
-                tx.rollback().await?;
-                return Ok(None);
+        with_pool!(self, pool, {
+            let user_id = u.end.user_id;
+            let mut tx = pool.begin().await?;
+            if let Some(jti_hash) = u.spends {
+                let spent = spend_link!(&mut *tx, u.end.now, jti_hash, u.links, user_id);
+                if spent != 1 {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
             }
-        }
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(u.hash)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        sessions::raise_cutoff(&mut tx, user_id, u.cutoff).await?;
-        // A link mailed before the change must not undo it.
-        sqlx::query(
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(u.hash)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            raise_cutoff!(tx, user_id, u.cutoff);
+            // A link mailed before the change must not undo it.
+            sqlx::query(
             "UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
         )
         .bind(u.end.now)
@@ -384,9 +601,10 @@ impl Store {
         .bind(u.links)
         .execute(&mut *tx)
         .await?;
-        let ended = sessions::end_sessions(&mut tx, &u.end).await?;
-        tx.commit().await?;
-        Ok(Some(ended))
+            let ended = end_sessions!(tx, &u.end);
+            tx.commit().await?;
+            Ok(Some(ended))
+        })
     }
 
     /// Makes `change.email` the account's sign-in address, proven (the confirm link reached it),
@@ -394,34 +612,31 @@ impl Store {
     /// in one transaction. `Conflict` (and no change) when another account has the address by
     /// now.
     pub async fn change_email(&self, change: &EmailChange<'_>) -> Result<Changed, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE one_time_tokens SET used_at = $1 \
-             WHERE jti_hash = $2 AND purpose = $3 AND user_id = $4 AND used_at IS NULL",
-        )
-        .bind(change.now)
-        .bind(change.spends)
-        .bind(change.links)
-        .bind(change.user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if spent != 1 {
-            tx.rollback().await?;
-            return Ok(Changed::LinkNotSpendable);
-        }
-        let old: Option<String> =
-            sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND deleted_at IS NULL")
-                .bind(change.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(old) = old else {
-            tx.rollback().await?;
-            return Ok(Changed::NoSuchUser);
-        };
-        let renamed = sqlx::query(
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await?;
+            let spent = spend_link!(
+                &mut *tx,
+                change.now,
+                change.spends,
+                change.links,
+                change.user_id
+            );
+            if spent != 1 {
+                tx.rollback().await?;
+                return Ok(Changed::LinkNotSpendable);
+            }
+            let old: Option<String> =
+                sqlx::query_scalar("SELECT email FROM users WHERE id = $1 AND deleted_at IS NULL")
+                    .bind(change.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(old) = old else {
+                tx.rollback().await?;
+                return Ok(Changed::NoSuchUser);
+            };
+            let renamed = sqlx::query(
             "UPDATE users SET email = $1, email_verified_at = $2, \
-             tokens_not_before = max(coalesce(tokens_not_before, 0), $3) WHERE id = $4",
+             tokens_not_before = CASE WHEN coalesce(tokens_not_before, 0) > $3 THEN tokens_not_before ELSE $3 END WHERE id = $4",
         )
         .bind(change.email)
         .bind(change.now)
@@ -430,17 +645,18 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(map_unique);
-        match renamed {
-            Ok(_) => {
-                tx.commit().await?;
-                Ok(Changed::Done { old })
+            match renamed {
+                Ok(_) => {
+                    tx.commit().await?;
+                    Ok(Changed::Done { old })
+                }
+                Err(conflict @ StoreError::Conflict(_)) => {
+                    tx.rollback().await?;
+                    Err(conflict)
+                }
+                Err(e) => Err(e),
             }
-            Err(conflict @ StoreError::Conflict(_)) => {
-                tx.rollback().await?;
-                Err(conflict)
-            }
-            Err(e) => Err(e),
-        }
+        })
     }
 
     /// Puts an account's earlier address back (its undo link reached it), in one transaction:
@@ -453,25 +669,16 @@ impl Store {
         undo: &EmailChange<'_>,
         end: &EndSessions<'_>,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE one_time_tokens SET used_at = $1 \
-             WHERE jti_hash = $2 AND purpose = $3 AND user_id = $4 AND used_at IS NULL",
-        )
-        .bind(undo.now)
-        .bind(undo.spends)
-        .bind(undo.links)
-        .bind(undo.user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if spent != 1 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        sqlx::query(
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await?;
+            let spent = spend_link!(&mut *tx, undo.now, undo.spends, undo.links, undo.user_id);
+            if spent != 1 {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+            sqlx::query(
             "UPDATE users SET email = $1, email_verified_at = $2, password_hash = $3, \
-             tokens_not_before = max(coalesce(tokens_not_before, 0), $4) \
+             tokens_not_before = CASE WHEN coalesce(tokens_not_before, 0) > $4 THEN tokens_not_before ELSE $4 END \
              WHERE id = $5 AND deleted_at IS NULL",
         )
         .bind(undo.email)
@@ -482,26 +689,29 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(map_unique)?;
-        sqlx::query(
-            "UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
-        )
-        .bind(undo.now)
-        .bind(undo.user_id)
-        .execute(&mut *tx)
-        .await?;
-        let ended = sessions::end_sessions(&mut tx, end).await?;
-        tx.commit().await?;
-        Ok(Some(ended))
+            sqlx::query(
+                "UPDATE one_time_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+            )
+            .bind(undo.now)
+            .bind(undo.user_id)
+            .execute(&mut *tx)
+            .await?;
+            let ended = end_sessions!(tx, end);
+            tx.commit().await?;
+            Ok(Some(ended))
+        })
     }
 
     /// Stores a rehash of the same password (new parameters); nothing else changes.
     pub async fn update_password_hash(&self, user_id: &str, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(hash)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        with_pool!(self, pool, {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(hash)
+                .bind(user_id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Creates a session and its first refresh token atomically, within the account's limits:
@@ -513,9 +723,11 @@ impl Store {
         s: &NewSession<'_>,
         limits: &SessionLimits<'_>,
     ) -> Result<Created, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // One statement checks the rate and inserts: two sign-ins at once cannot both see room.
-        let created = sqlx::query(
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await?;
+            lock!(self, tx, locks::SIGN_INS, s.user_id);
+            // One statement checks the rate and inserts: two sign-ins at once cannot both see room.
+            let created = sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip) \
              SELECT $1, $2, $3, $3, $4, $5, $6, $7 \
              WHERE (SELECT COUNT(*) FROM sessions WHERE user_id = $2 AND created_at > $3 - 60) < $8",
@@ -531,11 +743,11 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if created != 1 {
-            tx.rollback().await?;
-            return Ok(Created::TooMany);
-        }
-        sqlx::query(
+            if created != 1 {
+                tx.rollback().await?;
+                return Ok(Created::TooMany);
+            }
+            sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)",
         )
         .bind(s.refresh_hash)
@@ -543,7 +755,7 @@ impl Store {
         .bind(s.now)
         .execute(&mut *tx)
         .await?;
-        let ended = sqlx::query(
+            let ended = sqlx::query(
             "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id IN ( \
                SELECT id FROM ( \
                  SELECT id, ROW_NUMBER() OVER (ORDER BY last_used_at DESC, created_at DESC, id) AS n \
@@ -561,34 +773,37 @@ impl Store {
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<Vec<String>, _>>()?;
-        tx.commit().await?;
-        Ok(Created::Created { ended })
+            tx.commit().await?;
+            Ok(Created::Created { ended })
+        })
     }
 
     pub async fn find_refresh(
         &self,
         token_hash: &[u8],
     ) -> Result<Option<RefreshLookup>, StoreError> {
-        let sql = REFRESH_LOOKUP_SQL;
-        let row = sqlx::query(sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(RefreshLookup {
-            spent_at: row.try_get("spent_at")?,
-            session: SessionRow {
-                id: row.try_get("s_id")?,
-                user_id: row.try_get("s_user_id")?,
-                created_at: row.try_get("s_created_at")?,
-                last_used_at: row.try_get("s_last_used_at")?,
-                idle_expires_at: row.try_get("s_idle_expires_at")?,
-                absolute_expires_at: row.try_get("s_absolute_expires_at")?,
-                ended_at: row.try_get("s_ended_at")?,
-                end_reason: row.try_get("s_end_reason")?,
-            },
-            user: user_from_row(&row)?,
-        }))
+        with_pool!(self, pool, {
+            let sql = REFRESH_LOOKUP_SQL;
+            let row = sqlx::query(sql)
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+            let Some(row) = row else { return Ok(None) };
+            Ok(Some(RefreshLookup {
+                spent_at: row.try_get("spent_at")?,
+                session: SessionRow {
+                    id: row.try_get("s_id")?,
+                    user_id: row.try_get("s_user_id")?,
+                    created_at: row.try_get("s_created_at")?,
+                    last_used_at: row.try_get("s_last_used_at")?,
+                    idle_expires_at: row.try_get("s_idle_expires_at")?,
+                    absolute_expires_at: row.try_get("s_absolute_expires_at")?,
+                    ended_at: row.try_get("s_ended_at")?,
+                    end_reason: row.try_get("s_end_reason")?,
+                },
+                user: user_from_row(&row)?,
+            }))
+        })
     }
 
     /// Spends `token_hash` and stores its successor, in one transaction. Returns `false` when the
@@ -602,9 +817,10 @@ impl Store {
         now: i64,
         idle_expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL \
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await?;
+            let spent = sqlx::query(
+            "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
              AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.ended_at IS NULL)",
         )
         .bind(now)
@@ -612,26 +828,30 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if spent != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT OR IGNORE INTO refresh_tokens (token_hash, session_id, issued_at) VALUES (?, ?, ?)",
+            if spent != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (token_hash) DO NOTHING",
         )
         .bind(successor_hash)
         .bind(session_id)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sessions SET last_used_at = ?, idle_expires_at = ? WHERE id = ?")
+            sqlx::query(
+                "UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3",
+            )
             .bind(now)
             .bind(idle_expires_at)
             .bind(session_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(true)
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Ends a session (idempotent: the first reason wins). Returns whether this call ended it.
@@ -641,30 +861,34 @@ impl Store {
         now: i64,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL",
+        with_pool!(self, pool, {
+            let done = sqlx::query(
+            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
         )
         .bind(now)
         .bind(reason)
         .bind(session_id)
-        .execute(&self.pool)
+        .execute(pool)
         .await?
         .rows_affected();
-        Ok(done == 1)
+            Ok(done == 1)
+        })
     }
 
     /// Sessions ended at or after `since`: (session id, ended_at). Used to rebuild the
     /// revocation view on startup.
     pub async fn sessions_ended_since(&self, since: i64) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= ?",
-        )
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("ended_at")?)))
-            .collect()
+        with_pool!(self, pool, {
+            let rows = sqlx::query(
+                "SELECT id, ended_at FROM sessions WHERE ended_at IS NOT NULL AND ended_at >= $1",
+            )
+            .bind(since)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("ended_at")?)))
+                .collect()
+        })
     }
 }
 
@@ -676,7 +900,7 @@ const REFRESH_LOOKUP_SQL: &str = concat!(
      s.ended_at AS s_ended_at, s.end_reason AS s_end_reason, ",
     user_columns!(),
     " FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
-     WHERE r.token_hash = ?"
+     WHERE r.token_hash = $1"
 );
 
 #[cfg(test)]

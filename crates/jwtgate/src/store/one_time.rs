@@ -25,17 +25,19 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO one_time_tokens (jti_hash, purpose, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        with_pool!(self, pool, {
+            sqlx::query(
+            "INSERT INTO one_time_tokens (jti_hash, purpose, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(jti_hash)
         .bind(purpose)
         .bind(user_id)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(pool)
         .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Marks the token used in one atomic `UPDATE ... WHERE used_at IS NULL`: two concurrent
@@ -47,21 +49,13 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<Consumed, StoreError> {
-        let done = sqlx::query(
-            "UPDATE one_time_tokens SET used_at = ? \
-             WHERE jti_hash = ? AND purpose = ? AND user_id = ? AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(jti_hash)
-        .bind(purpose)
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if done == 1 {
-            return Ok(Consumed::Now);
-        }
-        self.why_not_consumed(jti_hash, purpose, user_id).await
+        with_pool!(self, pool, {
+            let done = spend_link!(pool, now, jti_hash, purpose, user_id);
+            if done == 1 {
+                return Ok(Consumed::Now);
+            }
+            self.why_not_consumed(jti_hash, purpose, user_id).await
+        })
     }
 
     /// For a token that could not be consumed: whether it was used before or never existed.
@@ -71,17 +65,21 @@ impl Store {
         purpose: &str,
         user_id: &str,
     ) -> Result<Consumed, StoreError> {
-        let row = sqlx::query(
-            "SELECT used_at FROM one_time_tokens WHERE jti_hash = ? AND purpose = ? AND user_id = ?",
+        with_pool!(self, pool, {
+            let row = sqlx::query(
+            "SELECT used_at FROM one_time_tokens WHERE jti_hash = $1 AND purpose = $2 AND user_id = $3",
         )
         .bind(jti_hash)
         .bind(purpose)
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(pool)
         .await?;
-        Ok(match row {
-            Some(r) if r.try_get::<Option<i64>, _>("used_at")?.is_some() => Consumed::AlreadyUsed,
-            _ => Consumed::Unknown,
+            Ok(match row {
+                Some(r) if r.try_get::<Option<i64>, _>("used_at")?.is_some() => {
+                    Consumed::AlreadyUsed
+                }
+                _ => Consumed::Unknown,
+            })
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Store methods for the session list, revocation by user and account reads by id (part A of
 //! the accounts issue). Only SQL; must not import axum, the domain or jwtgate-verify.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 
 use super::{Store, StoreError, UserRow, user_from_row};
 
@@ -13,41 +13,6 @@ pub struct EndSessions<'a> {
     pub keep: Option<&'a str>,
     pub now: i64,
     pub reason: &'a str,
-}
-
-/// Ends the sessions `end` names inside `tx`; their ids.
-pub(super) async fn end_sessions(
-    tx: &mut Transaction<'static, Sqlite>,
-    end: &EndSessions<'_>,
-) -> Result<Vec<String>, StoreError> {
-    let rows = sqlx::query(
-        "UPDATE sessions SET ended_at = $1, end_reason = $2 \
-         WHERE user_id = $3 AND ended_at IS NULL AND ($4 IS NULL OR id <> $4) RETURNING id",
-    )
-    .bind(end.now)
-    .bind(end.reason)
-    .bind(end.user_id)
-    .bind(end.keep)
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
-}
-
-/// Raises the user's cut-off (`tokens_not_before`: every token issued before it is refused)
-/// inside `tx`; it never moves back.
-pub(super) async fn raise_cutoff(
-    tx: &mut Transaction<'static, Sqlite>,
-    user_id: &str,
-    cutoff: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE users SET tokens_not_before = max(coalesce(tokens_not_before, 0), $1) WHERE id = $2",
-    )
-    .bind(cutoff)
-    .bind(user_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// A session as the session list shows it.
@@ -68,27 +33,29 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<Vec<SessionListRow>, StoreError> {
-        let rows = sqlx::query(
+        with_pool!(self, pool, {
+            let rows = sqlx::query(
             "SELECT id, created_at, last_used_at, user_agent, ip FROM sessions \
-             WHERE user_id = ? AND ended_at IS NULL AND idle_expires_at > ? AND absolute_expires_at > ? \
-             ORDER BY last_used_at DESC, created_at DESC",
+             WHERE user_id = $1 AND ended_at IS NULL AND idle_expires_at > $2 AND absolute_expires_at > $3 \
+             ORDER BY last_used_at DESC, created_at DESC, id",
         )
         .bind(user_id)
         .bind(now)
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SessionListRow {
-                    id: r.try_get("id")?,
-                    created_at: r.try_get("created_at")?,
-                    last_used_at: r.try_get("last_used_at")?,
-                    user_agent: r.try_get("user_agent")?,
-                    ip: r.try_get("ip")?,
+            rows.iter()
+                .map(|r| {
+                    Ok(SessionListRow {
+                        id: r.try_get("id")?,
+                        created_at: r.try_get("created_at")?,
+                        last_used_at: r.try_get("last_used_at")?,
+                        user_agent: r.try_get("user_agent")?,
+                        ip: r.try_get("ip")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Ends every unended session of `user_id` (expired ones included, so they record a reason)
@@ -99,13 +66,15 @@ impl Store {
         end: &EndSessions<'_>,
         cut_off: Option<i64>,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(cutoff) = cut_off {
-            raise_cutoff(&mut tx, end.user_id, cutoff).await?;
-        }
-        let ended = end_sessions(&mut tx, end).await?;
-        tx.commit().await?;
-        Ok(ended)
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await?;
+            if let Some(cutoff) = cut_off {
+                raise_cutoff!(tx, end.user_id, cutoff);
+            }
+            let ended = end_sessions!(tx, end);
+            tx.commit().await?;
+            Ok(ended)
+        })
     }
 
     /// Whether `session_id` is an unended session of `user_id`.
@@ -114,26 +83,30 @@ impl Store {
         session_id: &str,
         user_id: &str,
     ) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 AS one FROM sessions WHERE id = ? AND user_id = ? AND ended_at IS NULL",
-        )
-        .bind(session_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
+        with_pool!(self, pool, {
+            let row = sqlx::query(
+                "SELECT 1 AS one FROM sessions WHERE id = $1 AND user_id = $2 AND ended_at IS NULL",
+            )
+            .bind(session_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.is_some())
+        })
     }
 
     pub async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users u WHERE u.id = ?"
-        ))
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        with_pool!(self, pool, {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users u WHERE u.id = $1"
+            ))
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(user_from_row).transpose()
+        })
     }
 
     /// Marks the address verified, only if the account still has that address (a link for an
@@ -144,16 +117,18 @@ impl Store {
         email: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ? AND email = ?",
+        with_pool!(self, pool, {
+            let done = sqlx::query(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2 AND email = $3",
         )
         .bind(now)
         .bind(user_id)
         .bind(email)
-        .execute(&self.pool)
+        .execute(pool)
         .await?
         .rows_affected();
-        Ok(done == 1)
+            Ok(done == 1)
+        })
     }
 
     /// Deletes what can no longer matter: sessions that ended or expired before `before`, with
@@ -161,21 +136,23 @@ impl Store {
     /// (sessions, one-time tokens) deleted. A live session keeps its whole chain: a spent refresh
     /// token presented again must still be recognised as reuse (RFC 9700 §4.14.2).
     pub async fn prune_dead_sessions(&self, before: i64) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // Their refresh tokens go with them: `refresh_tokens.session_id` is ON DELETE CASCADE.
-        let sessions = sqlx::query(
-            "DELETE FROM sessions WHERE COALESCE(ended_at, MIN(idle_expires_at, absolute_expires_at)) < ?",
+        with_pool!(self, pool, {
+            let mut tx = pool.begin().await?;
+            // Their refresh tokens go with them: `refresh_tokens.session_id` is ON DELETE CASCADE.
+            let sessions = sqlx::query(
+            "DELETE FROM sessions WHERE COALESCE(ended_at, CASE WHEN idle_expires_at < absolute_expires_at THEN idle_expires_at ELSE absolute_expires_at END) < $1",
         )
         .bind(before)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let one_time = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < ?")
-            .bind(before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok((sessions, one_time))
+            let one_time = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1")
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok((sessions, one_time))
+        })
     }
 }

@@ -315,6 +315,14 @@ async fn token_verify_checks_hs256_tokens_with_the_servers_secret() {
 async fn an_operator_made_account_with_a_known_address_signs_in_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().to_str().expect("utf8").to_owned();
+    // The commands work on the database the server will use: PostgreSQL too, when the run
+    // has one.
+    let database = crate::database::create().await;
+    let url = database.as_ref().map(|db| db.url());
+    let mut common = vec!["--data-dir", &data_dir];
+    if let Some(url) = &url {
+        common.extend(["--database-url", url]);
+    }
     let env = [
         ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
         ("JWTGATE_ARGON2_ITERATIONS", "1"),
@@ -323,7 +331,8 @@ async fn an_operator_made_account_with_a_known_address_signs_in_at_once() {
     ];
     let password = "an admin pass phrase nobody guesses";
     for (email, verified) in [("root@example.com", true), ("other@example.com", false)] {
-        let mut args = vec!["--data-dir", &data_dir, "user", "add", "--email", email];
+        let mut args = common.clone();
+        args.extend(["user", "add", "--email", email]);
         if verified {
             args.push("--verified");
         }
@@ -332,6 +341,7 @@ async fn an_operator_made_account_with_a_known_address_signs_in_at_once() {
     }
     let mut settings = test_settings(dir.path().to_owned());
     settings.require_email_verification = true;
+    settings.database_url = url.map(jwtgate::config::SecretString::new);
     let app = boot(settings, jwtgate::Clock::system(), Some(dir)).await;
     assert_eq!(
         app.login("root@example.com", password).await.status(),
@@ -342,5 +352,53 @@ async fn an_operator_made_account_with_a_known_address_signs_in_at_once() {
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::FORBIDDEN, "email_not_verified")
+    );
+}
+
+#[tokio::test]
+async fn migrate_names_the_backend_and_the_database_but_never_its_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().to_str().expect("utf8").to_owned();
+    let database = crate::database::create().await;
+    let (url, expected) = match &database {
+        // The private test server trusts 127.0.0.1, so any password gets in.
+        Some(db) => {
+            let url = db.url().replacen("://jwtgate@", "://jwtgate:hunter2@", 1);
+            let shown = format!(
+                "(postgres): postgres://{}",
+                url.rsplit_once('@').expect("@").1
+            );
+            (Some(url), shown)
+        }
+        None => (None, format!("(sqlite): {data_dir}/jwtgate.db")),
+    };
+    let mut args = vec!["--data-dir", &data_dir];
+    if let Some(url) = &url {
+        args.extend(["--database-url", url]);
+    }
+    args.push("migrate");
+    let out = jwtgate(&args, &[], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains(&expected), "{said}");
+    assert!(!said.contains("hunter2") && !text(&out.stderr).contains("hunter2"));
+
+    // A URL of neither kind is refused before anything opens.
+    let out = jwtgate(
+        &[
+            "--data-dir",
+            &data_dir,
+            "--database-url",
+            "mysql://db/x",
+            "migrate",
+        ],
+        &[],
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("database_url must be postgres://… or sqlite:PATH"),
+        "{}",
+        text(&out.stderr)
     );
 }

@@ -1,12 +1,15 @@
-//! The test harness: boots the real application in-process on a fresh temp data dir (SQLite file,
-//! port 0, manual clock) and talks HTTP to it with reqwest. Cookies are handled by hand so tests
-//! can assert their attributes.
+//! The test harness: boots the real application in-process on a fresh temp data dir and a fresh
+//! database (a SQLite file, or PostgreSQL: see `database`), port 0, manual clock, and talks HTTP
+//! to it with reqwest. Cookies are handled by hand so tests can assert their attributes.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use jwtgate::config::SecretString;
 use jwtgate::startup::ShutdownHandle;
 use jwtgate::{Application, Clock, Settings};
+
+use crate::database::{self, TestDatabase};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -23,6 +26,8 @@ pub struct TestApp {
     pub settings: Settings,
     pub data_dir: PathBuf,
     _dir: Option<tempfile::TempDir>,
+    /// The app's own PostgreSQL database, when the run uses PostgreSQL (dropped with it).
+    database: Option<TestDatabase>,
     shutdown: ShutdownHandle,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -44,11 +49,19 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// An app on a fresh database: SQLite in its data dir, or (when the run uses PostgreSQL, see
+/// [`database`](crate::database)) a PostgreSQL database of its own.
 pub async fn spawn_app_with(customise: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(dir.path().to_owned());
+    let database = database::create().await;
+    if let Some(db) = &database {
+        settings.database_url = Some(SecretString::new(db.url()));
+    }
     customise(&mut settings);
-    boot(settings, Clock::manual(START), Some(dir)).await
+    let mut app = boot(settings, Clock::manual(START), Some(dir)).await;
+    app.database = database;
+    app
 }
 
 pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDir>) -> TestApp {
@@ -74,6 +87,7 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
         data_dir: settings.data_dir.clone(),
         settings,
         _dir: dir,
+        database: None,
         shutdown,
         server,
     }
@@ -93,13 +107,16 @@ impl TestApp {
             clock,
             settings,
             _dir,
+            database,
             shutdown,
             server,
             ..
         } = self;
         shutdown.shutdown();
         server.await.expect("join").expect("clean stop");
-        boot(settings, clock, _dir).await
+        let mut app = boot(settings, clock, _dir).await;
+        app.database = database;
+        app
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -137,3 +137,38 @@ async fn the_server_sends_at_most_its_hourly_budget() {
         1
     );
 }
+
+// Several worker threads: the requests really race for the ration's last places.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_at_once_cannot_take_one_place_of_the_ration_twice() {
+    let app = spawn_app_with(|s| {
+        s.trust_proxy_headers = true;
+        s.mail_server_per_hour = 3;
+    })
+    .await;
+    for i in 0..40 {
+        let status = register_from(&app, &format!("user{i}@example.com"), "192.0.2.1").await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    // Each account asks for a reset link, all at once, from addresses of their own: the
+    // budget has 3 places (no verification mail fitted in it after the first 3).
+    app.clock.advance(3601);
+    let mut asks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (client, url) = (app.client.clone(), app.url("/auth/password/forgot"));
+        asks.spawn(async move {
+            client
+                .post(url)
+                .header("x-forwarded-for", format!("203.0.113.{i}"))
+                .json(&json!({"email": format!("user{i}@example.com")}))
+                .send()
+                .await
+                .expect("forgot")
+                .status()
+        });
+    }
+    for status in asks.join_all().await {
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    assert_eq!(mails(&app, |_| true, "reset-password?token=").await, 3);
+}

@@ -1,4 +1,5 @@
-//! The black-box HTTP test suite: every test boots the real app on a fresh SQLite database.
+//! The black-box HTTP test suite: every test boots the real app on a fresh database
+//! (SQLite; PostgreSQL when `TEST_DATABASE_URL` is set, see `database`).
 
 mod account;
 mod addresses;
@@ -9,6 +10,7 @@ mod connection;
 mod cookies;
 mod cors;
 mod cutoff;
+mod database;
 mod email;
 mod errors;
 mod files;

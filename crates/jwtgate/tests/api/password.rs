@@ -494,13 +494,22 @@ async fn a_password_change_or_reset_that_fails_midway_changes_nothing() {
         };
         // Fault injection: the step that ends the sessions fails, as a crash between writing
         // the new hash and ending the sessions would leave things.
-        app.store()
-            .test_sql(
+        let (inject, remove) = if app.store().backend() == "postgres" {
+            (
+                "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
+                 CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
+                 FOR EACH ROW EXECUTE FUNCTION injected_fault()",
+                "DROP TRIGGER injected_fault ON sessions",
+            )
+        } else {
+            (
                 "CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
                  BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+                "DROP TRIGGER injected_fault",
             )
-            .await
-            .expect("trigger");
+        };
+        app.store().test_sql(inject).await.expect("trigger");
         let response = match &link {
             Some(token) => {
                 app.post_json(
@@ -523,10 +532,7 @@ async fn a_password_change_or_reset_that_fails_midway_changes_nothing() {
             (status, code.as_str()),
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
         );
-        app.store()
-            .test_sql("DROP TRIGGER injected_fault")
-            .await
-            .expect("drop");
+        app.store().test_sql(remove).await.expect("drop");
 
         // Nothing of it took hold: the old password, the other session, the link.
         assert_eq!(
