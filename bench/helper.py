@@ -703,30 +703,45 @@ def report_login(recs, lines):
 
 
 def report_refresh(recs, lines):
-    lines.append("## Refresh rotation on SQLite\n")
+    lines.append("## Refresh rotation, SQLite and PostgreSQL\n")
     if not recs:
         lines.append("Not run.\n")
         return
-    get = {r.get("kind"): r for r in recs}
-    if "skip" in get:
-        lines.append(f"Skipped: {get['skip']['reason']}\n")
-        return
-    run, db = get.get("refresh"), get.get("db")
-    if run:
+    for skip in (r for r in recs if r.get("kind") == "skip"):
+        lines.append(f"Skipped ({skip.get('backend', 'all')}): {skip['reason']}\n")
+    runs = {r.get("backend", "sqlite"): r for r in recs if r.get("kind") == "refresh"}
+    dbs = {r.get("backend", "sqlite"): r for r in recs if r.get("kind") == "db"}
+    backends = [b for b in ("sqlite", "postgres") if b in runs]
+    if backends:
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def db_us(run):
+            ticks = run.get("db_cpu_ticks") or 0
+            return ticks / hz * 1e6 / run["requests"] if run["requests"] and ticks else None
+
+        goals = {"sqlite": ">= 2,000", "postgres": ">= 1,500"}
         rows = [
-            ["clients (wrk connections, one session each, each rotating its own token)", run["connections"]],
-            ["refreshes/s (2xx) (goal >= 2,000)", fmt_num(run["ok_per_s"], 0)],
-            ["refreshes answered 2xx in total", fmt_num(run["ok"])],
-            ["p50 / p99", f"{fmt_us(run['latency_us'].get('50'))} / {fmt_us(run['latency_us'].get('99'))}"],
-            ["statuses", json.dumps(run["statuses"], sort_keys=True)],
-            ["responses without a new refresh token", run["lua"].get("missing_token", 0)],
-            ["socket errors (connect/read/write/timeout)", "/".join(str(run["errors"][k]) for k in ("connect", "read", "write", "timeout"))],
+            ["clients (one session each, each rotating its own token)"] + [runs[b]["connections"] for b in backends],
+            ["refreshes/s (2xx)"] + [f"{fmt_num(runs[b]['ok_per_s'], 0)} (goal {goals[b]})" for b in backends],
+            ["refreshes answered 2xx in total"] + [fmt_num(runs[b]["ok"]) for b in backends],
+            ["p50 / p99"] + [f"{fmt_us(runs[b]['latency_us'].get('50'))} / {fmt_us(runs[b]['latency_us'].get('99'))}" for b in backends],
+            ["jwtgate CPU per refresh"] + [fmt_us(runs[b].get("cpu_us_per_req")) for b in backends],
+            ["PostgreSQL CPU per refresh (its processes)"] + [fmt_us(db_us(runs[b])) if b == "postgres" else "(in jwtgate)" for b in backends],
+            ["statuses"] + [json.dumps(runs[b]["statuses"], sort_keys=True) for b in backends],
+            ["responses without a new refresh token"] + [runs[b]["lua"].get("missing_token", 0) for b in backends],
+            ["socket errors (connect/read/write/timeout)"] + ["/".join(str(runs[b]["errors"][k]) for k in ("connect", "read", "write", "timeout")) for b in backends],
         ]
-        lines.append(table(["measure", "value"], rows))
+        if len(backends) == 2 and runs["sqlite"]["ok_per_s"]:
+            rows.append(["PostgreSQL / SQLite refreshes/s", f"{runs['postgres']['ok_per_s'] / runs['sqlite']['ok_per_s']:.2f}x", ""])
+        names = {"sqlite": "SQLite (WAL, synchronous=NORMAL)", "postgres": "PostgreSQL (defaults: each commit flushed)"}
+        lines.append(table(["measure"] + [names[b] for b in backends], rows))
         lines.append("")
-    if db:
+    for backend in ("sqlite", "postgres"):
+        db = dbs.get(backend)
+        if not db:
+            continue
         for f in db.get("files", []):
-            lines.append(f"Database `{f['path']}` after shutdown: " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in f["bytes"].items()))
+            lines.append(f"{backend}: `{f['path']}` after shutdown: " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in f["bytes"].items()))
             lines.append("")
             if f["tables"]:
                 lines.append(table(["table", "rows"], sorted(f["tables"].items())))
@@ -734,7 +749,7 @@ def report_refresh(recs, lines):
             if f.get("error"):
                 lines.append(f"(could not read: {f['error']})\n")
         if not db.get("files"):
-            lines.append("No SQLite file found in the data dir.\n")
+            lines.append(f"{backend}: no database found.\n")
 
 
 def report_micro(recs, lines):

@@ -255,6 +255,14 @@ impl Sessions {
                 return Err(AuthError::TooManySignIns);
             }
         }
+        // An administrator disabled the account while the password was checked: disabling
+        // ended the sessions that existed when it committed, which may have been just before
+        // this one. Read after this session's commit, so one of the two always sees the other.
+        if store.is_disabled(&user.id).await? {
+            core.end_session(&session_id, EndReason::DisabledByAdmin)
+                .await?;
+            return Err(AuthError::SessionEnded(EndReason::DisabledByAdmin));
+        }
         tracing::info!(user_id = %user.id, session_id = %session_id, "login");
         let detail = format!("session {session_id}");
         self.audit_login(&user.id, req.ip, Outcome::Success, detail)
@@ -288,15 +296,9 @@ impl Sessions {
         now: i64,
     ) -> Result<Issued, AuthError> {
         let core = &self.core;
-        // An administrator acted on this user while the request ran (disable or role change).
-        // Disabling may have ended the sessions just before this one was created or refreshed;
-        // a role change sets a cut-off above `now`, and `user` may have been read before it:
-        // tokens are minted from a fresh read so they never carry the old roles past it.
-        if core.store().is_disabled(&user.id).await? {
-            core.end_session(&session_id, EndReason::DisabledByAdmin)
-                .await?;
-            return Err(AuthError::SessionEnded(EndReason::DisabledByAdmin));
-        }
+        // An administrator changed this user's roles while the request ran: the cut-off is
+        // above `now`, and `user` may have been read before it, so tokens are minted from a
+        // fresh read and never carry the old roles past it.
         if core.cut_off_since(&user.id, now)
             && let Some(fresh) = core.store().user_by_id(&user.id).await?
         {
@@ -345,6 +347,13 @@ impl Sessions {
                 return Err(AuthError::SessionEnded(why));
             }
             self.check_csrf(&session.id, csrf)?;
+            // Disabling ends the account's sessions in its own transaction; one that got past
+            // it (created by a sign-in racing the disable) ends here.
+            if found.disabled {
+                let why = EndReason::DisabledByAdmin;
+                self.core.end_session(&session.id, why).await?;
+                return Err(AuthError::SessionEnded(why));
+            }
             if now >= session.idle_expires_at || now >= session.absolute_expires_at {
                 let expired = EndReason::SessionExpired;
                 store
