@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   PASSWORD,
+  assertFormsGone,
   launchBrowser,
   registerByApi,
   registerThroughPage,
@@ -47,6 +48,7 @@ describe('account pages', () => {
     await page.getByLabel('Email').fill(email);
     await page.getByRole('button', { name: 'Send the link' }).click();
     await page.getByRole('status').filter({ hasText: 'If an account exists, we sent a link' }).waitFor();
+    await assertFormsGone(page, 'forgot password');
 
     const token = await tokenFromOutbox(server.dataDir, email, 'reset-password');
     const link = `${server.url}/#/reset-password?token=${encodeURIComponent(token)}`;
@@ -59,6 +61,7 @@ describe('account pages', () => {
     await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
     await page.getByRole('button', { name: 'Set the new password' }).click();
     await page.locator('#reset-done').filter({ hasText: 'Your password was changed' }).waitFor();
+    await assertFormsGone(page, 'reset password');
     await page.locator('#reset-done').getByRole('link', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
     await signIn(page, email, NEW_PASSWORD);
@@ -162,6 +165,7 @@ test('verify email: only the button spends the link, a second press says it was 
   await page.reload();
   await page.getByRole('button', { name: 'Confirm my email' }).click();
   await page.locator('#verify-done').filter({ hasText: 'confirmed' }).waitFor();
+  await assertFormsGone(page, 'verify email');
   await page.goto(`${server.url}/#/sign-in`);
   await page.goto(link);
   await page.getByRole('button', { name: 'Confirm my email' }).click();

@@ -2,6 +2,7 @@
 // data dir and cheap (explicitly opted-in) password hashing, and launches Debian's chromium through
 // playwright-core. Never downloads a browser.
 
+import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -114,7 +115,41 @@ export function addUserWithCli(dataDir, email, roles = []) {
 }
 
 export async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  if (process.env.WEB_FROM_DISK === '1') serveWebFromDisk(browser);
+  return browser;
+}
+
+const WEB_TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+
+/**
+ * A development shortcut (WEB_FROM_DISK=1, with JWTGATE_BIN set to an existing binary): the
+ * page's own files come from web/ on disk instead of the copies embedded in the binary, with the
+ * server's headers (CSP included), so editing the client needs no rebuild. A run without it is
+ * the real test: it also proves every file is embedded.
+ */
+function serveWebFromDisk(browser) {
+  const webDir = join(repoRoot, 'web');
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    await context.route(/\/(app\.css|js\/.*\.js)?$/, async (route) => {
+      const { pathname } = new URL(route.request().url());
+      const file = join(webDir, pathname === '/' ? 'index.html' : pathname);
+      let body;
+      try {
+        body = readFileSync(file);
+      } catch {
+        return route.continue();
+      }
+      const answer = await route.fetch();
+      const headers = { ...answer.headers(), 'content-type': WEB_TYPES[file.slice(file.lastIndexOf('.'))] };
+      delete headers.etag;
+      delete headers['content-length'];
+      return route.fulfill({ status: 200, headers, body });
+    });
+    return context;
+  };
 }
 
 /** A second origin for cross-site requests: serves one HTML page on `host` (e.g. 127.0.0.2). */
@@ -163,6 +198,18 @@ export async function signInThroughPage(page, baseUrl, email) {
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Your profile' }).waitFor();
+}
+
+/**
+ * After a success that replaces a form with its answer: every form of the page is still in the
+ * document (hidden) but takes no room on screen, so no "Saving…" button is left to press.
+ */
+export async function assertFormsGone(page, why) {
+  const forms = page.locator('main form');
+  assert.ok((await forms.count()) >= 1, `${why}: the page should keep its form, hidden`);
+  for (const form of await forms.all()) {
+    assert.equal(await form.isVisible(), false, `${why}: the form is gone after success`);
+  }
 }
 
 export async function screenshot(page, name) {
