@@ -21,6 +21,7 @@ export function resetPasswordPage() {
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const done = h('div', { class: 'notice', role: 'status', id: 'reset-done', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Set the new password');
+  const lead = h('p', { class: 'lead' }, 'Nothing changes until you press the button.');
 
   const form = h(
     'form',
@@ -64,6 +65,7 @@ export function resetPasswordPage() {
       return;
     }
     form.hidden = true;
+    lead.hidden = true;
     done.replaceChildren(
       h('p', { class: 'notice__title' }, 'Your password was changed.'),
       h('p', {}, 'Every session of your account was signed out. ', h('a', { href: '#/sign-in' }, 'Sign in'), ' with the new password.'),
@@ -80,10 +82,10 @@ export function resetPasswordPage() {
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Choose a new password'),
-    h('p', { class: 'lead' }, 'Nothing changes until you press the button.'),
-    done,
+    lead,
     form.hidden ? formError : null,
     form,
+    done,
   );
   return { node };
 }

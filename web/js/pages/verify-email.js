@@ -13,6 +13,7 @@ export function verifyEmailPage() {
   const done = h('div', { class: 'notice', role: 'status', id: 'verify-done', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Confirm my email');
   const form = h('form', { class: 'form', novalidate: true, 'aria-labelledby': 'page-title', onsubmit: onSubmit }, submit);
+  const lead = h('p', { class: 'lead' }, 'Press the button to confirm that this address is yours.');
 
   function fail(message) {
     formError.textContent = message;
@@ -33,6 +34,7 @@ export function verifyEmailPage() {
       return;
     }
     form.hidden = true;
+    lead.hidden = true;
     // The access token says email_verified: false until it is renewed: renew it now.
     if (session.isSignedIn()) {
       session
@@ -56,10 +58,10 @@ export function verifyEmailPage() {
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Confirm your email'),
-    h('p', { class: 'lead' }, 'Press the button to confirm that this address is yours.'),
+    lead,
     formError,
-    done,
     form,
+    done,
   );
   return { node };
 }
