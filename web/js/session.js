@@ -211,9 +211,23 @@ export async function signIn(email, password) {
   emit('signed-in');
 }
 
+/**
+ * Creates an account. `{ user }` when it can sign in now (201); `{ checkYourEmail: true }` when the
+ * server wants the address confirmed first (202 `check_your_email`): signing in would be refused.
+ */
 export async function register(email, password) {
   const { data } = await request('POST', '/auth/register', { email, password });
-  return data.user;
+  if (data?.status === 'check_your_email') return { checkYourEmail: true, user: null };
+  return { checkYourEmail: false, user: data?.user || null };
+}
+
+/**
+ * Asks for the confirmation link again for someone who cannot sign in yet. The server answers
+ * the same whatever the address (202 `check_your_email`), so all the page may say is that it
+ * was asked for.
+ */
+export async function resendLinkTo(email) {
+  await request('POST', '/auth/email/verify/resend', { email });
 }
 
 /**

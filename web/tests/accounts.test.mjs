@@ -172,27 +172,3 @@ test('verify email: only the button spends the link, a second press says it was 
   await page.getByRole('alert').filter({ hasText: 'already used' }).waitFor();
   await context.close();
 });
-
-test('profile: an unconfirmed address is flagged, the link can be resent, confirming clears the flag', async () => {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const email = await registerThroughPage(page, server.url);
-  const notice = page.locator('#email-unconfirmed');
-  await notice.waitFor();
-  assert.equal(await page.locator('[data-claim="email_verified"] .claims__value').textContent(), 'no');
-  const resent = page.waitForResponse((r) => r.url().endsWith('/auth/email/verify/resend'));
-  await page.getByRole('button', { name: 'Send the link again' }).click();
-  assert.equal((await resent).status(), 202);
-  await page.locator('#resend-status').filter({ hasText: 'Sent. Check your inbox' }).waitFor();
-
-  const token = await tokenFromOutbox(server.dataDir, email, 'verify-email');
-  await page.goto(`${server.url}/#/verify-email?token=${encodeURIComponent(token)}`);
-  const refreshed = page.waitForResponse((r) => r.url().endsWith('/auth/refresh'));
-  await page.getByRole('button', { name: 'Confirm my email' }).click();
-  await page.locator('#verify-done').filter({ hasText: 'confirmed' }).waitFor();
-  assert.equal((await refreshed).status(), 200);
-  await page.getByRole('link', { name: 'Back to your profile' }).click();
-  await page.locator('[data-claim="email_verified"] .claims__value').filter({ hasText: 'yes' }).waitFor();
-  assert.equal(await notice.isHidden(), true);
-  await context.close();
-});

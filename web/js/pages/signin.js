@@ -3,6 +3,7 @@
 import { field, h } from '../dom.js';
 import { endMessage, signInMessage } from '../reasons.js';
 import * as session from '../session.js';
+import { resendLinkControl } from './resend-link.js';
 
 export function signInPage() {
   const ended = session.endReason();
@@ -10,11 +11,14 @@ export function signInPage() {
   const password = field({ id: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' });
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Sign in');
+  // After email_not_verified: the confirmation link again, for the address just typed.
+  const resend = h('div', { id: 'sign-in-resend', hidden: true });
 
   const form = h(
     'form',
     { class: 'form', novalidate: true, 'aria-labelledby': 'page-title', onsubmit: onSubmit },
     formError,
+    resend,
     email.wrapper,
     password.wrapper,
     submit,
@@ -23,6 +27,7 @@ export function signInPage() {
   async function onSubmit(event) {
     event.preventDefault();
     formError.hidden = true;
+    resend.hidden = true;
     email.setError('');
     password.setError('');
     const emailValue = email.input.value.trim();
@@ -47,6 +52,10 @@ export function signInPage() {
       formError.textContent = signInMessage(error.code) || error.detail || error.message;
       formError.hidden = false;
       if (error.code === 'invalid_credentials') password.input.select();
+      if (error.code === 'email_not_verified') {
+        resend.replaceChildren(resendLinkControl(emailValue));
+        resend.hidden = false;
+      }
     }
   }
 

@@ -82,6 +82,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../../web/js/pages/link-token.js"),
     ),
     (
+        "/js/pages/resend-link.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/resend-link.js"),
+    ),
+    (
         "/js/pages/forgot-password.js",
         JS,
         include_bytes!("../../../../web/js/pages/forgot-password.js"),
