@@ -10,6 +10,7 @@ import { forgotPasswordPage } from './pages/forgot-password.js';
 import { resetPasswordPage } from './pages/reset-password.js';
 import { verifyEmailPage } from './pages/verify-email.js';
 import { sessionsPage } from './pages/sessions.js';
+import { passwordPage } from './pages/password.js';
 import { todosPage } from './pages/todos.js';
 import { activityPage } from './pages/activity.js';
 import { adminOnlyPage, adminPage } from './pages/admin.js';
@@ -23,6 +24,7 @@ const ROUTES = {
   '/profile': { page: profilePage, access: 'user', title: 'Your profile' },
   '/todos': { page: todosPage, access: 'user', title: 'Your todos' },
   '/sessions': { page: sessionsPage, access: 'user', title: 'Your sessions' },
+  '/password': { page: passwordPage, access: 'user', title: 'Change your password' },
   '/activity': { page: activityPage, access: 'user', title: 'Your activity' },
   '/admin': { page: adminPage, access: 'admin', title: 'Administration' },
   '/forgot-password': { page: forgotPasswordPage, access: 'guest', title: 'Forgot your password?' },

@@ -68,12 +68,3 @@ export function clock(totalSeconds) {
   const seconds = String(s % 60).padStart(2, '0');
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
 }
-
-/** A wait in words: "1 second", "42 seconds", "3 minutes", "2 hours" (rounded up). */
-export function duration(totalSeconds) {
-  const s = Math.max(0, Math.ceil(Number(totalSeconds) || 0));
-  const unit = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  if (s < 120) return unit(s, 'second');
-  if (s < 2 * 3600) return unit(Math.ceil(s / 60), 'minute');
-  return unit(Math.ceil(s / 3600), 'hour');
-}

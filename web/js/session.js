@@ -231,6 +231,24 @@ export async function resendLinkTo(email) {
 }
 
 /**
+ * Changes the password (POST /auth/password/change). The server cuts off every earlier token of
+ * the account, this session's too, and answers with this session's new access cookie: its expiry
+ * is taken like a refresh's, and the other tabs are told. Every other session ends
+ * (password_changed). Rejects with ApiError (wrong_password, weak_password, too_many_attempts).
+ */
+export async function changePassword(currentPassword, newPassword) {
+  const { data } = await call('POST', '/auth/password/change', {
+    current_password: currentPassword,
+    new_password: newPassword,
+  });
+  applyTokenResponse(data || {});
+  state.generation += 1;
+  await advertise(state.expiresAt, state.lifetimeMs);
+  broadcast({ type: 'refreshed', expiresInMs: state.expiresAt - Date.now(), lifetimeMs: state.lifetimeMs });
+  emit('refreshed');
+}
+
+/**
  * Refreshes the access token, once across all tabs. `seenGeneration` is the generation the caller
  * saw when it decided a refresh was needed: if another refresh happened since, nothing is sent.
  */

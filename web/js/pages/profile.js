@@ -1,7 +1,8 @@
 // The profile: the access token's claims (from /api/me, since the token is HttpOnly) with a line
 // of plain language each, and a live countdown to the token's expiry.
 
-import { clock, duration, h } from '../dom.js';
+import { clock, h } from '../dom.js';
+import { inWords } from '../messages.js';
 import { describeClaims } from '../claims.js';
 import * as session from '../session.js';
 
@@ -38,7 +39,7 @@ export function profilePage() {
       const left = Math.ceil((until - Date.now()) / 1000);
       if (left > 0) {
         resendButton.disabled = true;
-        resendWait.textContent = `You can ask for another link in ${duration(left)}.`;
+        resendWait.textContent = `You can ask for another link in ${inWords(left)}.`;
       } else {
         clearInterval(waitTimer);
         resendButton.disabled = false;
@@ -143,7 +144,14 @@ export function profilePage() {
   const node = h(
     'div',
     { class: 'stack' },
-    h('section', { class: 'card' }, heading, who, unconfirmed),
+    h(
+      'section',
+      { class: 'card' },
+      heading,
+      who,
+      unconfirmed,
+      h('p', { class: 'profile-links' }, h('a', { href: '#/password' }, 'Change your password'), h('a', { href: '#/sessions' }, 'Where you are signed in')),
+    ),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'token-title' },

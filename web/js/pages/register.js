@@ -2,6 +2,7 @@
 // confirmed first (202 check_your_email), say so, with the address, and offer the link again.
 
 import { field, h } from '../dom.js';
+import { PASSWORD_HINT } from '../messages.js';
 import * as session from '../session.js';
 import { resendLinkControl } from './resend-link.js';
 
@@ -14,7 +15,7 @@ export function registerPage() {
     autocomplete: 'new-password',
     minlength: 8,
     maxlength: 128,
-    hint: 'At least 8 characters. A few unusual words make a strong, memorable password.',
+    hint: PASSWORD_HINT,
   });
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Create account');

@@ -3,6 +3,7 @@
 // follows the link consumes nothing.
 
 import { field, h } from '../dom.js';
+import { PASSWORD_HINT } from '../messages.js';
 import { request } from '../api.js';
 import { tokenMessage } from '../reasons.js';
 import { linkToken } from './link-token.js';
@@ -16,7 +17,7 @@ export function resetPasswordPage() {
     autocomplete: 'new-password',
     minlength: 8,
     maxlength: 128,
-    hint: 'At least 8 characters. A few unusual words make a strong, memorable password.',
+    hint: PASSWORD_HINT,
   });
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const done = h('div', { class: 'notice', role: 'status', id: 'reset-done', hidden: true });

@@ -62,6 +62,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../../web/js/events.js"),
     ),
     (
+        "/js/messages.js",
+        JS,
+        include_bytes!("../../../../web/js/messages.js"),
+    ),
+    (
         "/js/pages/signin.js",
         JS,
         include_bytes!("../../../../web/js/pages/signin.js"),
@@ -105,6 +110,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "/js/pages/sessions.js",
         JS,
         include_bytes!("../../../../web/js/pages/sessions.js"),
+    ),
+    (
+        "/js/pages/password.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/password.js"),
     ),
     (
         "/js/pages/todos.js",
