@@ -2,6 +2,7 @@
 // `/`, the navigation, focus management on route change, and the reaction to a session ending.
 
 import { h } from './dom.js';
+import { describeError } from './messages.js';
 import * as session from './session.js';
 import { signInPage } from './pages/signin.js';
 import { registerPage } from './pages/register.js';
@@ -106,7 +107,7 @@ async function signOut(event) {
     await session.signOut();
   } catch (error) {
     button.disabled = false;
-    showError(`Signing out failed: ${error.detail || error.message}`);
+    showError(`Signing out failed. ${describeError(error)}`);
   }
 }
 
@@ -178,7 +179,7 @@ async function boot() {
   } catch (error) {
     booted = true;
     render();
-    showError(`Could not reach the server: ${error.detail || error.message}`);
+    showError(`Could not start. ${describeError(error)}`);
     return;
   }
   booted = true;

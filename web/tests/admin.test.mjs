@@ -75,7 +75,7 @@ describe('administration', () => {
     const plan = card.getByLabel(`Plan for ${target}`, { exact: true });
     await plan.fill('gold');
     await card.getByRole('button', { name: `Save plan for ${target}` }).click();
-    await textBecomes(card.locator('[id$="-plan-error"]'), 'plan must be one of: free, pro');
+    await textBecomes(card.locator('[id$="-plan-error"]'), 'Choose one of the plans this server has: free, pro.');
     await plan.fill('pro');
     await card.getByRole('button', { name: `Save plan for ${target}` }).click();
     await textBecomes(note, `Plan saved for ${target}.`);
@@ -103,7 +103,7 @@ describe('administration', () => {
     await card.getByRole('button', { name: `Disable the account of ${adminEmail}` }).click();
     await textBecomes(
       card.getByRole('status'),
-      'Not allowed on your own account: an administrator cannot disable their own account. Ask another administrator.',
+      'You cannot disable your own account. Ask another administrator to do it.',
     );
     await page.locator('#audit-list > li[data-event="disable_user"][data-outcome="failure"]').waitFor();
 

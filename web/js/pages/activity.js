@@ -4,6 +4,7 @@
 
 import { h } from '../dom.js';
 import { describeEvent, eventFeed, eventTime } from '../events.js';
+import { describeError } from '../messages.js';
 import * as session from '../session.js';
 
 const PAGE_SIZE = 20;
@@ -49,7 +50,7 @@ export function activityPage() {
     more,
     row,
     status: (shown) => (shown ? `${shown} event${shown === 1 ? '' : 's'} shown, newest first.` : 'No security events yet.'),
-    failed: (error) => `Could not load your activity: ${error.detail || error.message}`,
+    failed: (error) => `Could not load your activity. ${describeError(error)}`,
   });
   loadDevices().then(feed.reload);
   const node = h(

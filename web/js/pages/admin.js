@@ -6,6 +6,7 @@
 
 import { field, h } from '../dom.js';
 import { describeEvent, eventFeed, eventTime } from '../events.js';
+import { describeError } from '../messages.js';
 import * as session from '../session.js';
 
 const PER_PAGE = 10;
@@ -13,16 +14,7 @@ const AUDIT_PAGE = 20;
 
 /** What a refused admin call means, in plain words. */
 function explain(error) {
-  switch (error.code) {
-    case 'cannot_modify_self':
-      return `Not allowed on your own account: ${error.detail}. Ask another administrator.`;
-    case 'not_found':
-      return 'This user no longer exists. Search again.';
-    case 'insufficient_scope':
-      return 'Only administrators can do this, and this session is no longer an administrator’s.';
-    default:
-      return error.detail || error.message;
-  }
+  return error.code === 'not_found' ? 'This user no longer exists. Search again.' : describeError(error);
 }
 
 /** A field label with the user's email for screen readers, which hear every card's "Roles". */
@@ -103,7 +95,7 @@ export function adminPage() {
         note.textContent = done(data);
       } catch (error) {
         note.textContent = '';
-        if (fieldHandle && error.code === 'invalid_field') fieldHandle.setError(error.detail);
+        if (fieldHandle && error.code === 'invalid_field') fieldHandle.setError(describeError(error));
         else note.textContent = explain(error);
       }
       control.disabled = false;

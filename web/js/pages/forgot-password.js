@@ -3,6 +3,7 @@
 
 import { field, h } from '../dom.js';
 import { request } from '../api.js';
+import { describeError } from '../messages.js';
 
 export const SENT_MESSAGE = 'If an account exists, we sent a link';
 
@@ -43,7 +44,7 @@ export function forgotPasswordPage() {
       form.hidden = true;
       lead.hidden = true;
     } catch (error) {
-      formError.textContent = error.detail || error.message;
+      formError.textContent = describeError(error);
       formError.hidden = false;
     } finally {
       submit.disabled = false;

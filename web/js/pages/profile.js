@@ -2,7 +2,7 @@
 // of plain language each, and a live countdown to the token's expiry.
 
 import { clock, h } from '../dom.js';
-import { inWords } from '../messages.js';
+import { describeError, inWords } from '../messages.js';
 import { describeClaims } from '../claims.js';
 import * as session from '../session.js';
 
@@ -59,7 +59,7 @@ export function profilePage() {
     try {
       ({ data } = await session.call('POST', '/auth/email/verify/resend'));
     } catch (error) {
-      resendStatus.textContent = `Could not send it: ${error.detail || error.message}`;
+      resendStatus.textContent = `Could not send it. ${describeError(error)}`;
       resendButton.disabled = false;
       return;
     }
@@ -124,7 +124,7 @@ export function profilePage() {
       status.textContent = `Checked at ${new Date().toLocaleTimeString()}.`;
     } catch (error) {
       // A SessionEndedError routes to sign-in by itself; anything else is shown here.
-      status.textContent = `Could not check: ${error.detail || error.message}`;
+      status.textContent = `Could not check. ${describeError(error)}`;
     }
   }
 

@@ -2,7 +2,7 @@
 // confirmed first (202 check_your_email), say so, with the address, and offer the link again.
 
 import { field, h } from '../dom.js';
-import { PASSWORD_HINT } from '../messages.js';
+import { PASSWORD_HINT, describeError } from '../messages.js';
 import * as session from '../session.js';
 import { resendLinkControl } from './resend-link.js';
 
@@ -58,15 +58,13 @@ export function registerPage() {
     } catch (error) {
       busy(false);
       if (error.code === 'invalid_email' || error.code === 'email_taken') {
-        email.setError(
-          error.code === 'email_taken' ? 'An account with this email already exists. Sign in instead.' : error.detail,
-        );
+        email.setError(describeError(error));
         email.input.focus();
       } else if (error.code === 'weak_password') {
-        password.setError(error.detail);
+        password.setError(describeError(error));
         password.input.focus();
       } else {
-        formError.textContent = error.detail || error.message;
+        formError.textContent = describeError(error);
         formError.hidden = false;
       }
       return;
@@ -79,7 +77,7 @@ export function registerPage() {
       await session.signIn(emailValue, passwordValue); // emits 'signed-in': the shell opens the profile
     } catch (error) {
       busy(false);
-      formError.textContent = `Your account was created, but signing in failed: ${error.detail || error.message}`;
+      formError.textContent = `Your account was created, but signing in failed. ${describeError(error)}`;
       formError.hidden = false;
     }
   }

@@ -4,6 +4,7 @@
 // link was asked for.
 
 import { h } from '../dom.js';
+import { describeError } from '../messages.js';
 import * as session from '../session.js';
 
 export function resendLinkControl(email) {
@@ -19,7 +20,7 @@ export function resendLinkControl(email) {
         `Asked for a new link to ${email}. If an account there is waiting to be confirmed, it arrives in a few minutes. ` +
         'Mail is rationed, so asking again right away sends nothing more.';
     } catch (error) {
-      status.textContent = `Could not ask for it: ${error.detail || error.message}`;
+      status.textContent = `Could not ask for it. ${describeError(error)}`;
     } finally {
       button.disabled = false;
     }

@@ -3,9 +3,8 @@
 // follows the link consumes nothing.
 
 import { field, h } from '../dom.js';
-import { PASSWORD_HINT } from '../messages.js';
+import { MESSAGES, PASSWORD_HINT, describeError } from '../messages.js';
 import { request } from '../api.js';
-import { tokenMessage } from '../reasons.js';
 import { linkToken } from './link-token.js';
 
 export function resetPasswordPage() {
@@ -58,10 +57,10 @@ export function resetPasswordPage() {
       submit.disabled = false;
       submit.textContent = 'Set the new password';
       if (error.code === 'weak_password') {
-        password.setError(error.detail);
+        password.setError(describeError(error));
         password.input.focus();
       } else {
-        fail(tokenMessage(error.code) || error.detail || error.message);
+        fail(describeError(error));
       }
       return;
     }
@@ -76,7 +75,7 @@ export function resetPasswordPage() {
 
   if (!token) {
     form.hidden = true;
-    fail(tokenMessage('invalid_link'));
+    fail(MESSAGES.invalid_link);
   }
 
   const node = h(

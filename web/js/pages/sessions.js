@@ -2,6 +2,7 @@
 // device, or all of them but this one.
 
 import { h } from '../dom.js';
+import { describeError } from '../messages.js';
 import * as session from '../session.js';
 
 function when(seconds) {
@@ -37,7 +38,7 @@ export function sessionsPage() {
       others.hidden = !sessions.some((s) => !s.current);
       status.textContent = `${sessions.length} active session${sessions.length === 1 ? '' : 's'}.`;
     } catch (error) {
-      status.textContent = `Could not load your sessions: ${error.detail || error.message}`;
+      status.textContent = `Could not load your sessions. ${describeError(error)}`;
     }
   }
 
@@ -47,7 +48,7 @@ export function sessionsPage() {
       await session.call('DELETE', `/auth/sessions/${encodeURIComponent(item.id)}`);
       status.textContent = `Signed out ${item.device || 'that device'}.`;
     } catch (error) {
-      status.textContent = `Could not sign it out: ${error.detail || error.message}`;
+      status.textContent = `Could not sign it out. ${describeError(error)}`;
     }
     await load();
   }
@@ -57,7 +58,7 @@ export function sessionsPage() {
     try {
       await session.call('POST', '/auth/logout', { scope: 'others' });
     } catch (error) {
-      status.textContent = `Could not sign out the other sessions: ${error.detail || error.message}`;
+      status.textContent = `Could not sign out the other sessions. ${describeError(error)}`;
     }
     others.disabled = false;
     await load();

@@ -1,7 +1,7 @@
 // Sign in (cookie transport). Shows why the previous session ended, from the server's reason code.
 
 import { field, h } from '../dom.js';
-import { endMessage, signInMessage } from '../reasons.js';
+import { describeError, endMessage } from '../messages.js';
 import * as session from '../session.js';
 import { resendLinkControl } from './resend-link.js';
 
@@ -49,7 +49,7 @@ export function signInPage() {
     } catch (error) {
       submit.disabled = false;
       submit.textContent = 'Sign in';
-      formError.textContent = signInMessage(error.code) || error.detail || error.message;
+      formError.textContent = describeError(error);
       formError.hidden = false;
       if (error.code === 'invalid_credentials') password.input.select();
       if (error.code === 'email_not_verified') {

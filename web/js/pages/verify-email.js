@@ -3,7 +3,7 @@
 
 import { h } from '../dom.js';
 import { request } from '../api.js';
-import { tokenMessage } from '../reasons.js';
+import { MESSAGES, describeError } from '../messages.js';
 import * as session from '../session.js';
 import { linkToken } from './link-token.js';
 
@@ -30,7 +30,7 @@ export function verifyEmailPage() {
     } catch (error) {
       submit.disabled = false;
       submit.textContent = 'Confirm my email';
-      fail(tokenMessage(error.code) || error.detail || error.message);
+      fail(describeError(error));
       return;
     }
     form.hidden = true;
@@ -51,7 +51,7 @@ export function verifyEmailPage() {
 
   if (!token) {
     form.hidden = true;
-    fail(tokenMessage('invalid_link'));
+    fail(MESSAGES.invalid_link);
   }
 
   const node = h(

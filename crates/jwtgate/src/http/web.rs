@@ -52,11 +52,6 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../../web/js/claims.js"),
     ),
     (
-        "/js/reasons.js",
-        JS,
-        include_bytes!("../../../../web/js/reasons.js"),
-    ),
-    (
         "/js/events.js",
         JS,
         include_bytes!("../../../../web/js/events.js"),
