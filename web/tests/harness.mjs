@@ -192,6 +192,30 @@ export async function registerByApi(baseUrl, email = uniqueEmail()) {
   return email;
 }
 
+/**
+ * Registers `count` accounts by API, `parallel` at a time (`<prefix>-0001@example.com`...): few
+ * enough that one client address stays within its share of the hashing queue, so every answer
+ * must be 201. Resolves to the addresses.
+ */
+export async function registerManyByApi(baseUrl, count, prefix = 'bulk', { parallel = 4 } = {}) {
+  const emails = Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(4, '0')}@example.com`);
+  let next = 0;
+  async function worker() {
+    while (next < emails.length) {
+      const email = emails[next];
+      next += 1;
+      const response = await fetch(`${baseUrl}/auth/register`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ email, password: PASSWORD }),
+      });
+      if (response.status !== 201) throw new Error(`register ${email}: ${response.status} ${await response.text()}`);
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return emails;
+}
+
 export async function signInThroughPage(page, baseUrl, email) {
   await page.goto(`${baseUrl}/#/sign-in`);
   await page.getByLabel('Email').fill(email);
@@ -212,10 +236,11 @@ export async function assertFormsGone(page, why) {
   }
 }
 
-export async function screenshot(page, name) {
+/** The whole page as `name`.png; `{ fullPage: false }` for what is on screen (a modal dialog). */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(screenshotDir, { recursive: true });
   await page.mouse.move(0, 0); // no hover state in the picture
-  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
 }
 
 /**

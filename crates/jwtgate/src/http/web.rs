@@ -62,6 +62,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../../web/js/messages.js"),
     ),
     (
+        "/js/dialog.js",
+        JS,
+        include_bytes!("../../../../web/js/dialog.js"),
+    ),
+    (
         "/js/pages/signin.js",
         JS,
         include_bytes!("../../../../web/js/pages/signin.js"),
