@@ -104,7 +104,7 @@ test('sessions: revoking another device sends it to sign-in with the reason', as
   const others = page.locator('#sessions-list li:not([data-current])');
   await others.first().waitFor();
   assert.equal(await others.count(), 1);
-  assert.match(await page.locator('#sessions-list li[data-current]').textContent(), /this device/);
+  assert.match(await page.locator('#sessions-list li[data-current]').textContent(), /This device/);
   await others.getByRole('button', { name: /^Sign out/ }).click();
   await page.locator('#sessions-list li').first().waitFor();
   await page.waitForFunction(() => document.querySelectorAll('#sessions-list li').length === 1);
