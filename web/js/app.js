@@ -67,6 +67,26 @@ function currentPath() {
   return hash.startsWith('#/') ? hash.slice(1).split('?')[0] : '';
 }
 
+/**
+ * Where a sign-in should lead: the `next` of the guest page's own address (#/sign-in?next=/todos),
+ * if it names a page for signed-in people; null otherwise (then the profile). Only paths of this
+ * page are taken, so a crafted link cannot send anyone elsewhere.
+ */
+function nextPage() {
+  const hash = window.location.hash || '';
+  const at = hash.indexOf('?');
+  const next = at < 0 ? null : new URLSearchParams(hash.slice(at + 1)).get('next');
+  if (typeof next !== 'string' || !next.startsWith('/')) return null;
+  const access = ROUTES[next.split('?')[0]]?.access;
+  return access === 'user' || access === 'admin' ? next : null;
+}
+
+/** The sign-in page, remembering `asked` (a path with its query) to come back to. */
+function signInFor(asked) {
+  const access = ROUTES[(asked || '').split('?')[0]]?.access;
+  return access === 'user' || access === 'admin' ? `/sign-in?next=${encodeURIComponent(asked)}` : '/sign-in';
+}
+
 export function navigate(path, { replace = false } = {}) {
   const target = `#${path}`;
   if (window.location.hash === target) {
@@ -126,20 +146,22 @@ function render() {
     window.history.replaceState(null, '', `#${path}`);
     route = ROUTES[path];
   } else if ((route.access === 'user' || route.access === 'admin') && !session.isSignedIn()) {
+    // Remember the page asked for (with its query), to return to it after signing in.
+    window.history.replaceState(null, '', `#${signInFor(window.location.hash.slice(1))}`);
     path = '/sign-in';
-    window.history.replaceState(null, '', '#/sign-in');
     route = ROUTES[path];
   } else if (route.access === 'guest' && session.isSignedIn()) {
-    path = '/profile';
-    window.history.replaceState(null, '', '#/profile');
-    route = ROUTES[path];
+    window.history.replaceState(null, '', `#${nextPage() || '/profile'}`);
+    render();
+    return;
   } else if (route.access === 'admin' && !isAdmin()) {
     // Said plainly rather than redirected, and the admin page (and its requests) never starts.
     route = { page: adminOnlyPage, title: 'Administrators only' };
   }
   const firstRender = current === null;
   current?.cleanup?.();
-  const view = route.page({ navigate, announce });
+  const next = nextPage();
+  const view = route.page({ navigate, announce, next, nextTitle: next ? ROUTES[next.split('?')[0]].title : null });
   current = { path, cleanup: view.cleanup };
   main.replaceChildren(view.node);
   document.title = `${route.title} · jwtgate`;
@@ -164,9 +186,11 @@ session.onChange((event) => {
   const kind = event.detail.kind;
   if (kind === 'ended') {
     // The session is over (signed out here or in another tab, revoked, reused...): show why.
-    navigate('/sign-in', { replace: true });
+    // Unless it was a sign-out, signing in again comes back to this page.
+    const reason = session.endReason()?.code;
+    navigate(reason === 'logout' ? '/sign-in' : signInFor(window.location.hash.slice(1)), { replace: true });
   } else if (kind === 'signed-in' && ROUTES[currentPath()]?.access === 'guest' && booted) {
-    navigate('/profile');
+    navigate(nextPage() || '/profile');
   } else if (booted) {
     renderNav(current?.path || currentPath());
   }

@@ -6,7 +6,7 @@ import { PASSWORD_HINT, describeError } from '../messages.js';
 import * as session from '../session.js';
 import { resendLinkControl } from './resend-link.js';
 
-export function registerPage() {
+export function registerPage({ next = null } = {}) {
   const email = field({ id: 'email', label: 'Email', type: 'email', autocomplete: 'email', inputmode: 'email' });
   const password = field({
     id: 'password',
@@ -84,7 +84,7 @@ export function registerPage() {
 
   const heading = h('h1', { id: 'page-title' }, 'Create an account');
   const lead = h('p', { class: 'lead' }, 'One account, one password. Your sessions stay in cookies no script can read.');
-  const aside = h('p', { class: 'aside' }, 'Already have an account? ', h('a', { href: '#/sign-in' }, 'Sign in'));
+  const aside = h('p', { class: 'aside' }, 'Already have an account? ', h('a', { href: next ? `#/sign-in?next=${encodeURIComponent(next)}` : '#/sign-in' }, 'Sign in'));
   const checkYourEmail = h('div', { id: 'check-your-email', hidden: true });
 
   // Signing in now would only meet email_not_verified: the link in the mail comes first.

@@ -5,7 +5,7 @@ import { describeError, endMessage } from '../messages.js';
 import * as session from '../session.js';
 import { resendLinkControl } from './resend-link.js';
 
-export function signInPage() {
+export function signInPage({ next = null, nextTitle = null } = {}) {
   const ended = session.endReason();
   const email = field({ id: 'email', label: 'Email', type: 'email', autocomplete: 'username', inputmode: 'email' });
   const password = field({ id: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' });
@@ -74,11 +74,11 @@ export function signInPage() {
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Sign in'),
-    h('p', { class: 'lead' }, 'Welcome back. Sign in to see your account.'),
+    h('p', { class: 'lead', id: 'sign-in-lead' }, nextTitle ? `Sign in to continue to ${nextTitle[0].toLowerCase()}${nextTitle.slice(1)}.` : 'Welcome back. Sign in to see your account.'),
     notice,
     form,
     h('p', { class: 'aside' }, h('a', { href: '#/forgot-password' }, 'Forgot your password?')),
-    h('p', { class: 'aside' }, 'New here? ', h('a', { href: '#/register' }, 'Create an account')),
+    h('p', { class: 'aside' }, 'New here? ', h('a', { href: next ? `#/register?next=${encodeURIComponent(next)}` : '#/register' }, 'Create an account')),
   );
   return { node };
 }
