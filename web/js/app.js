@@ -50,6 +50,8 @@ const NAV = {
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
+const header = document.querySelector('.site-header');
+const navToggle = document.getElementById('nav-toggle');
 const announcer = document.getElementById('announcer');
 let current = null; // { path, cleanup }
 let booted = false;
@@ -104,8 +106,28 @@ function isAdmin() {
   return Boolean(session.user()?.roles?.includes('admin'));
 }
 
+// On a phone the signed-in menu (five or six entries) folds behind one "Menu" button, so the
+// header stays one line; the two entries of a visitor fit beside the name as they are.
+function setMenuOpen(open) {
+  header.classList.toggle('is-open', open);
+  navToggle.setAttribute('aria-expanded', String(open));
+}
+
+navToggle.addEventListener('click', () => setMenuOpen(navToggle.getAttribute('aria-expanded') !== 'true'));
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && header.classList.contains('is-open')) {
+    setMenuOpen(false);
+    navToggle.focus();
+  }
+});
+document.addEventListener('click', (event) => {
+  if (header.classList.contains('is-open') && !header.contains(event.target)) setMenuOpen(false);
+});
+
 function renderNav(path) {
   const items = session.isSignedIn() ? [...NAV.user, ...(isAdmin() ? NAV.admin : [])] : NAV.guest;
+  header.classList.toggle('site-header--menu', session.isSignedIn());
+  setMenuOpen(false);
   const links = items.map((item) =>
     h(
       'li',

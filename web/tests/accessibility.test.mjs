@@ -14,6 +14,7 @@ import {
   signInThroughPage,
   startServer,
   uniqueEmail,
+  useNav,
 } from './harness.mjs';
 
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -58,7 +59,7 @@ describe('accessibility', () => {
       await registerThroughPage(page, server.url);
       await page.locator('dd[data-claim="sid"]').waitFor();
       assert.deepEqual(await violations(page), [], 'profile');
-      await page.getByRole('button', { name: 'Sign out' }).click();
+      await useNav(page, 'Sign out');
       await page.locator('#session-ended').waitFor();
       assert.deepEqual(await violations(page), [], 'sign-in with a reason');
       await context.close();

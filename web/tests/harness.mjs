@@ -60,6 +60,8 @@ function serverEnv(env = {}) {
   };
 }
 
+const jwtgateOrigins = new Set(); // every server started here, for WEB_FROM_DISK
+
 /**
  * Starts a server (port 0: the kernel picks a free one; the URL is read from its banner).
  * `env` adds or overrides JWTGATE_* settings. Resolves to { url, dataDir, stop, logs }.
@@ -89,6 +91,7 @@ export async function startServer(env = {}) {
     });
   });
   child.removeAllListeners('exit');
+  jwtgateOrigins.add(url);
   return {
     url,
     dataDir,
@@ -133,7 +136,8 @@ function serveWebFromDisk(browser) {
   const newContext = browser.newContext.bind(browser);
   browser.newContext = async (...args) => {
     const context = await newContext(...args);
-    await context.route(/\/(app\.css|js\/.*\.js)?$/, async (route) => {
+    const ours = (url) => jwtgateOrigins.has(url.origin) && /^\/(app\.css|js\/.*\.js)?$/.test(url.pathname);
+    await context.route(ours, async (route) => {
       const { pathname } = new URL(route.request().url());
       const file = join(webDir, pathname === '/' ? 'index.html' : pathname);
       let body;
@@ -234,6 +238,17 @@ export async function assertFormsGone(page, why) {
   for (const form of await forms.all()) {
     assert.equal(await form.isVisible(), false, `${why}: the form is gone after success`);
   }
+}
+
+/**
+ * Follows an entry of the main navigation ("Todos", "Sign out"), opening the phone's menu first
+ * when the entry is folded in it.
+ */
+export async function useNav(page, name) {
+  const toggle = page.locator('#nav-toggle');
+  if ((await toggle.isVisible()) && (await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole(name === 'Sign out' ? 'button' : 'link', { name, exact: true }).click();
 }
 
 /** The whole page as `name`.png; `{ fullPage: false }` for what is on screen (a modal dialog). */

@@ -1,6 +1,7 @@
 // Getting around: the page asked for before signing in is the page shown after it (also through
 // a reload, through registration, and after a session ended under it), while a sign-out or a
-// crafted `next` leads to the profile.
+// crafted `next` leads to the profile; on a phone the header is one line, the signed-in entries
+// behind a Menu button.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +10,8 @@ import {
   addUserWithCli,
   launchBrowser,
   registerByApi,
+  screenshot,
+  signInThroughPage,
   startServer,
   uniqueEmail,
 } from './harness.mjs';
@@ -141,4 +144,90 @@ describe('back to the page asked for', () => {
     }
     await context.close();
   });
+});
+
+/** The header's line: its height, and the vertical centre of the name and of each shown entry. */
+async function headerLine(page) {
+  return page.evaluate(() => {
+    const centre = (el) => {
+      const r = el.getBoundingClientRect();
+      return Math.round(r.top + r.height / 2);
+    };
+    const shown = (el) => el.getClientRects().length > 0;
+    const entries = [...document.querySelectorAll('#nav a, #nav button'), document.getElementById('nav-toggle')].filter(shown);
+    return {
+      height: Math.round(document.querySelector('.site-header').getBoundingClientRect().height),
+      brand: centre(document.querySelector('.brand')),
+      entries: entries.map((el) => ({ text: el.textContent.trim(), centre: centre(el) })),
+    };
+  });
+}
+
+function assertOneLine(line, what) {
+  assert.ok(line.height <= 72, `${what}: the header is one line (${line.height}px)`);
+  for (const entry of line.entries) {
+    assert.ok(Math.abs(entry.centre - line.brand) <= 4, `${what}: “${entry.text}” is on the name's line (${entry.centre} vs ${line.brand})`);
+  }
+}
+
+const ADMIN_ENTRIES = ['Profile', 'Todos', 'Sessions', 'Activity', 'Admin', 'Sign out'];
+
+describe('the header', () => {
+  test('on a 375 px phone: one line, the signed-in entries behind Menu, which opens, leads and closes', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 812 }, deviceScaleFactor: 2 });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/#/sign-in`);
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    const guest = await headerLine(page);
+    assert.deepEqual(guest.entries.map((e) => e.text), ['Sign in', 'Create account'], 'a visitor has no menu to open');
+    assertOneLine(guest, 'visitor');
+
+    await signInThroughPage(page, server.url, adminEmail);
+    const toggle = page.getByRole('button', { name: 'Menu' });
+    const signedIn = await headerLine(page);
+    assert.deepEqual(signedIn.entries.map((e) => e.text), ['Menu'], 'only the Menu button shows');
+    assertOneLine(signedIn, 'signed in');
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    await screenshot(page, 'menu-closed-phone', { fullPage: false });
+
+    await toggle.click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    const links = page.getByRole('navigation', { name: 'Main' }).locator('a, button');
+    assert.deepEqual(await links.allTextContents(), ADMIN_ENTRIES);
+    for (const link of await links.all()) assert.equal(await link.isVisible(), true);
+    await screenshot(page, 'menu-open-phone', { fullPage: false });
+
+    // An entry leads there and folds the menu.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sessions' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Your sessions' }).waitFor();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    assert.equal(await page.getByRole('navigation', { name: 'Main' }).isVisible(), false);
+
+    // Escape folds it and gives the focus back to Menu; so does a click elsewhere.
+    await toggle.click();
+    await page.keyboard.press('Escape');
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'nav-toggle');
+    await toggle.click();
+    await page.locator('.site-footer').click();
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+
+    // And Sign out is in it.
+    await toggle.click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#session-ended[data-reason="logout"]').waitFor();
+    await context.close();
+  });
+
+  for (const width of [1280, 720]) {
+    test(`at ${width} px every entry is on the name's line, with no Menu button`, async () => {
+      const context = await browser.newContext({ viewport: { width, height: 800 } });
+      const page = await context.newPage();
+      await signInThroughPage(page, server.url, adminEmail);
+      const line = await headerLine(page);
+      assert.deepEqual(line.entries.map((e) => e.text), ADMIN_ENTRIES);
+      assertOneLine(line, `${width} px`);
+      await context.close();
+    });
+  }
 });

@@ -12,6 +12,7 @@ import {
   signInThroughPage,
   startServer,
   uniqueEmail,
+  useNav,
 } from './harness.mjs';
 
 const RATE_LIMIT = 3; // requests a minute on the free plan, for the rate-limit server
@@ -77,7 +78,7 @@ describe('refusals in words', () => {
     const email = await registerByApi(limitedServer.url);
     const { context, page } = await newPage({ width: 375, height: 812 });
     await signInThroughPage(page, limitedServer.url, email);
-    await page.getByRole('link', { name: 'Todos' }).click();
+    await useNav(page, 'Todos');
     await page.getByRole('heading', { level: 1, name: 'Your todos' }).waitFor();
     let limited = null;
     for (let i = 1; i <= RATE_LIMIT + 2 && !limited; i += 1) {
