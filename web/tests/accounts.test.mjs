@@ -127,7 +127,10 @@ test('todos: add, tick off, rename, delete; an empty title is explained next to 
   await page.getByLabel('New todo').fill('Buy milk');
   await page.getByRole('button', { name: 'Add', exact: true }).click();
   const box = page.getByRole('checkbox', { name: 'Buy milk' });
+  // The box ticks at once; the reload must wait for the server to have it.
+  const saved = page.waitForResponse((r) => r.url().includes('/api/todos/') && r.request().method() === 'PATCH');
   await box.check();
+  assert.equal((await saved).status(), 200);
   await page.reload();
   await page.getByRole('checkbox', { name: 'Buy milk' }).waitFor();
   assert.equal(await page.getByRole('checkbox', { name: 'Buy milk' }).isChecked(), true);
