@@ -1,5 +1,7 @@
-// The page shell: a hash router (#/sign-in, #/register, #/profile) so the server only has to serve
-// `/`, the navigation, focus management on route change, and the reaction to a session ending.
+// The page shell: a hash router (#/sign-in, #/profile, #/admin?user=...; see ROUTES) so the server
+// only has to serve `/`, the navigation (a Menu button on a phone), focus management on route
+// change, the way back to the page asked for before signing in, and the reaction to a session
+// ending.
 
 import { h } from './dom.js';
 import { describeError } from './messages.js';
