@@ -23,6 +23,7 @@ export class ApiError extends Error {
     this.code = typeof body.code === 'string' ? body.code : status === 0 ? 'network_error' : `http_${status}`;
     this.detail = body.detail || this.message;
     this.field = typeof body.field === 'string' ? body.field : null; // a 422's field
+    this.requestId = typeof body.request_id === 'string' ? body.request_id : null; // a 500's reference
     this.retryAfter = null;
   }
 }

@@ -1,7 +1,10 @@
-// The page shell: a hash router (#/sign-in, #/register, #/profile) so the server only has to serve
-// `/`, the navigation, focus management on route change, and the reaction to a session ending.
+// The page shell: a hash router (#/sign-in, #/profile, #/admin?user=...; see ROUTES) so the server
+// only has to serve `/`, the navigation (a Menu button on a phone), focus management on route
+// change, the way back to the page asked for before signing in, and the reaction to a session
+// ending.
 
 import { h } from './dom.js';
+import { describeError } from './messages.js';
 import * as session from './session.js';
 import { signInPage } from './pages/signin.js';
 import { registerPage } from './pages/register.js';
@@ -10,6 +13,7 @@ import { forgotPasswordPage } from './pages/forgot-password.js';
 import { resetPasswordPage } from './pages/reset-password.js';
 import { verifyEmailPage } from './pages/verify-email.js';
 import { sessionsPage } from './pages/sessions.js';
+import { passwordPage } from './pages/password.js';
 import { todosPage } from './pages/todos.js';
 import { activityPage } from './pages/activity.js';
 import { adminOnlyPage, adminPage } from './pages/admin.js';
@@ -23,6 +27,7 @@ const ROUTES = {
   '/profile': { page: profilePage, access: 'user', title: 'Your profile' },
   '/todos': { page: todosPage, access: 'user', title: 'Your todos' },
   '/sessions': { page: sessionsPage, access: 'user', title: 'Your sessions' },
+  '/password': { page: passwordPage, access: 'user', title: 'Change your password' },
   '/activity': { page: activityPage, access: 'user', title: 'Your activity' },
   '/admin': { page: adminPage, access: 'admin', title: 'Administration' },
   '/forgot-password': { page: forgotPasswordPage, access: 'guest', title: 'Forgot your password?' },
@@ -47,6 +52,8 @@ const NAV = {
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
+const header = document.querySelector('.site-header');
+const navToggle = document.getElementById('nav-toggle');
 const announcer = document.getElementById('announcer');
 let current = null; // { path, cleanup }
 let booted = false;
@@ -62,6 +69,26 @@ function announce(message) {
 function currentPath() {
   const hash = window.location.hash || '';
   return hash.startsWith('#/') ? hash.slice(1).split('?')[0] : '';
+}
+
+/**
+ * Where a sign-in should lead: the `next` of the guest page's own address (#/sign-in?next=/todos),
+ * if it names a page for signed-in people; null otherwise (then the profile). Only paths of this
+ * page are taken, so a crafted link cannot send anyone elsewhere.
+ */
+function nextPage() {
+  const hash = window.location.hash || '';
+  const at = hash.indexOf('?');
+  const next = at < 0 ? null : new URLSearchParams(hash.slice(at + 1)).get('next');
+  if (typeof next !== 'string' || !next.startsWith('/')) return null;
+  const access = ROUTES[next.split('?')[0]]?.access;
+  return access === 'user' || access === 'admin' ? next : null;
+}
+
+/** The sign-in page, remembering `asked` (a path with its query) to come back to. */
+function signInFor(asked) {
+  const access = ROUTES[(asked || '').split('?')[0]]?.access;
+  return access === 'user' || access === 'admin' ? `/sign-in?next=${encodeURIComponent(asked)}` : '/sign-in';
 }
 
 export function navigate(path, { replace = false } = {}) {
@@ -81,8 +108,28 @@ function isAdmin() {
   return Boolean(session.user()?.roles?.includes('admin'));
 }
 
+// On a phone the signed-in menu (five or six entries) folds behind one "Menu" button, so the
+// header stays one line; the two entries of a visitor fit beside the name as they are.
+function setMenuOpen(open) {
+  header.classList.toggle('is-open', open);
+  navToggle.setAttribute('aria-expanded', String(open));
+}
+
+navToggle.addEventListener('click', () => setMenuOpen(navToggle.getAttribute('aria-expanded') !== 'true'));
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && header.classList.contains('is-open')) {
+    setMenuOpen(false);
+    navToggle.focus();
+  }
+});
+document.addEventListener('click', (event) => {
+  if (header.classList.contains('is-open') && !header.contains(event.target)) setMenuOpen(false);
+});
+
 function renderNav(path) {
   const items = session.isSignedIn() ? [...NAV.user, ...(isAdmin() ? NAV.admin : [])] : NAV.guest;
+  header.classList.toggle('site-header--menu', session.isSignedIn());
+  setMenuOpen(false);
   const links = items.map((item) =>
     h(
       'li',
@@ -104,7 +151,7 @@ async function signOut(event) {
     await session.signOut();
   } catch (error) {
     button.disabled = false;
-    showError(`Signing out failed: ${error.detail || error.message}`);
+    showError(`Signing out failed. ${describeError(error)}`);
   }
 }
 
@@ -123,20 +170,22 @@ function render() {
     window.history.replaceState(null, '', `#${path}`);
     route = ROUTES[path];
   } else if ((route.access === 'user' || route.access === 'admin') && !session.isSignedIn()) {
+    // Remember the page asked for (with its query), to return to it after signing in.
+    window.history.replaceState(null, '', `#${signInFor(window.location.hash.slice(1))}`);
     path = '/sign-in';
-    window.history.replaceState(null, '', '#/sign-in');
     route = ROUTES[path];
   } else if (route.access === 'guest' && session.isSignedIn()) {
-    path = '/profile';
-    window.history.replaceState(null, '', '#/profile');
-    route = ROUTES[path];
+    window.history.replaceState(null, '', `#${nextPage() || '/profile'}`);
+    render();
+    return;
   } else if (route.access === 'admin' && !isAdmin()) {
     // Said plainly rather than redirected, and the admin page (and its requests) never starts.
     route = { page: adminOnlyPage, title: 'Administrators only' };
   }
   const firstRender = current === null;
   current?.cleanup?.();
-  const view = route.page({ navigate, announce });
+  const next = nextPage();
+  const view = route.page({ navigate, announce, next, nextTitle: next ? ROUTES[next.split('?')[0]].title : null });
   current = { path, cleanup: view.cleanup };
   main.replaceChildren(view.node);
   document.title = `${route.title} · jwtgate`;
@@ -161,9 +210,11 @@ session.onChange((event) => {
   const kind = event.detail.kind;
   if (kind === 'ended') {
     // The session is over (signed out here or in another tab, revoked, reused...): show why.
-    navigate('/sign-in', { replace: true });
+    // Unless it was a sign-out, signing in again comes back to this page.
+    const reason = session.endReason()?.code;
+    navigate(reason === 'logout' ? '/sign-in' : signInFor(window.location.hash.slice(1)), { replace: true });
   } else if (kind === 'signed-in' && ROUTES[currentPath()]?.access === 'guest' && booted) {
-    navigate('/profile');
+    navigate(nextPage() || '/profile');
   } else if (booted) {
     renderNav(current?.path || currentPath());
   }
@@ -176,7 +227,7 @@ async function boot() {
   } catch (error) {
     booted = true;
     render();
-    showError(`Could not reach the server: ${error.detail || error.message}`);
+    showError(`Could not start. ${describeError(error)}`);
     return;
   }
   booted = true;

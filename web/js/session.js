@@ -211,9 +211,41 @@ export async function signIn(email, password) {
   emit('signed-in');
 }
 
+/**
+ * Creates an account. `{ user }` when it can sign in now (201); `{ checkYourEmail: true }` when the
+ * server wants the address confirmed first (202 `check_your_email`): signing in would be refused.
+ */
 export async function register(email, password) {
   const { data } = await request('POST', '/auth/register', { email, password });
-  return data.user;
+  if (data?.status === 'check_your_email') return { checkYourEmail: true, user: null };
+  return { checkYourEmail: false, user: data?.user || null };
+}
+
+/**
+ * Asks for the confirmation link again for someone who cannot sign in yet. The server answers
+ * the same whatever the address (202 `check_your_email`), so all the page may say is that it
+ * was asked for.
+ */
+export async function resendLinkTo(email) {
+  await request('POST', '/auth/email/verify/resend', { email });
+}
+
+/**
+ * Changes the password (POST /auth/password/change). The server cuts off every earlier token of
+ * the account, this session's too, and answers with this session's new access cookie: its expiry
+ * is taken like a refresh's, and the other tabs are told. Every other session ends
+ * (password_changed). Rejects with ApiError (wrong_password, weak_password, too_many_attempts).
+ */
+export async function changePassword(currentPassword, newPassword) {
+  const { data } = await call('POST', '/auth/password/change', {
+    current_password: currentPassword,
+    new_password: newPassword,
+  });
+  applyTokenResponse(data || {});
+  state.generation += 1;
+  await advertise(state.expiresAt, state.lifetimeMs);
+  broadcast({ type: 'refreshed', expiresInMs: state.expiresAt - Date.now(), lifetimeMs: state.lifetimeMs });
+  emit('refreshed');
 }
 
 /**

@@ -3,16 +3,29 @@
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, registerThroughPage, startServer } from './harness.mjs';
+import {
+  addUserWithCli,
+  launchBrowser,
+  registerByApi,
+  registerThroughPage,
+  screenshotDir,
+  signInThroughPage,
+  startServer,
+  uniqueEmail,
+  useNav,
+} from './harness.mjs';
 
 const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let server;
 let browser;
+let adminEmail;
 
 before(async () => {
   server = await startServer();
+  adminEmail = addUserWithCli(server.dataDir, uniqueEmail('admin'), ['admin']);
   browser = await launchBrowser();
 });
 
@@ -46,10 +59,96 @@ describe('accessibility', () => {
       await registerThroughPage(page, server.url);
       await page.locator('dd[data-claim="sid"]').waitFor();
       assert.deepEqual(await violations(page), [], 'profile');
-      await page.getByRole('button', { name: 'Sign out' }).click();
+      await useNav(page, 'Sign out');
       await page.locator('#session-ended').waitFor();
       assert.deepEqual(await violations(page), [], 'sign-in with a reason');
       await context.close();
     });
   }
+
+  for (const [label, viewport] of [
+    ['desktop', { width: 1280, height: 800 }],
+    ['phone', { width: 375, height: 812 }],
+  ]) {
+    test(`the change-password page, the admin table, one account and its confirmation pass axe (${label})`, async () => {
+      const target = await registerByApi(server.url, uniqueEmail('axe'));
+      const context = await browser.newContext({ viewport, bypassCSP: true });
+      const page = await context.newPage();
+      await signInThroughPage(page, server.url, adminEmail);
+      await page.goto(`${server.url}/#/password`);
+      await page.getByRole('heading', { level: 1, name: 'Change your password' }).waitFor();
+      assert.deepEqual(await violations(page), [], 'change password');
+      await page.goto(`${server.url}/#/sessions`);
+      await page.locator('#sessions-list li').first().waitFor();
+      assert.deepEqual(await violations(page), [], 'sessions');
+      await page.goto(`${server.url}/#/admin`);
+      await page.locator('#admin-users tbody tr').first().waitFor();
+      assert.deepEqual(await violations(page), [], 'admin table');
+      await page.getByLabel('Search by email').fill(target);
+      await page.getByRole('button', { name: 'Search', exact: true }).click();
+      await page.locator('#admin-users tbody').getByRole('link', { name: target }).click();
+      await page.getByRole('heading', { level: 1, name: target }).waitFor();
+      await page.locator('#admin-plan option').first().waitFor({ state: 'attached' });
+      assert.deepEqual(await violations(page), [], 'one account');
+      await page.getByRole('button', { name: 'End all sessions' }).click();
+      await page.getByRole('dialog').waitFor();
+      assert.deepEqual(await violations(page), [], 'the confirmation');
+      await context.close();
+    });
+  }
+
+  test('the keyboard focus ring is clearly visible: a solid outline of 2 px or more, 3:1 against what is behind it', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    /** Tabs through every control of the page, to the end, and measures the ring of each. */
+    async function ringsOnTab() {
+      const rings = [];
+      for (let i = 0; i < 40; i += 1) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate(() => document.activeElement === document.body)) break;
+        rings.push(
+          await page.evaluate(() => {
+            const el = document.activeElement;
+            const style = getComputedStyle(el);
+            const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);
+            const luminance = ([r, g, b]) =>
+              [r, g, b].map((c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4)).reduce((sum, c, k) => sum + c * [0.2126, 0.7152, 0.0722][k], 0);
+            // The ring is drawn outside the element: what is behind it is the nearest opaque ancestor.
+            let behind = el.parentElement;
+            while (behind && (rgb(getComputedStyle(behind).backgroundColor)[3] === 0 || getComputedStyle(behind).backgroundColor === 'transparent')) behind = behind.parentElement;
+            const background = rgb(behind ? getComputedStyle(behind).backgroundColor : 'rgb(255,255,255)');
+            const [a, b] = [luminance(rgb(style.outlineColor)), luminance(background)].sort((x, y) => y - x);
+            const label = `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''} “${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 30)}”`;
+            return { label, style: style.outlineStyle, width: Number.parseFloat(style.outlineWidth), contrast: (a + 0.05) / (b + 0.05) };
+          }),
+        );
+      }
+      return rings;
+    }
+    function assertVisible(rings) {
+      for (const ring of rings) {
+        assert.equal(ring.style, 'solid', `${ring.label}: a solid outline`);
+        assert.ok(ring.width >= 2, `${ring.label}: ${ring.width}px thick`);
+        assert.ok(ring.contrast >= 3, `${ring.label}: contrast ${ring.contrast.toFixed(2)}:1`);
+      }
+    }
+
+    await page.goto(`${server.url}/#/sign-in`);
+    await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+    const signIn = await ringsOnTab(); // skip link, brand, two nav links, email, password, button, two links
+    assert.equal(signIn.length, 9, signIn.map((r) => r.label).join(', '));
+    assertVisible(signIn);
+    await page.getByRole('button', { name: 'Sign in' }).focus();
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab'); // focus by keyboard, so :focus-visible is what is pictured
+    await page.screenshot({ path: join(screenshotDir, 'focus-ring-desktop.png') });
+
+    await registerThroughPage(page, server.url);
+    await page.locator('dd[data-claim="sid"]').waitFor();
+    await page.locator('#skip-link').focus(); // from the top
+    const profile = await ringsOnTab(); // brand, nav, the resend button, the profile's links, Check again
+    assert.ok(profile.length >= 9, profile.map((r) => r.label).join(', '));
+    assertVisible(profile);
+    await context.close();
+  });
 });

@@ -1,6 +1,7 @@
 // The administrators' page and the activity page: an administrator (made with the CLI, as an
-// operator would) changes a user's roles and plan and disables them; a non-administrator is
-// refused by the page and by the server; a user sees their own sign-ins.
+// operator would) pages through and searches 500 accounts in a table, opens one, changes its roles
+// and plan, ends its sessions and disables it after a confirmation; a non-administrator is refused
+// by the page and by the server; a user sees their own sign-ins.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +10,7 @@ import {
   addUserWithCli,
   launchBrowser,
   registerByApi,
+  registerManyByApi,
   registerThroughPage,
   screenshot,
   signInThroughPage,
@@ -24,7 +26,9 @@ let browser;
 let adminEmail;
 
 before(async () => {
-  server = await startServer();
+  // The tests page through hundreds of accounts within a minute, faster than the free plan's 60
+  // requests a minute allow the administrator.
+  server = await startServer({ JWTGATE_RATE_LIMITS: 'free=600,pro=6000' });
   adminEmail = addUserWithCli(server.dataDir, uniqueEmail('admin'), ['admin']);
   browser = await launchBrowser();
 });
@@ -50,70 +54,191 @@ function mainNav(page) {
   return page.getByRole('navigation', { name: 'Main' });
 }
 
+const BULK = 500;
+
+/** The next /api/admin/users answer's JSON (the page's own request). */
+async function usersAnswer(page, act) {
+  const answer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/admin/users');
+  await act();
+  const response = await answer;
+  assert.equal(response.status(), 200);
+  return response.json();
+}
+
+async function rowEmails(page) {
+  return page.locator('#admin-users tbody tr .table__email').allTextContents();
+}
+
+async function openAdmin(page) {
+  await signInThroughPage(page, server.url, adminEmail);
+  const first = await usersAnswer(page, () => mainNav(page).getByRole('link', { name: 'Admin' }).click());
+  await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+  return first;
+}
+
+/** Searches by email and opens the one account found. */
+async function openUser(page, email) {
+  await page.getByLabel('Search by email').fill(email);
+  const found = await usersAnswer(page, () => page.getByRole('button', { name: 'Search', exact: true }).click());
+  assert.equal(found.total, 1, `one account matches ${email}`);
+  await page.locator('#admin-users tbody').getByRole('link', { name: email, exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: email }).waitFor();
+  await page.locator('#admin-user-facts dd').first().waitFor();
+}
+
 describe('administration', () => {
-  test('an administrator changes roles and plan, disables a user, and reads it all in the audit log', async () => {
-    const target = await registerByApi(server.url, uniqueEmail('target'));
+  before(async () => {
+    await registerManyByApi(server.url, BULK, 'bulk');
+  });
+
+  test('500 accounts: a table a page at a time, searchable by email, the place kept in the address', async () => {
     const { context, page } = await newPage();
-    await signInThroughPage(page, server.url, adminEmail);
-    await mainNav(page).getByRole('link', { name: 'Admin' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+    const first = await openAdmin(page);
+    assert.ok(first.total >= BULK + 1, `total ${first.total}`);
+    const pages = Math.ceil(first.total / 25);
 
-    await page.getByLabel('Search by email').fill(target);
-    await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await textBecomes(page.locator('#admin-status'), `1 user matching “${target}”.`);
-    const card = page.locator('li[data-user]');
-    assert.equal(await card.count(), 1);
-    const note = card.getByRole('status');
-    const summary = card.locator('[data-summary]');
-
-    await card.getByLabel(`Roles for ${target}`, { exact: true }).fill('support, billing');
-    await card.getByRole('button', { name: `Save roles for ${target}` }).click();
-    await textBecomes(note, `Roles saved for ${target}.`);
-    assert.match(await summary.textContent(), /^Roles: billing, support · Plan: free · Active · /);
-
-    // A plan the server does not know is refused next to the field, with the known ones.
-    const plan = card.getByLabel(`Plan for ${target}`, { exact: true });
-    await plan.fill('gold');
-    await card.getByRole('button', { name: `Save plan for ${target}` }).click();
-    await textBecomes(card.locator('[id$="-plan-error"]'), 'plan must be one of: free, pro');
-    await plan.fill('pro');
-    await card.getByRole('button', { name: `Save plan for ${target}` }).click();
-    await textBecomes(note, `Plan saved for ${target}.`);
-    assert.equal(await card.locator('[id$="-plan-error"]').isHidden(), true);
-    assert.match(await summary.textContent(), /^Roles: billing, support · Plan: pro · Active · /);
-
-    await card.getByRole('button', { name: `Disable the account of ${target}` }).click();
-    await textBecomes(note, `${target} is disabled: their sessions ended and they cannot sign in.`);
-    assert.match(await summary.textContent(), / · Disabled · /);
-    await card.getByRole('button', { name: `Enable the account of ${target}` }).waitFor();
-
-    // The audit log, reloaded after each action, names the accounts by email.
-    const disabled = page.locator('#audit-list > li[data-event="disable_user"]');
-    await disabled.waitFor();
-    assert.equal(await disabled.locator('.notice__title').textContent(), 'Account disabled');
-    assert.match(await disabled.textContent(), new RegExp(`by ${adminEmail} · account ${target} · IP 127\\.0\\.0\\.1`));
-    const events = await page.locator('#audit-list > li').evaluateAll((items) => items.slice(0, 3).map((li) => li.dataset.event));
-    assert.deepEqual(events, ['disable_user', 'set_plan', 'set_roles']);
+    const headers = await page.locator('#admin-users thead th').allTextContents();
+    assert.deepEqual(headers, ['Email', 'Roles', 'Plan', 'Status', 'Created']);
+    assert.equal(await page.locator('#admin-users tbody tr').count(), 25);
+    await textBecomes(page.locator('#admin-status'), `${first.total} users; showing 1–25.`);
+    await textBecomes(page.locator('#admin-page'), `Page 1 of ${pages}`);
+    // The administrator (made first, by the CLI) is on top, oldest first, with their role.
+    const top = page.locator('#admin-users tbody tr').first();
+    assert.deepEqual(await top.locator('td').allTextContents(), [adminEmail, 'admin', 'free', 'Active', (await top.locator('td').nth(4).textContent())]);
+    // A row is a line, not a card: 25 of them fit in less than two screens.
+    const rowHeight = (await top.boundingBox()).height;
+    assert.ok(rowHeight < 56, `row height ${rowHeight}`);
+    assert.equal(await page.getByRole('button', { name: 'Previous page' }).isDisabled(), true);
     await screenshot(page, 'admin-desktop');
 
-    // An administrator cannot disable themself: the 409 is said in plain words.
-    await page.getByLabel('Search by email').fill(adminEmail);
-    await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await textBecomes(page.locator('#admin-status'), `1 user matching “${adminEmail}”.`);
-    await card.getByRole('button', { name: `Disable the account of ${adminEmail}` }).click();
-    await textBecomes(
-      card.getByRole('status'),
-      'Not allowed on your own account: an administrator cannot disable their own account. Ask another administrator.',
-    );
-    await page.locator('#audit-list > li[data-event="disable_user"][data-outcome="failure"]').waitFor();
+    const second = await usersAnswer(page, () => page.getByRole('button', { name: 'Next page' }).click());
+    assert.equal(second.page, 2);
+    assert.deepEqual(await rowEmails(page), second.users.map((u) => u.email));
+    await textBecomes(page.locator('#admin-status'), `${first.total} users; showing 26–50.`);
+    assert.equal(new URL(page.url()).hash, '#/admin?page=2');
 
-    await page.setViewportSize({ width: 390, height: 844 });
+    const last = await usersAnswer(page, () => page.getByRole('button', { name: 'Last page' }).click());
+    assert.equal(last.page, pages);
+    assert.equal(await page.locator('#admin-users tbody tr').count(), first.total - 25 * (pages - 1));
+    assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+
+    // Back returns to page 2, and a reload keeps it.
+    const backAgain = await usersAnswer(page, () => page.goBack());
+    assert.equal(backAgain.page, 2);
+    await textBecomes(page.locator('#admin-page'), `Page 2 of ${pages}`);
+    const reloaded = await usersAnswer(page, () => page.reload());
+    assert.equal(reloaded.page, 2);
+
+    // Search by part of an address: the server's search, its own count.
+    await page.getByLabel('Search by email').fill('bulk-042');
+    const found = await usersAnswer(page, () => page.getByRole('button', { name: 'Search', exact: true }).click());
+    assert.equal(found.total, 10);
+    assert.deepEqual((await rowEmails(page)).sort(), Array.from({ length: 10 }, (_, i) => `bulk-042${i}@example.com`));
+    await textBecomes(page.locator('#admin-status'), '10 users matching “bulk-042”; showing 1–10.');
+    assert.equal(await page.locator('nav[aria-label="Pages of users"]').isHidden(), true);
+    assert.equal(new URL(page.url()).hash, '#/admin?q=bulk-042');
+    await page.getByLabel('Search by email').fill('nobody-like-this');
+    await usersAnswer(page, () => page.getByRole('button', { name: 'Search', exact: true }).click());
+    await textBecomes(page.locator('#admin-status'), 'No users matching “nobody-like-this”.');
+    const everyone = await usersAnswer(page, () => page.getByRole('button', { name: 'Show everyone' }).click());
+    assert.equal(everyone.total, first.total);
+
+    await page.setViewportSize({ width: 375, height: 812 });
     await screenshot(page, 'admin-phone');
+    // On a phone the table reads as a list: no sideways scrolling.
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
     await context.close();
+  });
+
+  test('one account: roles, a plan from the server\'s plans, ending sessions and disabling after a confirmation', async () => {
+    const target = await registerByApi(server.url, uniqueEmail('target'));
+    const { context: theirs, page: theirPage } = await newPage();
+    await signInThroughPage(theirPage, server.url, target);
+
+    const { context, page } = await newPage();
+    const changes = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET' && new URL(r.url()).pathname.startsWith('/api/admin/users/')) changes.push(`${r.method()} ${new URL(r.url()).pathname.split('/').pop()}`);
+    });
+    await openAdmin(page);
+    await openUser(page, target);
+    const facts = async () => Object.fromEntries(
+      await page.locator('#admin-user-facts').evaluate((dl) => [...dl.querySelectorAll('dt')].map((dt) => [dt.textContent, dt.nextElementSibling.textContent])),
+    );
+    assert.deepEqual({ ...(await facts()), Created: null, 'User id': null }, { Status: 'Active', Roles: 'none', Plan: 'free', Created: null, 'User id': null });
+    const rolesNote = page.locator('#admin-roles-note');
+    const planNote = page.locator('#admin-plan-note');
+    const note = page.locator('#admin-access-note');
+
+    // The plan picker lists what the server has configured.
+    const plans = await page.evaluate(() => fetch('/api/admin/plans').then((r) => r.json()));
+    assert.deepEqual(
+      await page.locator('#admin-plan option').allTextContents(),
+      plans.plans.map((p) => `${p.name}: ${p.requests_per_minute} requests a minute${p.name === plans.default ? ' (the default)' : ''}`),
+    );
+    await page.getByRole('combobox', { name: 'Plan' }).selectOption('pro');
+    const planSaved = page.waitForResponse((r) => r.url().endsWith('/plan'));
+    await page.getByRole('button', { name: 'Save plan' }).click();
+    assert.equal((await planSaved).status(), 200);
+    assert.deepEqual((await planSaved).request().postDataJSON(), { plan: 'pro' });
+    await textBecomes(planNote, 'Plan saved: pro. It applies from the account’s next token refresh.');
+    assert.equal((await facts()).Plan, 'pro');
+
+    // Roles: a name the server refuses is explained next to the field; then two are saved.
+    await page.getByLabel('Add a role').fill('Support!');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await textBecomes(page.locator('#admin-new-role-error'), 'Start with a lower-case letter, then use up to 31 of a to z, 0 to 9, _ or -.');
+    await page.getByLabel('Add a role').fill('support');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByLabel('Add a role').fill('billing');
+    const rolesSaved = page.waitForResponse((r) => r.url().endsWith('/roles'));
+    await page.getByRole('button', { name: 'Save roles' }).click();
+    assert.equal((await rolesSaved).status(), 200);
+    assert.deepEqual((await rolesSaved).request().postDataJSON(), { roles: ['support', 'billing'] });
+    await textBecomes(rolesNote, 'Roles saved: billing, support.');
+    assert.equal((await facts()).Roles, 'billing, support');
+    assert.equal(await page.getByLabel('support', { exact: true }).isChecked(), true);
+    await screenshot(page, 'admin-user-desktop');
+
+    // Ending all sessions asks first; Cancel sends nothing.
+    const before = changes.length;
+    await page.getByRole('button', { name: 'End all sessions' }).click();
+    const dialog = page.getByRole('dialog', { name: `End every session of ${target}?` });
+    await dialog.waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel', 'Cancel has the focus');
+    await screenshot(page, 'admin-confirm-desktop', { fullPage: false });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.deepEqual(changes.slice(before), []);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'admin-end-sessions', 'focus back on the button');
+
+    await page.getByRole('button', { name: 'End all sessions' }).click();
+    const ended = page.waitForResponse((r) => r.url().endsWith('/sessions') && r.request().method() === 'DELETE');
+    await dialog.getByRole('button', { name: 'End all sessions' }).click();
+    assert.equal((await ended).status(), 200);
+    assert.deepEqual(await (await ended).json(), { ended_sessions: 1 });
+    await textBecomes(note, `Ended 1 session of ${target}.`);
+    await theirPage.getByRole('button', { name: 'Check again' }).click();
+    await theirPage.locator('#session-ended[data-reason="signed_out_by_admin"]').waitFor();
+
+    // Disabling asks too; Escape is a no.
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    const disableDialog = page.getByRole('dialog', { name: `Disable ${target}?` });
+    await disableDialog.waitFor();
+    await page.keyboard.press('Escape');
+    await disableDialog.waitFor({ state: 'detached' });
+    assert.deepEqual(changes.slice(before), ['DELETE sessions']);
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    const disabled = page.waitForResponse((r) => r.url().endsWith('/disable'));
+    await disableDialog.getByRole('button', { name: 'Disable account' }).click();
+    assert.equal((await disabled).status(), 200);
+    await textBecomes(note, `${target} is disabled: their sessions ended and they cannot sign in.`);
+    assert.equal((await facts()).Status, 'Disabled');
+    await page.setViewportSize({ width: 375, height: 812 });
+    await screenshot(page, 'admin-user-phone');
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // The disabled user's correct password now meets account_disabled.
-    const { context: theirs, page: theirPage } = await newPage();
-    await theirPage.goto(`${server.url}/#/sign-in`);
     await theirPage.getByLabel('Email').fill(target);
     await theirPage.getByLabel('Password', { exact: true }).fill(PASSWORD);
     const answer = theirPage.waitForResponse((r) => r.url().endsWith('/auth/login'));
@@ -122,6 +247,49 @@ describe('administration', () => {
     assert.equal((await (await answer).json()).code, 'account_disabled');
     await textBecomes(theirPage.locator('#form-error'), 'This account has been disabled by an administrator. Contact them if you think this is a mistake.');
     await theirs.close();
+
+    // Enabling needs no confirmation.
+    const enabled = page.waitForResponse((r) => r.url().endsWith('/enable'));
+    await page.getByRole('button', { name: 'Enable account' }).click();
+    assert.equal((await enabled).status(), 200);
+    assert.equal((await facts()).Status, 'Active');
+
+    // Back on the list: the row shows the change, and the audit log names the accounts by email.
+    await usersAnswer(page, () => page.locator('#admin-back').click());
+    await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+    assert.equal(new URL(page.url()).hash, `#/admin?q=${encodeURIComponent(target)}`);
+    assert.deepEqual(
+      (await page.locator('#admin-users tbody tr td').allTextContents()).slice(0, 4),
+      [target, 'billing, support', 'pro', 'Active'],
+    );
+    const events = page.locator('#audit-list > li');
+    await events.first().waitFor();
+    const recent = await events.evaluateAll((items) => items.slice(0, 5).map((li) => li.dataset.event));
+    assert.deepEqual(recent, ['enable_user', 'disable_user', 'end_sessions', 'set_roles', 'set_plan']);
+    assert.match(await events.nth(1).textContent(), new RegExp(`account ${target} · by ${adminEmail} · IP 127\\.0\\.0\\.1`));
+    await context.close();
+  });
+
+  test('an administrator\'s own account: disabling it is refused in words', async () => {
+    const { context, page } = await newPage();
+    await openAdmin(page);
+    await openUser(page, adminEmail);
+    await textBecomes(page.locator('#admin-user-status'), 'This is your own account: you cannot disable it or remove its admin role.');
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    const refused = page.waitForResponse((r) => r.url().endsWith('/disable'));
+    await page.getByRole('dialog').getByRole('button', { name: 'Disable account' }).click();
+    assert.equal((await refused).status(), 409);
+    assert.equal((await (await refused).json()).code, 'cannot_modify_self');
+    await textBecomes(page.locator('#admin-access-note'), 'You cannot disable your own account. Ask another administrator to do it.');
+    assert.equal(await page.locator('#admin-access-note').getAttribute('class'), 'notice notice--error');
+
+    await page.getByLabel('admin (administrator: this page, every account)').uncheck();
+    const roles = page.waitForResponse((r) => r.url().endsWith('/roles'));
+    await page.getByRole('button', { name: 'Save roles' }).click();
+    assert.equal((await roles).status(), 409);
+    await textBecomes(page.locator('#admin-roles-note'), 'You cannot remove your own administrator role. Ask another administrator to do it.');
+    assert.equal(await page.locator('#admin-access-note').isHidden(), true, 'the earlier refusal is gone');
+    await context.close();
   });
 
   test('a non-administrator gets no Admin link, a plain refusal at #/admin, and 403 from the API', async () => {

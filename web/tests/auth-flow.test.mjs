@@ -10,6 +10,7 @@ import {
   screenshot,
   startServer,
   uniqueEmail,
+  useNav,
 } from './harness.mjs';
 
 let server;
@@ -127,7 +128,7 @@ describe('account flow', () => {
       await page.getByRole('heading', { level: 1, name: 'Your profile' }).waitFor();
       await page.locator('dd[data-claim="sid"]').waitFor();
       await screenshot(page, `profile-${suffix}`);
-      await page.getByRole('button', { name: 'Sign out' }).click();
+      await useNav(page, 'Sign out');
       await page.locator('#session-ended').waitFor();
       await page.getByLabel('Email').fill(email);
       await screenshot(page, `sign-in-${suffix}`);

@@ -2,6 +2,7 @@
 // data dir and cheap (explicitly opted-in) password hashing, and launches Debian's chromium through
 // playwright-core. Never downloads a browser.
 
+import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -59,6 +60,8 @@ function serverEnv(env = {}) {
   };
 }
 
+const jwtgateOrigins = new Set(); // every server started here, for WEB_FROM_DISK
+
 /**
  * Starts a server (port 0: the kernel picks a free one; the URL is read from its banner).
  * `env` adds or overrides JWTGATE_* settings. Resolves to { url, dataDir, stop, logs }.
@@ -88,6 +91,7 @@ export async function startServer(env = {}) {
     });
   });
   child.removeAllListeners('exit');
+  jwtgateOrigins.add(url);
   return {
     url,
     dataDir,
@@ -114,7 +118,42 @@ export function addUserWithCli(dataDir, email, roles = []) {
 }
 
 export async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  if (process.env.WEB_FROM_DISK === '1') serveWebFromDisk(browser);
+  return browser;
+}
+
+const WEB_TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
+
+/**
+ * A development shortcut (WEB_FROM_DISK=1, with JWTGATE_BIN set to an existing binary): the
+ * page's own files come from web/ on disk instead of the copies embedded in the binary, with the
+ * server's headers (CSP included), so editing the client needs no rebuild. A run without it is
+ * the real test: it also proves every file is embedded.
+ */
+function serveWebFromDisk(browser) {
+  const webDir = join(repoRoot, 'web');
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    const ours = (url) => jwtgateOrigins.has(url.origin) && /^\/(app\.css|js\/.*\.js)?$/.test(url.pathname);
+    await context.route(ours, async (route) => {
+      const { pathname } = new URL(route.request().url());
+      const file = join(webDir, pathname === '/' ? 'index.html' : pathname);
+      let body;
+      try {
+        body = readFileSync(file);
+      } catch {
+        return route.continue();
+      }
+      const answer = await route.fetch();
+      const headers = { ...answer.headers(), 'content-type': WEB_TYPES[file.slice(file.lastIndexOf('.'))] };
+      delete headers.etag;
+      delete headers['content-length'];
+      return route.fulfill({ status: 200, headers, body });
+    });
+    return context;
+  };
 }
 
 /** A second origin for cross-site requests: serves one HTML page on `host` (e.g. 127.0.0.2). */
@@ -157,6 +196,30 @@ export async function registerByApi(baseUrl, email = uniqueEmail()) {
   return email;
 }
 
+/**
+ * Registers `count` accounts by API, `parallel` at a time (`<prefix>-0001@example.com`...): few
+ * enough that one client address stays within its share of the hashing queue, so every answer
+ * must be 201. Resolves to the addresses.
+ */
+export async function registerManyByApi(baseUrl, count, prefix = 'bulk', { parallel = 4 } = {}) {
+  const emails = Array.from({ length: count }, (_, i) => `${prefix}-${String(i + 1).padStart(4, '0')}@example.com`);
+  let next = 0;
+  async function worker() {
+    while (next < emails.length) {
+      const email = emails[next];
+      next += 1;
+      const response = await fetch(`${baseUrl}/auth/register`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ email, password: PASSWORD }),
+      });
+      if (response.status !== 201) throw new Error(`register ${email}: ${response.status} ${await response.text()}`);
+    }
+  }
+  await Promise.all(Array.from({ length: parallel }, worker));
+  return emails;
+}
+
 export async function signInThroughPage(page, baseUrl, email) {
   await page.goto(`${baseUrl}/#/sign-in`);
   await page.getByLabel('Email').fill(email);
@@ -165,10 +228,34 @@ export async function signInThroughPage(page, baseUrl, email) {
   await page.getByRole('heading', { level: 1, name: 'Your profile' }).waitFor();
 }
 
-export async function screenshot(page, name) {
+/**
+ * After a success that replaces a form with its answer: every form of the page is still in the
+ * document (hidden) but takes no room on screen, so no "Saving…" button is left to press.
+ */
+export async function assertFormsGone(page, why) {
+  const forms = page.locator('main form');
+  assert.ok((await forms.count()) >= 1, `${why}: the page should keep its form, hidden`);
+  for (const form of await forms.all()) {
+    assert.equal(await form.isVisible(), false, `${why}: the form is gone after success`);
+  }
+}
+
+/**
+ * Follows an entry of the main navigation ("Todos", "Sign out"), opening the phone's menu first
+ * when the entry is folded in it.
+ */
+export async function useNav(page, name) {
+  const toggle = page.locator('#nav-toggle');
+  if ((await toggle.isVisible()) && (await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole(name === 'Sign out' ? 'button' : 'link', { name, exact: true }).click();
+}
+
+/** The whole page as `name`.png; `{ fullPage: false }` for what is on screen (a modal dialog). */
+export async function screenshot(page, name, { fullPage = true } = {}) {
   mkdirSync(screenshotDir, { recursive: true });
   await page.mouse.move(0, 0); // no hover state in the picture
-  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true, animations: 'disabled', caret: 'hide' });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
 }
 
 /**

@@ -4,6 +4,7 @@
 
 import { h } from '../dom.js';
 import { describeEvent, eventFeed, eventTime } from '../events.js';
+import { describeError } from '../messages.js';
 import * as session from '../session.js';
 
 const PAGE_SIZE = 20;
@@ -49,7 +50,7 @@ export function activityPage() {
     more,
     row,
     status: (shown) => (shown ? `${shown} event${shown === 1 ? '' : 's'} shown, newest first.` : 'No security events yet.'),
-    failed: (error) => `Could not load your activity: ${error.detail || error.message}`,
+    failed: (error) => `Could not load your activity. ${describeError(error)}`,
   });
   loadDevices().then(feed.reload);
   const node = h(
@@ -59,7 +60,15 @@ export function activityPage() {
       'section',
       { class: 'card' },
       h('h1', { id: 'page-title' }, 'Your activity'),
-      h('p', { class: 'lead' }, 'Security events on your account: if you do not recognise one, change your password and sign out everywhere else.'),
+      h(
+        'p',
+        { class: 'lead' },
+        'Security events on your account: if you do not recognise one, ',
+        h('a', { href: '#/password' }, 'change your password'),
+        ' (which signs out every other session) and check ',
+        h('a', { href: '#/sessions' }, 'where you are signed in'),
+        '.',
+      ),
       status,
     ),
     list,

@@ -3,6 +3,7 @@
 
 import { field, h } from '../dom.js';
 import { request } from '../api.js';
+import { describeError } from '../messages.js';
 
 export const SENT_MESSAGE = 'If an account exists, we sent a link';
 
@@ -11,6 +12,7 @@ export function forgotPasswordPage() {
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const done = h('div', { class: 'notice', role: 'status', id: 'forgot-sent', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Send the link');
+  const lead = h('p', { class: 'lead' }, 'Enter the email of your account and we will mail you a link to choose a new password.');
 
   const form = h(
     'form',
@@ -40,8 +42,9 @@ export function forgotPasswordPage() {
       );
       done.hidden = false;
       form.hidden = true;
+      lead.hidden = true;
     } catch (error) {
-      formError.textContent = error.detail || error.message;
+      formError.textContent = describeError(error);
       formError.hidden = false;
     } finally {
       submit.disabled = false;
@@ -53,9 +56,9 @@ export function forgotPasswordPage() {
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Forgot your password?'),
-    h('p', { class: 'lead' }, 'Enter the email of your account and we will mail you a link to choose a new password.'),
-    done,
+    lead,
     form,
+    done,
     h('p', { class: 'aside' }, 'Remembered it? ', h('a', { href: '#/sign-in' }, 'Sign in')),
   );
   return { node };

@@ -2,6 +2,7 @@
 // of plain language each, and a live countdown to the token's expiry.
 
 import { clock, h } from '../dom.js';
+import { describeError, inWords } from '../messages.js';
 import { describeClaims } from '../claims.js';
 import * as session from '../session.js';
 
@@ -15,26 +16,67 @@ export function profilePage() {
   const heading = h('h1', { id: 'page-title' }, 'Your profile');
   const who = h('p', { class: 'lead' });
   const resendStatus = h('p', { role: 'status', id: 'resend-status' });
+  // When the next link may be asked for; not a live region, or it would be read every second.
+  const resendWait = h('p', { class: 'muted', id: 'resend-wait', hidden: true });
+  const resendButton = h('button', { type: 'button', class: 'button button--quiet', id: 'resend-verification', onclick: resend }, 'Send the link again');
   const unconfirmed = h(
     'div',
     { class: 'notice', id: 'email-unconfirmed', hidden: true },
     h('p', { class: 'notice__title' }, 'Your email address is not confirmed yet.'),
     h('p', {}, 'We mailed you a link when you registered. Confirming lets you reset your password by email.'),
-    h('button', { type: 'button', class: 'button button--quiet', id: 'resend-verification', onclick: resend }, 'Send the link again'),
+    resendButton,
     resendStatus,
+    resendWait,
   );
 
-  async function resend(event) {
-    const button = event.currentTarget;
-    button.disabled = true;
+  // The server says whether the mail went ("sent") or the ration held it back ("held"), and in
+  // how many seconds the next one could go: the button waits that long, with a countdown.
+  let waitTimer = null;
+  function waitForNext(seconds) {
+    clearInterval(waitTimer);
+    const until = Date.now() + Math.max(0, Number(seconds) || 0) * 1000;
+    const step = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      if (left > 0) {
+        resendButton.disabled = true;
+        resendWait.textContent = `You can ask for another link in ${inWords(left)}.`;
+      } else {
+        clearInterval(waitTimer);
+        resendButton.disabled = false;
+        resendWait.textContent = 'You can ask for another link now.';
+      }
+    };
+    resendWait.hidden = false;
+    step();
+    waitTimer = setInterval(step, 1000);
+  }
+
+  async function resend() {
+    resendButton.disabled = true;
+    resendWait.hidden = true;
     resendStatus.textContent = 'Sending…';
+    let data;
     try {
-      await session.call('POST', '/auth/email/verify/resend');
-      resendStatus.textContent = 'Sent. Check your inbox: the link works once, for 24 hours.';
+      ({ data } = await session.call('POST', '/auth/email/verify/resend'));
     } catch (error) {
-      resendStatus.textContent = `Could not send it: ${error.detail || error.message}`;
-    } finally {
-      button.disabled = false;
+      resendStatus.textContent = `Could not send it. ${describeError(error)}`;
+      resendButton.disabled = false;
+      return;
+    }
+    const email = session.profile()?.email || 'your address';
+    if (data?.status === 'sent') {
+      resendStatus.textContent = `Sent to ${email}. Check your inbox: the link works once, for 24 hours.`;
+      waitForNext(data.next_in_secs);
+    } else if (data?.status === 'held') {
+      resendStatus.textContent = `Not sent this time: mail to ${email} is rationed so that no one can flood an inbox, and its share is used up for now.`;
+      waitForNext(data.next_in_secs);
+    } else if (data?.status === 'already_verified') {
+      resendStatus.textContent = 'Nothing to send: your address is already confirmed.';
+      // The access token still says otherwise until it is renewed.
+      session.refresh().then(() => session.loadProfile()).catch(() => {});
+    } else {
+      resendStatus.textContent = 'The server took the request but did not say whether the mail went.';
+      resendButton.disabled = false;
     }
   }
 
@@ -82,7 +124,7 @@ export function profilePage() {
       status.textContent = `Checked at ${new Date().toLocaleTimeString()}.`;
     } catch (error) {
       // A SessionEndedError routes to sign-in by itself; anything else is shown here.
-      status.textContent = `Could not check: ${error.detail || error.message}`;
+      status.textContent = `Could not check. ${describeError(error)}`;
     }
   }
 
@@ -102,7 +144,14 @@ export function profilePage() {
   const node = h(
     'div',
     { class: 'stack' },
-    h('section', { class: 'card' }, heading, who, unconfirmed),
+    h(
+      'section',
+      { class: 'card' },
+      heading,
+      who,
+      unconfirmed,
+      h('p', { class: 'profile-links' }, h('a', { href: '#/password' }, 'Change your password'), h('a', { href: '#/sessions' }, 'Where you are signed in')),
+    ),
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'token-title' },
@@ -138,6 +187,7 @@ export function profilePage() {
     node,
     cleanup() {
       clearInterval(timer);
+      clearInterval(waitTimer);
       unsubscribe();
     },
   };

@@ -3,8 +3,8 @@
 // follows the link consumes nothing.
 
 import { field, h } from '../dom.js';
+import { MESSAGES, PASSWORD_HINT, describeError } from '../messages.js';
 import { request } from '../api.js';
-import { tokenMessage } from '../reasons.js';
 import { linkToken } from './link-token.js';
 
 export function resetPasswordPage() {
@@ -16,11 +16,12 @@ export function resetPasswordPage() {
     autocomplete: 'new-password',
     minlength: 8,
     maxlength: 128,
-    hint: 'At least 8 characters. A few unusual words make a strong, memorable password.',
+    hint: PASSWORD_HINT,
   });
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const done = h('div', { class: 'notice', role: 'status', id: 'reset-done', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Set the new password');
+  const lead = h('p', { class: 'lead' }, 'Nothing changes until you press the button.');
 
   const form = h(
     'form',
@@ -56,14 +57,15 @@ export function resetPasswordPage() {
       submit.disabled = false;
       submit.textContent = 'Set the new password';
       if (error.code === 'weak_password') {
-        password.setError(error.detail);
+        password.setError(describeError(error));
         password.input.focus();
       } else {
-        fail(tokenMessage(error.code) || error.detail || error.message);
+        fail(describeError(error));
       }
       return;
     }
     form.hidden = true;
+    lead.hidden = true;
     done.replaceChildren(
       h('p', { class: 'notice__title' }, 'Your password was changed.'),
       h('p', {}, 'Every session of your account was signed out. ', h('a', { href: '#/sign-in' }, 'Sign in'), ' with the new password.'),
@@ -73,17 +75,17 @@ export function resetPasswordPage() {
 
   if (!token) {
     form.hidden = true;
-    fail(tokenMessage('invalid_link'));
+    fail(MESSAGES.invalid_link);
   }
 
   const node = h(
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Choose a new password'),
-    h('p', { class: 'lead' }, 'Nothing changes until you press the button.'),
-    done,
+    lead,
     form.hidden ? formError : null,
     form,
+    done,
   );
   return { node };
 }

@@ -1,20 +1,24 @@
 // Sign in (cookie transport). Shows why the previous session ended, from the server's reason code.
 
 import { field, h } from '../dom.js';
-import { endMessage, signInMessage } from '../reasons.js';
+import { describeError, endMessage } from '../messages.js';
 import * as session from '../session.js';
+import { resendLinkControl } from './resend-link.js';
 
-export function signInPage() {
+export function signInPage({ next = null, nextTitle = null } = {}) {
   const ended = session.endReason();
   const email = field({ id: 'email', label: 'Email', type: 'email', autocomplete: 'username', inputmode: 'email' });
   const password = field({ id: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' });
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Sign in');
+  // After email_not_verified: the confirmation link again, for the address just typed.
+  const resend = h('div', { id: 'sign-in-resend', hidden: true });
 
   const form = h(
     'form',
     { class: 'form', novalidate: true, 'aria-labelledby': 'page-title', onsubmit: onSubmit },
     formError,
+    resend,
     email.wrapper,
     password.wrapper,
     submit,
@@ -23,6 +27,7 @@ export function signInPage() {
   async function onSubmit(event) {
     event.preventDefault();
     formError.hidden = true;
+    resend.hidden = true;
     email.setError('');
     password.setError('');
     const emailValue = email.input.value.trim();
@@ -44,9 +49,13 @@ export function signInPage() {
     } catch (error) {
       submit.disabled = false;
       submit.textContent = 'Sign in';
-      formError.textContent = signInMessage(error.code) || error.detail || error.message;
+      formError.textContent = describeError(error);
       formError.hidden = false;
       if (error.code === 'invalid_credentials') password.input.select();
+      if (error.code === 'email_not_verified') {
+        resend.replaceChildren(resendLinkControl(emailValue));
+        resend.hidden = false;
+      }
     }
   }
 
@@ -65,11 +74,11 @@ export function signInPage() {
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Sign in'),
-    h('p', { class: 'lead' }, 'Welcome back. Sign in to see your account.'),
+    h('p', { class: 'lead', id: 'sign-in-lead' }, nextTitle ? `Sign in to continue to ${nextTitle[0].toLowerCase()}${nextTitle.slice(1)}.` : 'Welcome back. Sign in to see your account.'),
     notice,
     form,
     h('p', { class: 'aside' }, h('a', { href: '#/forgot-password' }, 'Forgot your password?')),
-    h('p', { class: 'aside' }, 'New here? ', h('a', { href: '#/register' }, 'Create an account')),
+    h('p', { class: 'aside' }, 'New here? ', h('a', { href: next ? `#/register?next=${encodeURIComponent(next)}` : '#/register' }, 'Create an account')),
   );
   return { node };
 }

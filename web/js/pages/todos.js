@@ -2,10 +2,11 @@
 // about, and the message is shown next to that field.
 
 import { field, h } from '../dom.js';
+import { describeError } from '../messages.js';
 import * as session from '../session.js';
 
 export function todosPage() {
-  const title = field({ id: 'todo-title', label: 'New todo', autocomplete: 'off', maxlength: 500 });
+  const title = field({ id: 'todo-title', label: 'New todo', autocomplete: 'off', maxlength: 200 });
   const formError = h('div', { class: 'notice notice--error', role: 'alert', id: 'form-error', hidden: true });
   const list = h('ul', { class: 'stack', id: 'todo-list', 'aria-label': 'Your todos' });
   const status = h('p', { class: 'muted', role: 'status', id: 'todos-status' });
@@ -14,10 +15,10 @@ export function todosPage() {
 
   function showError(error, fieldHandle) {
     if (error.status === 422 && fieldHandle && (!error.field || error.field === 'title')) {
-      fieldHandle.setError(error.detail);
+      fieldHandle.setError(describeError(error));
       fieldHandle.input.focus();
     } else {
-      formError.textContent = error.detail || error.message;
+      formError.textContent = describeError(error);
       formError.hidden = false;
     }
   }
@@ -56,7 +57,7 @@ export function todosPage() {
     }
 
     function startEdit() {
-      const input = field({ id: `${id}-title`, label: 'Title', autocomplete: 'off', maxlength: 500, value: todo.title });
+      const input = field({ id: `${id}-title`, label: 'Title', autocomplete: 'off', maxlength: 200, value: todo.title });
       const save = h('button', { type: 'submit', class: 'button button--primary' }, 'Save');
       const cancel = h('button', { type: 'button', class: 'button button--quiet', onclick: stop }, 'Cancel');
       const editForm = h('form', { class: 'form', novalidate: true, 'aria-label': `Edit ${todo.title}`, onsubmit: onSave }, input.wrapper, h('p', {}, save, ' ', cancel));
@@ -90,6 +91,7 @@ export function todosPage() {
     event.preventDefault();
     formError.hidden = true;
     title.setError('');
+    status.textContent = '';
     add.disabled = true;
     try {
       const { data } = await session.call('POST', '/api/todos', { title: title.input.value });
@@ -108,7 +110,7 @@ export function todosPage() {
       list.replaceChildren(...(data?.todos || []).map(row));
       status.textContent = data?.todos?.length ? '' : 'Nothing to do yet.';
     } catch (error) {
-      status.textContent = `Could not load your todos: ${error.detail || error.message}`;
+      status.textContent = `Could not load your todos. ${describeError(error)}`;
     }
   }
 

@@ -3,7 +3,7 @@
 
 import { h } from '../dom.js';
 import { request } from '../api.js';
-import { tokenMessage } from '../reasons.js';
+import { MESSAGES, describeError } from '../messages.js';
 import * as session from '../session.js';
 import { linkToken } from './link-token.js';
 
@@ -13,6 +13,7 @@ export function verifyEmailPage() {
   const done = h('div', { class: 'notice', role: 'status', id: 'verify-done', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button button--primary button--block' }, 'Confirm my email');
   const form = h('form', { class: 'form', novalidate: true, 'aria-labelledby': 'page-title', onsubmit: onSubmit }, submit);
+  const lead = h('p', { class: 'lead' }, 'Press the button to confirm that this address is yours.');
 
   function fail(message) {
     formError.textContent = message;
@@ -29,10 +30,11 @@ export function verifyEmailPage() {
     } catch (error) {
       submit.disabled = false;
       submit.textContent = 'Confirm my email';
-      fail(tokenMessage(error.code) || error.detail || error.message);
+      fail(describeError(error));
       return;
     }
     form.hidden = true;
+    lead.hidden = true;
     // The access token says email_verified: false until it is renewed: renew it now.
     if (session.isSignedIn()) {
       session
@@ -49,17 +51,17 @@ export function verifyEmailPage() {
 
   if (!token) {
     form.hidden = true;
-    fail(tokenMessage('invalid_link'));
+    fail(MESSAGES.invalid_link);
   }
 
   const node = h(
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Confirm your email'),
-    h('p', { class: 'lead' }, 'Press the button to confirm that this address is yours.'),
+    lead,
     formError,
-    done,
     form,
+    done,
   );
   return { node };
 }

@@ -52,14 +52,19 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../../web/js/claims.js"),
     ),
     (
-        "/js/reasons.js",
-        JS,
-        include_bytes!("../../../../web/js/reasons.js"),
-    ),
-    (
         "/js/events.js",
         JS,
         include_bytes!("../../../../web/js/events.js"),
+    ),
+    (
+        "/js/messages.js",
+        JS,
+        include_bytes!("../../../../web/js/messages.js"),
+    ),
+    (
+        "/js/dialog.js",
+        JS,
+        include_bytes!("../../../../web/js/dialog.js"),
     ),
     (
         "/js/pages/signin.js",
@@ -82,6 +87,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../../web/js/pages/link-token.js"),
     ),
     (
+        "/js/pages/resend-link.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/resend-link.js"),
+    ),
+    (
         "/js/pages/forgot-password.js",
         JS,
         include_bytes!("../../../../web/js/pages/forgot-password.js"),
@@ -100,6 +110,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "/js/pages/sessions.js",
         JS,
         include_bytes!("../../../../web/js/pages/sessions.js"),
+    ),
+    (
+        "/js/pages/password.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/password.js"),
     ),
     (
         "/js/pages/todos.js",
