@@ -155,6 +155,15 @@ const ENDED = {
     text: 'Sign in again to continue.',
     tone: 'warning',
   },
+  email_change_undone: {
+    title: 'A change of your email address was undone',
+    text: 'The change was undone from the old address, so every session ended and the password stopped working. A link to choose a new password went to that address.',
+    tone: 'warning',
+  },
+  account_deleted: {
+    title: 'Your account was deleted',
+    text: 'The account and its data are gone, and every session with it.',
+  },
   missing_credentials: {
     title: 'You are signed out',
     text: 'This browser no longer holds a session, for example after signing out in another tab.',
