@@ -53,9 +53,10 @@ fn admin_from_row(row: &impl Columns) -> Result<AdminUserRow, StoreError> {
 }
 
 impl Store {
-    /// One page of users, oldest first, whose email contains `needle` (already lower-cased;
-    /// `%`, `_` and `\` in it are escaped, so they are plain characters). Returns the
-    /// page and the total number of matches.
+    /// One page of users in the order they were made (`seq`: two made in one second keep
+    /// it), whose email contains `needle` (already lower-cased; `%`, `_` and `\` in it are
+    /// escaped, so they are plain characters). Returns the page and the total number of
+    /// matches.
     pub async fn list_users(
         &self,
         needle: &str,
@@ -79,7 +80,7 @@ impl Store {
         .try_get("n")?;
             let rows = sqlx::query(concat!(
             admin_select!(),
-            " WHERE deleted_at IS NULL AND email LIKE $1 ESCAPE '\\' ORDER BY created_at, id LIMIT $2 OFFSET $3"
+            " WHERE deleted_at IS NULL AND email LIKE $1 ESCAPE '\\' ORDER BY seq LIMIT $2 OFFSET $3"
         ))
         .bind(&pattern)
         .bind(limit)
