@@ -335,6 +335,21 @@ impl Sessions {
         let now = self.core.clock().now();
         let hash = presented.hash();
         let successor = self.core.refresh_successor(presented);
+        let idle_until = now + self.rules.idle_ttl;
+        // The common case in one step (one round trip on PostgreSQL): a live, unspent token of
+        // an enabled account is spent and its successor stored. A cookie client's CSRF token
+        // is checked against the session, which must be found first: that case, and every
+        // other (spent, ended, expired, disabled), takes the path below.
+        if matches!(csrf, Csrf::NotRequired)
+            && let Some(found) = store
+                .rotate_refresh(&hash, &successor.hash(), now, idle_until)
+                .await?
+        {
+            let absolute = found.session.absolute_expires_at;
+            return self
+                .issue(found.user, found.session.id, successor, absolute, now)
+                .await;
+        }
         // Two passes at most: if a concurrent request spends the token between our read and our
         // update, the second pass sees it spent moments ago and converges on the same successor.
         for _ in 0..2 {
@@ -363,10 +378,10 @@ impl Sessions {
             }
             match found.spent_at {
                 None => {
-                    let idle = (now + self.rules.idle_ttl).min(session.absolute_expires_at);
                     if store
-                        .rotate_refresh(&hash, &successor.hash(), &session.id, now, idle)
+                        .rotate_refresh(&hash, &successor.hash(), now, idle_until)
                         .await?
+                        .is_some()
                     {
                         return self
                             .issue(

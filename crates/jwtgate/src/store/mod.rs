@@ -23,6 +23,32 @@ macro_rules! user_columns {
     };
 }
 
+/// The columns of a [`RefreshLookup`], from `r` (the token), `s` (its session) and `u` (its
+/// account); a literal for `concat!`.
+macro_rules! refresh_lookup_columns {
+    () => {
+        concat!(
+            "r.spent_at, s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
+             s.last_used_at AS s_last_used_at, s.idle_expires_at AS s_idle_expires_at, \
+             s.absolute_expires_at AS s_absolute_expires_at, s.ended_at AS s_ended_at, \
+             s.end_reason AS s_end_reason, u.disabled_at IS NOT NULL AS u_disabled, ",
+            user_columns!()
+        )
+    };
+}
+
+/// Spends the refresh token `$2` at `$1` if it is unspent, its session live at `$1` and its
+/// account enabled: one conditional UPDATE, the guard of every rotation.
+macro_rules! spend_live_refresh {
+    () => {
+        "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
+         AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id = refresh_tokens.session_id AND s.ended_at IS NULL \
+                     AND s.idle_expires_at > $1 AND s.absolute_expires_at > $1 \
+                     AND u.disabled_at IS NULL)"
+    };
+}
+
 /// Runs `$body` with `$pool` bound to the store's pool, whichever backend it is: the body is
 /// compiled once per backend, with the pool's own types.
 macro_rules! with_pool {
@@ -785,101 +811,92 @@ impl Store {
         token_hash: &[u8],
     ) -> Result<Option<RefreshLookup>, StoreError> {
         with_pool!(self, pool, {
-            let sql = REFRESH_LOOKUP_SQL;
-            let row = sqlx::query(sql)
+            let row = sqlx::query(REFRESH_LOOKUP_SQL)
                 .bind(token_hash)
                 .fetch_optional(pool)
                 .await?;
-            let Some(row) = row else { return Ok(None) };
-            Ok(Some(RefreshLookup {
-                spent_at: row.try_get("spent_at")?,
-                disabled: row.try_get("u_disabled")?,
-                session: SessionRow {
-                    id: row.try_get("s_id")?,
-                    user_id: row.try_get("s_user_id")?,
-                    created_at: row.try_get("s_created_at")?,
-                    last_used_at: row.try_get("s_last_used_at")?,
-                    idle_expires_at: row.try_get("s_idle_expires_at")?,
-                    absolute_expires_at: row.try_get("s_absolute_expires_at")?,
-                    ended_at: row.try_get("s_ended_at")?,
-                    end_reason: row.try_get("s_end_reason")?,
-                },
-                user: user_from_row(&row)?,
-            }))
+            row.as_ref().map(lookup_from_row).transpose()
         })
     }
 
-    /// Spends `token_hash` and stores its successor, atomically. Returns `false` when the
-    /// token was already spent (another request won the race) or its session has ended meanwhile:
-    /// the single `UPDATE ... WHERE spent_at IS NULL` is what makes concurrent refreshes converge.
+    /// Spends `token_hash` and stores its successor, atomically, if the token is unspent, its
+    /// session live (not ended, not idle or past its lifetime at `now`) and its account
+    /// enabled; the session's idle expiry moves to `idle_until` (never past its lifetime). The
+    /// token as it was found (its session before this use), or `None` when any of that did not
+    /// hold: another request spent it first, or the session ended meanwhile. The single
+    /// `UPDATE ... WHERE spent_at IS NULL` is what makes concurrent refreshes converge.
+    ///
     /// The busiest write of all, so each backend gets its best spelling: on PostgreSQL one
     /// statement (a `WITH` may hold writes, each reading what the one before returned), one
-    /// round trip instead of five; on SQLite, in process, a transaction of three.
+    /// round trip for the whole refresh; on SQLite, in process, a transaction of four.
     pub async fn rotate_refresh(
         &self,
         token_hash: &[u8],
         successor_hash: &[u8],
-        session_id: &str,
         now: i64,
-        idle_expires_at: i64,
-    ) -> Result<bool, StoreError> {
+        idle_until: i64,
+    ) -> Result<Option<RefreshLookup>, StoreError> {
         match &self.pool {
             Pool::Postgres(pool) => {
-                let spent: i64 = sqlx::query_scalar(
-                "WITH spent AS ( \
-                   UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
-                   AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.ended_at IS NULL) \
-                   RETURNING session_id), \
-                 successor AS ( \
-                   INSERT INTO refresh_tokens (token_hash, session_id, issued_at) \
-                   SELECT $3, session_id, $1 FROM spent ON CONFLICT (token_hash) DO NOTHING), \
-                 used AS ( \
-                   UPDATE sessions SET last_used_at = $1, idle_expires_at = $4 \
-                   WHERE id IN (SELECT session_id FROM spent)) \
-                 SELECT count(*) FROM spent",
-            )
-            .bind(now)
-            .bind(token_hash)
-            .bind(successor_hash)
-            .bind(idle_expires_at)
-            .fetch_one(pool)
-            .await?;
-                Ok(spent == 1)
+                let row = sqlx::query(concat!(
+                    "WITH r AS (",
+                    spend_live_refresh!(),
+                    " RETURNING session_id, spent_at), \
+                     successor AS (INSERT INTO refresh_tokens (token_hash, session_id, issued_at) \
+                       SELECT $3, session_id, $1 FROM r ON CONFLICT (token_hash) DO NOTHING), \
+                     used AS (UPDATE sessions SET last_used_at = $1, idle_expires_at = \
+                       CASE WHEN absolute_expires_at < $4 THEN absolute_expires_at ELSE $4 END \
+                       WHERE id IN (SELECT session_id FROM r)) \
+                     SELECT ",
+                    refresh_lookup_columns!(),
+                    " FROM r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id"
+                ))
+                .bind(now)
+                .bind(token_hash)
+                .bind(successor_hash)
+                .bind(idle_until)
+                .fetch_optional(pool)
+                .await?;
+                row.as_ref().map(lookup_from_row).transpose()
             }
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
-             AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id AND s.ended_at IS NULL)",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+                let spent = sqlx::query(spend_live_refresh!())
+                    .bind(now)
+                    .bind(token_hash)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if spent != 1 {
                     tx.rollback().await?;
-                    return Ok(false);
+                    return Ok(None);
                 }
+                let found = sqlx::query(REFRESH_LOOKUP_SQL)
+                    .bind(token_hash)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let found = lookup_from_row(&found)?;
                 sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (token_hash) DO NOTHING",
-        )
-        .bind(successor_hash)
-        .bind(session_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+                    "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT (token_hash) DO NOTHING",
+                )
+                .bind(successor_hash)
+                .bind(&found.session.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query(
-                    "UPDATE sessions SET last_used_at = $1, idle_expires_at = $2 WHERE id = $3",
+                    "UPDATE sessions SET last_used_at = $1, idle_expires_at = \
+                     CASE WHEN absolute_expires_at < $2 THEN absolute_expires_at ELSE $2 END \
+                     WHERE id = $3",
                 )
                 .bind(now)
-                .bind(idle_expires_at)
-                .bind(session_id)
+                .bind(idle_until)
+                .bind(&found.session.id)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(true)
+                Ok(Some(found))
             }
         }
     }
@@ -922,16 +939,31 @@ impl Store {
     }
 }
 
+// Kept as one literal so sqlx sees a `&'static str` (it refuses dynamically built SQL).
 const REFRESH_LOOKUP_SQL: &str = concat!(
-    // Kept as one literal so sqlx sees a `&'static str` (it refuses dynamically built SQL).
-    "SELECT r.spent_at, \
-     s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, s.last_used_at AS s_last_used_at, \
-     s.idle_expires_at AS s_idle_expires_at, s.absolute_expires_at AS s_absolute_expires_at, \
-     s.ended_at AS s_ended_at, s.end_reason AS s_end_reason, u.disabled_at IS NOT NULL AS u_disabled, ",
-    user_columns!(),
+    "SELECT ",
+    refresh_lookup_columns!(),
     " FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
      WHERE r.token_hash = $1"
 );
+
+fn lookup_from_row(row: &impl Columns) -> Result<RefreshLookup, StoreError> {
+    Ok(RefreshLookup {
+        spent_at: row.column("spent_at")?,
+        disabled: row.column("u_disabled")?,
+        session: SessionRow {
+            id: row.column("s_id")?,
+            user_id: row.column("s_user_id")?,
+            created_at: row.column("s_created_at")?,
+            last_used_at: row.column("s_last_used_at")?,
+            idle_expires_at: row.column("s_idle_expires_at")?,
+            absolute_expires_at: row.column("s_absolute_expires_at")?,
+            ended_at: row.column("s_ended_at")?,
+            end_reason: row.column("s_end_reason")?,
+        },
+        user: user_from_row(row)?,
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -1000,15 +1032,21 @@ mod tests {
             .await
             .expect("session");
         assert_eq!(created, Created::Created { ended: vec![] });
-        assert!(
-            s.rotate_refresh(b"h1", b"h2", "s", 11, 111)
-                .await
-                .expect("rotate")
+        let spent = s
+            .rotate_refresh(b"h1", b"h2", 11, 111)
+            .await
+            .expect("rotate")
+            .expect("spent now");
+        // The token as it was found: its session before this use.
+        assert_eq!(
+            (spent.session.id.as_str(), spent.session.idle_expires_at),
+            ("s", 100)
         );
         assert!(
-            !s.rotate_refresh(b"h1", b"h2", "s", 12, 112)
+            s.rotate_refresh(b"h1", b"h2", 12, 112)
                 .await
                 .expect("rotate")
+                .is_none()
         );
         let found = s.find_refresh(b"h2").await.expect("q").expect("successor");
         assert_eq!(found.spent_at, None);
@@ -1016,9 +1054,10 @@ mod tests {
         assert!(s.end_session("s", 20, "logout").await.expect("end"));
         assert!(!s.end_session("s", 21, "other").await.expect("end"));
         assert!(
-            !s.rotate_refresh(b"h2", b"h3", "s", 22, 122)
+            s.rotate_refresh(b"h2", b"h3", 22, 122)
                 .await
                 .expect("rotate")
+                .is_none()
         );
         assert_eq!(
             s.sessions_ended_since(15).await.expect("q"),
