@@ -20,7 +20,9 @@ use crate::domain::reason::EndReason;
 use crate::domain::sessions::User;
 use crate::shared::throttle::{Attempt, LoginThrottle};
 use crate::store::admin::Guarded;
-use crate::store::{Changed, EmailChange, EndSessions, PasswordUpdate, StoreError, UserRow};
+use crate::store::{
+    Changed, EmailChange, EndSessions, PasswordUpdate, StoreError, Unique, UserRow,
+};
 
 /// [`check_strength`] for the password of `email`, off the async workers (zxcvbn costs
 /// milliseconds on long inputs).
@@ -568,7 +570,7 @@ impl Accounts {
                     .await);
             }
             Ok(Changed::NoSuchUser) => return Err(AuthError::InvalidToken),
-            Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
+            Err(StoreError::Conflict(Unique::Email)) => return Err(AuthError::EmailTaken),
             Err(e) => return Err(e.into()),
         };
         core.revoke_user(&claims.sub, cutoff);
@@ -610,7 +612,7 @@ impl Accounts {
         let ended = match core.store().undo_email_change(&undo, &end).await {
             Ok(Some(ended)) => ended,
             Ok(None) => return Err(self.links.why_not_spent(Purpose::UndoEmail, &claims).await),
-            Err(StoreError::Conflict(_)) => return Err(AuthError::EmailTaken),
+            Err(StoreError::Conflict(Unique::Email)) => return Err(AuthError::EmailTaken),
             Err(e) => return Err(e.into()),
         };
         core.revoke_user(&claims.sub, cutoff);

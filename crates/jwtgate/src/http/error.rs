@@ -441,6 +441,13 @@ mod tests {
         for reason in END_REASONS {
             assert_eq!(title(reason, StatusCode::UNAUTHORIZED), "Session ended");
         }
+        // The list is spelled out for the web client's test, which reads it from this file;
+        // it must be exactly the domain's reasons.
+        let domain: Vec<&str> = crate::domain::reason::EndReason::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(END_REASONS, domain.as_slice());
         // The library's codes keep the library's titles.
         assert_eq!(
             title("invalid_token", StatusCode::UNAUTHORIZED),
