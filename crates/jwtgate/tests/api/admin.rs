@@ -708,3 +708,27 @@ async fn the_configured_plans_are_listed_for_administrators_only() {
         (StatusCode::FORBIDDEN, "insufficient_scope")
     );
 }
+
+// The HTTP race above may be settled by the winner's token cut-off before the store's guard is
+// reached; here the store alone decides, so the guard itself must refuse one of the two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_store_refuses_the_second_of_two_concurrent_demotions_as_the_last_admin() {
+    use jwtgate::store::admin::Guarded;
+    for round in 0..20 {
+        let app = spawn_app().await;
+        let a = sign_in_admin(&app, "a@example.com").await;
+        let b = sign_in_admin(&app, "b@example.com").await;
+        let store = app.store();
+        let (by_a, by_b) = tokio::join!(
+            store.set_roles(&b.id, &[], 0),
+            store.set_roles(&a.id, &[], 0),
+        );
+        let mut outcomes = [by_a.expect("store"), by_b.expect("store")];
+        outcomes.sort_by_key(|g| matches!(g, Guarded::LastAdmin));
+        assert_eq!(
+            outcomes,
+            [Guarded::Done(()), Guarded::LastAdmin],
+            "round {round}"
+        );
+    }
+}

@@ -111,6 +111,60 @@ async fn one_client_address_causes_at_most_its_hourly_share_of_mail() {
     );
 }
 
+/// Posts `body` to `path` as a client at `ip`; the status.
+async fn post_from(app: &TestApp, path: &str, body: serde_json::Value, ip: &str) -> StatusCode {
+    let response = app
+        .client
+        .post(app.url(path))
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    response.status()
+}
+
+#[tokio::test]
+async fn forgot_password_and_resend_draw_on_one_client_share() {
+    let app = spawn_app_with(|s| {
+        s.trust_proxy_headers = true;
+        s.mail_client_per_hour = 5;
+    })
+    .await;
+    // Eight accounts, each registered from an address of its own (one verification mail each).
+    for i in 0..8 {
+        let status = register_from(
+            &app,
+            &format!("user{i}@example.com"),
+            &format!("192.0.2.{i}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let before = mails(&app, |_| true, "verify-email?token=").await;
+    // One client asks for a reset link for each: five go, and every answer is the same 202.
+    for i in 0..8 {
+        let body = json!({"email": format!("user{i}@example.com")});
+        let status = post_from(&app, "/auth/password/forgot", body, "198.51.100.9").await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    assert_eq!(mails(&app, |_| true, "reset-password?token=").await, 5);
+    // Its share is spent: a signed-out resend from it is answered 202 and sends nothing.
+    let body = json!({"email": "user7@example.com"});
+    let status = post_from(&app, "/auth/email/verify/resend", body, "198.51.100.9").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(mails(&app, |_| true, "verify-email?token=").await, before);
+    // The same resend from another client goes (user7's cooldown has not been used by it).
+    app.clock.advance(61);
+    let body = json!({"email": "user7@example.com"});
+    let status = post_from(&app, "/auth/email/verify/resend", body, "198.51.100.10").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        mails(&app, |_| true, "verify-email?token=").await,
+        before + 1
+    );
+}
+
 #[tokio::test]
 async fn the_server_sends_at_most_its_hourly_budget() {
     let app = spawn_app_with(|s| {
