@@ -11,9 +11,9 @@ import { registerPage } from './pages/register.js';
 import { profilePage } from './pages/profile.js';
 import { forgotPasswordPage } from './pages/forgot-password.js';
 import { resetPasswordPage } from './pages/reset-password.js';
-import { verifyEmailPage } from './pages/verify-email.js';
+import { confirmEmailPage, undoEmailPage, verifyEmailPage } from './pages/verify-email.js';
 import { sessionsPage } from './pages/sessions.js';
-import { passwordPage } from './pages/password.js';
+import { changeEmailPage, deleteAccountPage, passwordPage } from './pages/password.js';
 import { todosPage } from './pages/todos.js';
 import { activityPage } from './pages/activity.js';
 import { adminOnlyPage, adminPage } from './pages/admin.js';
@@ -28,11 +28,15 @@ const ROUTES = {
   '/todos': { page: todosPage, access: 'user', title: 'Your todos' },
   '/sessions': { page: sessionsPage, access: 'user', title: 'Your sessions' },
   '/password': { page: passwordPage, access: 'user', title: 'Change your password' },
+  '/email': { page: changeEmailPage, access: 'user', title: 'Change your email address' },
+  '/delete-account': { page: deleteAccountPage, access: 'user', title: 'Delete your account' },
   '/activity': { page: activityPage, access: 'user', title: 'Your activity' },
   '/admin': { page: adminPage, access: 'admin', title: 'Administration' },
   '/forgot-password': { page: forgotPasswordPage, access: 'guest', title: 'Forgot your password?' },
   '/reset-password': { page: resetPasswordPage, access: 'any', title: 'Choose a new password' },
   '/verify-email': { page: verifyEmailPage, access: 'any', title: 'Confirm your email' },
+  '/confirm-email': { page: confirmEmailPage, access: 'any', title: 'Confirm your new address' },
+  '/undo-email': { page: undoEmailPage, access: 'any', title: 'Undo the address change' },
 };
 
 const NAV = {
@@ -210,9 +214,10 @@ session.onChange((event) => {
   const kind = event.detail.kind;
   if (kind === 'ended') {
     // The session is over (signed out here or in another tab, revoked, reused...): show why.
-    // Unless it was a sign-out, signing in again comes back to this page.
+    // Unless it was a sign-out or the account is gone, signing in again comes back to this page.
     const reason = session.endReason()?.code;
-    navigate(reason === 'logout' ? '/sign-in' : signInFor(window.location.hash.slice(1)), { replace: true });
+    const noWayBack = reason === 'logout' || reason === 'account_deleted';
+    navigate(noWayBack ? '/sign-in' : signInFor(window.location.hash.slice(1)), { replace: true });
   } else if (kind === 'signed-in' && ROUTES[currentPath()]?.access === 'guest' && booted) {
     navigate(nextPage() || '/profile');
   } else if (booted) {

@@ -1,7 +1,8 @@
 // Security events of the audit log (GET /auth/activity, GET /api/admin/audit) in plain words,
 // keyed by the server's stable `event` code. The codes are those the server records: domain/auth.rs
 // (login, refresh_token_reused), domain/sessions.rs (logout, session_revoked), domain/accounts.rs
-// (register, email_verified, password_*) and http/admin.rs (the administrators' actions).
+// (register, email_verified, password_*, email_change*, email_changed, account_deleted) and
+// http/admin.rs (the administrators' actions).
 // `title` is a short label (the admin log's column), `text` a sentence for the account's owner.
 
 import * as session from './session.js';
@@ -27,6 +28,28 @@ const EVENTS = {
     title: 'Password changed',
     text: 'You changed your password, and your other sessions ended.',
     failure: { title: 'Password change refused', text: 'A password change was refused: the current password was wrong.' },
+  },
+  // A change of the sign-in address: asked for (the password again), confirmed from the new
+  // address, undone from the old one.
+  email_change: {
+    title: 'Email change asked for',
+    text: 'You asked to change your email address.',
+    failure: { title: 'Email change refused', text: 'A change of your email address was refused: the current password was wrong.' },
+  },
+  email_change_requested: {
+    title: 'Email change asked for',
+    text: 'You asked to change your email address; a link to confirm it went to the new address.',
+  },
+  email_changed: { title: 'Email address changed', text: 'Your sign-in address was changed, and the old address was told.' },
+  email_change_undone: {
+    title: 'Email change undone',
+    text: 'A change of your email address was undone from the old address: every session ended and the password stopped working.',
+    tone: 'warning',
+  },
+  account_deleted: {
+    title: 'Account deleted',
+    text: 'The account was deleted, and every session with it.',
+    failure: { title: 'Account deletion refused', text: 'Deleting your account was refused: the password was wrong.' },
   },
   // An administrator's actions: `text` when done to you, `byYou` when you did it to someone else.
   set_roles: { title: 'Roles changed', text: 'An administrator changed your roles.', byYou: 'You changed the roles of an account.' },

@@ -54,6 +54,8 @@ export function weakPassword(detail) {
 
 // The address grammar's refusals (domain/email.rs), in the order the server checks them.
 const EMAIL_DETAILS = [
+  // The address change's own refusal (domain/accounts.rs): the new address is the current one.
+  [/already your sign-in address/, 'This is already your sign-in address. Enter the new one.'],
   [/is empty/, 'Enter your email address.'],
   [/longer than (\d+)/, (m) => `This address is too long: an email address has at most ${m[1]} characters.`],
   [/space|control|invisible/, 'This address contains a space or an invisible character. Type it again without them.'],
@@ -264,8 +266,48 @@ for (const code of Object.keys(ENDED)) {
   if (!(code in MESSAGES)) MESSAGES[code] = `${ENDED[code].title}. ${ENDED[code].text}`;
 }
 
-/** The sentence for a refusal (an ApiError, a SessionEndedError, or anything with a `code`). */
-export function describeError(error) {
+/**
+ * Where a code means something else than it does elsewhere, the page's own sentence, keyed by page
+ * and code. A taken address is a reason to sign in on the register page but to choose another
+ * one when changing yours; a spent or expired link asks for a new one elsewhere, but an undo link
+ * cannot be asked for again. Read before MESSAGES by describeError(error, page).
+ */
+export const PAGE_MESSAGES = {
+  'change-email': {
+    email_taken: 'Another account already signs in with this address. Choose a different one.',
+  },
+  'confirm-email': {
+    email_taken:
+      'Another account started using this address after the link was sent, so it cannot become yours. Your sign-in address has not changed.',
+    token_used:
+      'This link was already used. Each link works once: if you pressed its button before, your sign-in address is already the new one.',
+    token_expired:
+      'This link has expired: it works for 24 hours. Your sign-in address has not changed; to change it, start again from your profile.',
+    invalid_link:
+      'This link is not valid. Check that you opened the whole link from the mail, or start the change again from your profile.',
+  },
+  'undo-email': {
+    email_taken:
+      'This address now belongs to another account, so it cannot be put back. Ask the administrator of this server for help.',
+    token_used:
+      'This link was already used, or the change was undone with another link. Look in this mailbox for the link to choose a new password.',
+    token_expired:
+      'This link has expired: it works for 72 hours after the change. If you did not change the address, ask the administrator of this server for help.',
+    invalid_link: 'This link is not valid. Check that you opened the whole link from the mail.',
+  },
+  'delete-account': {
+    last_admin:
+      'You are the only administrator of this server, so your account cannot be deleted. Make someone else an administrator first.',
+  },
+};
+
+/**
+ * The sentence for a refusal (an ApiError, a SessionEndedError, or anything with a `code`);
+ * `page` (a key of PAGE_MESSAGES) picks that page's own sentence where it has one.
+ */
+export function describeError(error, page = null) {
+  const own = page ? PAGE_MESSAGES[page]?.[error?.code] : undefined;
+  if (typeof own === 'string') return own;
   const message = MESSAGES[error?.code];
   if (typeof message === 'function') return message(error);
   if (typeof message === 'string') return message;

@@ -249,6 +249,18 @@ export async function changePassword(currentPassword, newPassword) {
 }
 
 /**
+ * Deletes the account (POST /auth/account/delete, the password again). The server ends every
+ * session of it and clears the cookies; here the session ends as any other does, with the
+ * server's reason (`account_deleted`), in every tab: the shell shows the sign-in page saying so.
+ * Rejects with ApiError (wrong_password, too_many_attempts, last_admin), and nothing changed.
+ */
+export async function deleteAccount(password) {
+  await call('POST', '/auth/account/delete', { password });
+  endLocally('account_deleted');
+  broadcast({ type: 'ended', reason: 'account_deleted' });
+}
+
+/**
  * Refreshes the access token, once across all tabs. `seenGeneration` is the generation the caller
  * saw when it decided a refresh was needed: if another refresh happened since, nothing is sent.
  */

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { MESSAGES, describeError, endMessage } from '../js/messages.js';
+import { MESSAGES, PAGE_MESSAGES, describeError, endMessage } from '../js/messages.js';
 import { repoRoot } from './harness.mjs';
 
 const source = (path) => readFileSync(join(repoRoot, path), 'utf8');
@@ -73,6 +73,20 @@ describe('every code the client can receive', () => {
     assert.ok(!text.includes('brand'), text);
   });
 
+  test("a page's own sentence for a code is about that page, and the code is one the server has", () => {
+    for (const [page, sentences] of Object.entries(PAGE_MESSAGES)) {
+      for (const code of Object.keys(sentences)) {
+        assert.ok(ALL.includes(code), `${page}: ${code} is a code the server answers with`);
+        const text = describeError({ code, status: 400, detail: 'raw' }, page);
+        assertPersonable(text, `${page} ${code}`);
+        assert.notEqual(text, describeError({ code, status: 400, detail: 'raw' }), `${page} ${code} differs from the general sentence`);
+      }
+    }
+    // Elsewhere, and for the codes a page has no sentence of its own for, the general one.
+    assert.equal(describeError({ code: 'wrong_password' }, 'delete-account'), MESSAGES.wrong_password);
+    assert.equal(describeError({ code: 'email_taken' }), MESSAGES.email_taken);
+  });
+
   test('every end reason has a notice of its own', () => {
     const generic = endMessage('session_ended').title;
     for (const code of END_REASONS.filter((c) => c !== 'session_ended')) {
@@ -95,6 +109,13 @@ describe('details that carry what to fix are framed, never shown raw', () => {
       assert.ok(!text.includes(detail), `framed, not raw: ${text}`);
       assert.doesNotMatch(text, /not valid:/, `a sentence of its own for "${detail}": ${text}`);
     }
+  });
+
+  test('an address change to the address it already is (domain/accounts.rs)', () => {
+    const details = strings('crates/jwtgate/src/domain/accounts.rs', /InvalidEmail\(\s*"((?:[^"\\]|\\.)*)"/g);
+    assert.deepEqual(details, ['that is already your sign-in address']);
+    const text = describeError({ code: 'invalid_email', status: 422, detail: details[0] });
+    assert.equal(text, 'This is already your sign-in address. Enter the new one.');
   });
 
   test('a weak password: its length rules and the guessability advice', () => {

@@ -150,7 +150,15 @@ export function profilePage() {
       heading,
       who,
       unconfirmed,
-      h('p', { class: 'profile-links' }, h('a', { href: '#/password' }, 'Change your password'), h('a', { href: '#/sessions' }, 'Where you are signed in')),
+      h(
+        'p',
+        { class: 'profile-links' },
+        h('a', { href: '#/password' }, 'Change your password'),
+        h('a', { href: '#/email' }, 'Change your email address'),
+        h('a', { href: '#/sessions' }, 'Where you are signed in'),
+      ),
+      // Apart from the rest, and in the colour of a destructive action.
+      h('p', { class: 'profile-danger' }, h('a', { href: '#/delete-account', class: 'link--danger' }, 'Delete your account')),
     ),
     h(
       'section',

@@ -59,6 +59,13 @@ export function signInPage({ next = null, nextTitle = null } = {}) {
     }
   }
 
+  function leadText() {
+    if (nextTitle) return `Sign in to continue to ${nextTitle[0].toLowerCase()}${nextTitle.slice(1)}.`;
+    // Right under "Your account was deleted", a welcome back would be odd.
+    if (ended?.code === 'account_deleted') return 'Sign in with another account, or create a new one.';
+    return 'Welcome back. Sign in to see your account.';
+  }
+
   let notice = null;
   if (ended) {
     const message = endMessage(ended.code, ended.elsewhere);
@@ -74,7 +81,7 @@ export function signInPage({ next = null, nextTitle = null } = {}) {
     'section',
     { class: 'card card--narrow' },
     h('h1', { id: 'page-title' }, 'Sign in'),
-    h('p', { class: 'lead', id: 'sign-in-lead' }, nextTitle ? `Sign in to continue to ${nextTitle[0].toLowerCase()}${nextTitle.slice(1)}.` : 'Welcome back. Sign in to see your account.'),
+    h('p', { class: 'lead', id: 'sign-in-lead' }, leadText()),
     notice,
     form,
     h('p', { class: 'aside' }, h('a', { href: '#/forgot-password' }, 'Forgot your password?')),
