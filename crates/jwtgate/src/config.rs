@@ -192,6 +192,9 @@ pub struct Settings {
     /// Seconds a client has to send a whole request, head and body, from its first byte; a body
     /// still arriving then is answered 408 and the connection closed.
     pub request_timeout_secs: u64,
+    /// The longest a refusal (429, 503 `server_busy`) to an address that keeps being refused
+    /// waits before it is sent (`shared::tarpit`); 0 answers every refusal at once.
+    pub refusal_delay_max_ms: u64,
     pub login_free_attempts_account: u32,
     pub login_free_attempts_ip: u32,
     pub login_window_secs: i64,
@@ -345,6 +348,7 @@ impl Default for Settings {
             hash_workers: 0,
             hash_queue: 32,
             header_read_timeout_secs: 10,
+            refusal_delay_max_ms: 2000,
             request_timeout_secs: 30,
             login_free_attempts_account: 5,
             login_free_attempts_ip: 20,
@@ -395,6 +399,7 @@ pub const ENV_KEYS: &[&str] = &[
     "hash_workers",
     "hash_queue",
     "header_read_timeout_secs",
+    "refusal_delay_max_ms",
     "request_timeout_secs",
     "login_free_attempts_account",
     "login_free_attempts_ip",
@@ -519,6 +524,7 @@ impl Settings {
                     self.header_read_timeout_secs = num(&value).map_err(bad)?
                 }
                 "request_timeout_secs" => self.request_timeout_secs = num(&value).map_err(bad)?,
+                "refusal_delay_max_ms" => self.refusal_delay_max_ms = num(&value).map_err(bad)?,
                 "login_free_attempts_account" => {
                     self.login_free_attempts_account = num(&value).map_err(bad)?
                 }
@@ -625,6 +631,9 @@ impl Settings {
         }
         if self.request_timeout_secs == 0 || self.request_timeout_secs > 3600 {
             return invalid("request_timeout_secs must be between 1 and 3600");
+        }
+        if self.refusal_delay_max_ms > 2000 {
+            return invalid("refusal_delay_max_ms must be at most 2000 (0 = off)");
         }
         if self.login_free_attempts_account == 0 || self.login_free_attempts_ip == 0 {
             return invalid("login free attempts must be >= 1");

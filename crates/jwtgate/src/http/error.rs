@@ -390,9 +390,18 @@ impl IntoResponse for ApiError {
                 headers.append(header::SET_COOKIE, clear);
             }
         }
+        if retry.is_some() {
+            // A refusal: the edge middleware may hold it for an address that keeps coming back.
+            response.extensions_mut().insert(Refused);
+        }
         response
     }
 }
+
+/// Marks a response as a refusal to come back later (429, 503 `server_busy`): what the
+/// refusal tarpit (`shared::tarpit`) counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused;
 
 #[cfg(test)]
 mod tests {

@@ -17,11 +17,12 @@ pub mod todos;
 pub mod web;
 pub mod wellknown;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::FromRef;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRef, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,15 +30,16 @@ use jwtgate_verify::axum::Auth as AccessAuth;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::Settings;
+use crate::config::{Cidr, Settings};
 use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
 use crate::domain::core::Core;
 use crate::domain::sessions::Sessions;
 use crate::domain::todos::Todos;
 use crate::shared::limits::PlanLimiter;
+use crate::shared::tarpit::Tarpit;
 use crate::shared::throttle::LoginThrottle;
-use error::ApiError;
+use error::{ApiError, Refused};
 
 /// Request bodies above this answer 413 `payload_too_large`.
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -88,7 +90,10 @@ pub fn router(state: AppState) -> Router {
             ratelimit::enforce,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(security_headers));
+        .layer(middleware::from_fn_with_state(
+            Arc::new(Edge::new(&state.settings)),
+            edge,
+        ));
     // TraceLayer's spans and events are DEBUG: below that it only reads the clock twice and wraps
     // every body (~2% of a /healthz request's CPU in perf), so it is added only when it would log.
     // 5xx answers are logged by `ApiError::internal` with their request id either way.
@@ -176,9 +181,63 @@ fn problem_only(response: Response) -> Response {
     Response::from_parts(parts, body)
 }
 
-async fn security_headers(request: Request, next: Next) -> Response {
+/// What the outermost middleware needs beside the request: the refusal tarpit and how to
+/// tell the client's address.
+#[derive(Debug)]
+struct Edge {
+    tarpit: Tarpit,
+    trust_proxy_headers: bool,
+    trusted_proxies: Vec<Cidr>,
+}
+
+impl Edge {
+    fn new(settings: &Settings) -> Self {
+        Self {
+            tarpit: Tarpit::new(Duration::from_millis(settings.refusal_delay_max_ms)),
+            trust_proxy_headers: settings.trust_proxy_headers,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        }
+    }
+}
+
+/// Every answer leaves through here: problem+json for every error, the security headers, and
+/// a refusal held for as long as the tarpit says its address has earned.
+async fn edge(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
     let is_auth = request.uri().path().starts_with("/auth/");
-    let mut response = problem_only(next.run(request).await);
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip());
+    // Kept only when they could name the client (the values are reference-counted).
+    let forwarded: Vec<HeaderValue> = if edge.trust_proxy_headers {
+        request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let response = security_headers(problem_only(next.run(request).await), is_auth);
+    if response.extensions().get::<Refused>().is_some()
+        && let Some(peer) = peer
+    {
+        let client = if edge.trust_proxy_headers {
+            let values = forwarded.iter().map(|v| v.to_str().unwrap_or("\u{fffd}"));
+            extract::client_ip(peer, values, &edge.trusted_proxies)
+        } else {
+            peer.to_canonical()
+        };
+        let wait = edge.tarpit.refusal(client, Instant::now());
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+    response
+}
+
+fn security_headers(mut response: Response, is_auth: bool) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -215,7 +274,10 @@ mod tests {
                     )
                 }),
             )
-            .layer(middleware::from_fn(security_headers));
+            .layer(middleware::from_fn_with_state(
+                Arc::new(Edge::new(&Settings::default())),
+                edge,
+            ));
         let response = app
             .oneshot(Request::get("/").body(Body::empty()).expect("request"))
             .await

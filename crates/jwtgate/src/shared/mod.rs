@@ -7,6 +7,7 @@
 //! | `throttle` | failed sign-ins, lockouts, logins in flight | this process's memory |
 //! | `limits` | per-plan API rate limits | this process's memory |
 //! | `keys` | signing, refresh-successor, CSRF and device-token keys | files in the data directory |
+//! | `tarpit` | how long a refusal to a flooding address waits | this process's memory |
 //!
 //! (The mail ration already lives in the database: `domain::mail::MailGate`.)
 //! Imports the store and `jwtgate-verify`; must not import axum or the domain's services.
@@ -14,4 +15,5 @@
 pub mod keys;
 pub mod limits;
 pub mod revocation;
+pub mod tarpit;
 pub mod throttle;

@@ -41,6 +41,9 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         argon2_iterations: 1,
         allow_weak_password_hashing: true,
         hash_workers: 2,
+        // Every test client is 127.0.0.1: refusals are answered at once unless a test is about
+        // the tarpit (lockout.rs), so a test that is refused often is not slowed by the others.
+        refusal_delay_max_ms: 0,
         ..Settings::default()
     }
 }

@@ -4,7 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, cookie_value, problem, set_cookies, spawn_app};
+use crate::helpers::{
+    PASSWORD, TestApp, cookie_value, problem, set_cookies, spawn_app, spawn_app_with,
+};
 use crate::outbox::s;
 
 const DEVICE: &str = "__Host-jwtgate_device";
@@ -223,4 +225,31 @@ async fn a_password_change_answers_to_its_session_never_to_the_login_lockout() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// A flood of refused sign-ins costs the server next to nothing: past the first ten refusals an
+/// address's refusals wait, each longer than the one before (20 ms more each, up to 2 s), so a
+/// client that resends the moment it hears "no" slows itself down. The answer is unchanged.
+#[tokio::test]
+async fn refusals_to_an_address_that_keeps_coming_back_are_held_longer_each_time() {
+    let app = spawn_app_with(|s| s.refusal_delay_max_ms = 2000).await;
+    let email = "ada@example.com";
+    app.register(email).await;
+    lock_out(&app, email).await; // the first refusal
+    let mut held = Vec::new();
+    for _ in 0..15 {
+        let started = std::time::Instant::now();
+        let response = login_with(&app, email, "another guess", None).await;
+        held.push(started.elapsed());
+        assert!(response.headers().contains_key("retry-after"));
+        expect_throttled(response, "account").await;
+    }
+    // Refusals 11 to 16 were held about 20, 40, … 120 ms: at least 80% of it, as the debt
+    // decays a little while the test runs (a lower bound, so a slow machine cannot fail it).
+    for (i, wait) in held[9..].iter().enumerate() {
+        let least = std::time::Duration::from_millis(16 * (i as u64 + 1));
+        assert!(*wait >= least, "refusal {}: {wait:?} < {least:?}", i + 11);
+    }
+    // A request that is served is not held, and the owner's device is not refused at all.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
 }
