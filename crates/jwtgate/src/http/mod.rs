@@ -85,13 +85,11 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            ratelimit::enforce,
-        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // One layer for what every request passes through (each `from_fn` layer costs a boxed
+        // service and future per request), its state behind one `Arc`.
         .layer(middleware::from_fn_with_state(
-            Arc::new(Edge::new(&state.settings)),
+            Arc::new(Edge::new(state.clone())),
             edge,
         ));
     // TraceLayer's spans and events are DEBUG: below that it only reads the clock twice and wraps
@@ -181,18 +179,21 @@ fn problem_only(response: Response) -> Response {
     Response::from_parts(parts, body)
 }
 
-/// What the outermost middleware needs beside the request: the refusal tarpit and how to
-/// tell the client's address.
+/// What the outermost layer needs: the application (for the plan limit), the refusal tarpit
+/// and how to tell the client's address.
 #[derive(Debug)]
 struct Edge {
+    app: AppState,
     tarpit: Tarpit,
     trust_proxy_headers: bool,
     trusted_proxies: Vec<Cidr>,
 }
 
 impl Edge {
-    fn new(settings: &Settings) -> Self {
+    fn new(app: AppState) -> Self {
+        let settings = Arc::clone(&app.settings);
         Self {
+            app,
             tarpit: Tarpit::new(Duration::from_millis(settings.refusal_delay_max_ms)),
             trust_proxy_headers: settings.trust_proxy_headers,
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -200,8 +201,9 @@ impl Edge {
     }
 }
 
-/// Every answer leaves through here: problem+json for every error, the security headers, and
-/// a refusal held for as long as the tarpit says its address has earned.
+/// Every request comes in and every answer leaves through here: the per-plan limit of
+/// `/api/*` (`ratelimit`), then problem+json for every error, the security headers, and a
+/// refusal held for as long as the tarpit says its address has earned.
 async fn edge(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Response {
     let is_auth = request.uri().path().starts_with("/auth/");
     let peer = request
@@ -219,7 +221,16 @@ async fn edge(State(edge): State<Arc<Edge>>, request: Request, next: Next) -> Re
     } else {
         Vec::new()
     };
-    let response = security_headers(problem_only(next.run(request).await), is_auth);
+    let response = match ratelimit::check(&edge.app, request).await {
+        (request, ratelimit::Verdict::Unlimited) => next.run(request).await,
+        (request, ratelimit::Verdict::Allowed(limit)) => {
+            let mut response = next.run(request).await;
+            response.headers_mut().extend(limit);
+            response
+        }
+        (_, ratelimit::Verdict::Refused(refusal)) => refusal,
+    };
+    let response = security_headers(problem_only(response), is_auth);
     if response.extensions().get::<Refused>().is_some()
         && let Some(peer) = peer
     {
@@ -257,37 +268,27 @@ fn security_headers(mut response: Response, is_auth: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::body::{Body, to_bytes};
-    use axum::routing::get;
-    use tower::ServiceExt as _;
+    use axum::body::to_bytes;
 
     #[tokio::test]
     async fn a_plain_text_error_from_any_layer_leaves_as_problem_json_with_its_headers() {
-        let app = Router::new()
-            .route(
-                "/",
-                get(|| async {
-                    (
-                        StatusCode::BAD_REQUEST,
-                        [(header::RETRY_AFTER, "3")],
-                        "Invalid URL: not UTF-8",
-                    )
-                }),
-            )
-            .layer(middleware::from_fn_with_state(
-                Arc::new(Edge::new(&Settings::default())),
-                edge,
-            ));
-        let response = app
-            .oneshot(Request::get("/").body(Body::empty()).expect("request"))
-            .await
-            .expect("response");
+        let plain = (
+            StatusCode::BAD_REQUEST,
+            [(header::RETRY_AFTER, "3")],
+            "Invalid URL: not UTF-8",
+        )
+            .into_response();
+        let response = security_headers(problem_only(plain), false);
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
             "application/problem+json"
         );
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff"
+        );
         let body = to_bytes(response.into_body(), 4096).await.expect("body");
         let problem: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(problem["code"], "bad_request");

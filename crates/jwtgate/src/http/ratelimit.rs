@@ -7,54 +7,62 @@
 //! request extensions: the handler's own extractor reuses it, so `/api/me` still verifies once.
 //! Requests without a valid token pass through unlimited: the handler refuses them anyway.
 
-use std::sync::Arc;
-
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
 use crate::shared::limits::Decision;
 
-pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(limiter) = state.limits.as_ref().map(Arc::clone) else {
-        return next.run(request).await;
+/// What the plan limit says of a request.
+pub enum Verdict {
+    /// Not limited: not `/api/*`, no valid token (the handler refuses it), a plan without a
+    /// limit, or limits off.
+    Unlimited,
+    /// Within the limit: serve it, and add these headers to the answer.
+    Allowed(HeaderMap),
+    /// Over the limit: send this instead of serving it.
+    Refused(Response),
+}
+
+/// The plan limit's verdict on `request` (run by the outermost layer, `http::edge`).
+pub async fn check(state: &AppState, request: Request) -> (Request, Verdict) {
+    let Some(limiter) = state.limits.as_deref() else {
+        return (request, Verdict::Unlimited);
     };
     if !request.uri().path().starts_with("/api/") {
-        return next.run(request).await;
+        return (request, Verdict::Unlimited);
     }
     let (mut parts, body) = request.into_parts();
     let verified =
         <jwtgate_verify::axum::Authenticated as FromRequestParts<AppState>>::from_request_parts(
-            &mut parts, &state,
+            &mut parts, state,
         )
         .await;
     let request = Request::from_parts(parts, body);
     let Ok(verified) = verified else {
-        return next.run(request).await;
+        return (request, Verdict::Unlimited);
     };
     let Some(decision) = limiter.check(&verified.claims) else {
-        return next.run(request).await;
+        return (request, Verdict::Unlimited);
     };
     let headers = headers(&decision);
-    let mut response = if decision.allowed {
-        next.run(request).await
-    } else {
-        ApiError::RetryLater {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code: "rate_limited",
-            detail: format!(
-                "the {} plan allows {} requests a minute; retry in {} seconds",
-                decision.plan, decision.per_minute, decision.reset_secs
-            ),
-            retry_after_secs: i64::try_from(decision.reset_secs).unwrap_or(i64::MAX),
-        }
-        .into_response()
-    };
-    response.headers_mut().extend(headers);
-    response
+    if decision.allowed {
+        return (request, Verdict::Allowed(headers));
+    }
+    let mut refusal = ApiError::RetryLater {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limited",
+        detail: format!(
+            "the {} plan allows {} requests a minute; retry in {} seconds",
+            decision.plan, decision.per_minute, decision.reset_secs
+        ),
+        retry_after_secs: i64::try_from(decision.reset_secs).unwrap_or(i64::MAX),
+    }
+    .into_response();
+    refusal.headers_mut().extend(headers);
+    (request, Verdict::Refused(refusal))
 }
 
 fn headers(d: &Decision<'_>) -> HeaderMap {
