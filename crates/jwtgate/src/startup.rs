@@ -22,7 +22,7 @@ use crate::domain::mail::{MailGate, MailLimits, Mailer};
 use crate::domain::password::{HashParams, PasswordHasher};
 use crate::domain::sessions::{SessionRules, Sessions};
 use crate::domain::todos::Todos;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Services};
 use crate::shared::keys;
 use crate::shared::limits::PlanLimiter;
 use crate::shared::revocation::Revocations;
@@ -238,7 +238,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         background,
         settings.require_email_verification,
     );
-    Ok(AppState {
+    Ok(AppState::new(Services {
         limits,
         throttle,
         admin: Arc::new(Admin::new(Arc::clone(&core))),
@@ -248,7 +248,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         core,
         settings: Arc::new(settings),
         access: Arc::new(access),
-    })
+    }))
 }
 
 /// A running application's operations that are not HTTP routes.
