@@ -10,9 +10,13 @@
 //! - `JWT_SECRET`: HS256 secret (the raw bytes of the string);
 //! - `JWT_ED25519_PUBLIC_KEY`: path to an Ed25519 public key as SPKI PEM (`-----BEGIN PUBLIC
 //!   KEY-----`), to accept EdDSA tokens;
+//! - `JWT_ES256_PUBLIC_KEY`: path to a P-256 public key as SPKI PEM, to accept ES256 tokens;
 //! - `JWT_ISSUER`, `JWT_AUDIENCE`: the expected `iss` and `aud` (defaults below).
 //!
-//! At least one of the two keys must be given. The token's header picks which one is used.
+//! At least one of the keys must be given. The token's header picks which one is used.
+//! Claims are decoded into a typed struct with jwtgate's claims, as a careful user writes it,
+//! and `/api/me` answers the same fields as jwtgate's. `/healthz` is bare: no middleware on
+//! any route, so jwtgate's `/healthz` against this one is what jwtgate's middleware costs.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -25,7 +29,8 @@ use axum::{
     routing::get,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 const DEFAULT_ISSUER: &str = "http://127.0.0.1";
 const DEFAULT_AUDIENCE: &str = "bench";
@@ -40,15 +45,73 @@ struct Verifier {
 struct AppState {
     hs256: Option<Arc<Verifier>>,
     eddsa: Option<Arc<Verifier>>,
+    es256: Option<Arc<Verifier>>,
 }
 
+/// The claims of a jwtgate access token, each with its JSON type; optional where jwtgate may
+/// leave it out. `aud` is one string, as jwtgate issues it.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // iss, aud, iat, nbf, jti and client_id are checked or carried, not read
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    nbf: Option<i64>,
+    jti: String,
+    sid: Option<String>,
+    email: Option<String>,
+    email_verified: Option<bool>,
+    #[serde(default)]
+    roles: Vec<String>,
+    plan: Option<String>,
+    client_id: Option<String>,
+}
+
+/// The answer of `/api/me`: the fields jwtgate's `/api/me` answers, from the claims.
+#[derive(Serialize)]
+struct Me<'a> {
+    id: &'a str,
+    email: Option<&'a str>,
+    email_verified: Option<bool>,
+    roles: &'a [String],
+    plan: Option<&'a str>,
+    session_id: Option<&'a str>,
+    expires_at: i64,
+}
+
+/// The checks jwtgate-verify makes that `jsonwebtoken` can express: issuer, audience,
+/// required registered claims, `exp` and `nbf`.
 fn strict_validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
     let mut validation = Validation::new(alg);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
-    validation.set_required_spec_claims(&["iss", "aud", "exp"]);
-    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    validation.leeway = 30;
     validation
+}
+
+/// A verifier for `alg` from the public key PEM file named by the environment variable `var`,
+/// if it is set.
+fn pem_verifier(
+    var: &str,
+    alg: Algorithm,
+    parse: fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>,
+    issuer: &str,
+    audience: &str,
+) -> anyhow::Result<Option<Arc<Verifier>>> {
+    match std::env::var(var) {
+        Ok(path) if !path.is_empty() => {
+            let pem = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+            Ok(Some(Arc::new(Verifier {
+                key: parse(&pem).with_context(|| format!("parsing the public key in {var}"))?,
+                validation: strict_validation(alg, issuer, audience),
+            })))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn build_state() -> anyhow::Result<AppState> {
@@ -62,20 +125,28 @@ fn build_state() -> anyhow::Result<AppState> {
         })),
         _ => None,
     };
-    let eddsa = match std::env::var("JWT_ED25519_PUBLIC_KEY") {
-        Ok(path) if !path.is_empty() => {
-            let pem = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
-            Some(Arc::new(Verifier {
-                key: DecodingKey::from_ed_pem(&pem).context("parsing the Ed25519 public key")?,
-                validation: strict_validation(Algorithm::EdDSA, &issuer, &audience),
-            }))
-        }
-        _ => None,
-    };
-    if hs256.is_none() && eddsa.is_none() {
-        bail!("set JWT_SECRET and/or JWT_ED25519_PUBLIC_KEY");
+    let eddsa = pem_verifier(
+        "JWT_ED25519_PUBLIC_KEY",
+        Algorithm::EdDSA,
+        DecodingKey::from_ed_pem,
+        &issuer,
+        &audience,
+    )?;
+    let es256 = pem_verifier(
+        "JWT_ES256_PUBLIC_KEY",
+        Algorithm::ES256,
+        DecodingKey::from_ec_pem,
+        &issuer,
+        &audience,
+    )?;
+    if hs256.is_none() && eddsa.is_none() && es256.is_none() {
+        bail!("set JWT_SECRET, JWT_ED25519_PUBLIC_KEY and/or JWT_ES256_PUBLIC_KEY");
     }
-    Ok(AppState { hs256, eddsa })
+    Ok(AppState {
+        hs256,
+        eddsa,
+        es256,
+    })
 }
 
 fn unauthorized() -> Response {
@@ -103,13 +174,26 @@ async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let verifier = match token_header.alg {
         Algorithm::HS256 => state.hs256.as_deref(),
         Algorithm::EdDSA => state.eddsa.as_deref(),
+        Algorithm::ES256 => state.es256.as_deref(),
         _ => None,
     };
     let Some(verifier) = verifier else {
         return unauthorized();
     };
-    match decode::<Map<String, Value>>(token, &verifier.key, &verifier.validation) {
-        Ok(data) => Json(data.claims).into_response(),
+    match decode::<Claims>(token, &verifier.key, &verifier.validation) {
+        Ok(data) => {
+            let claims = &data.claims;
+            Json(Me {
+                id: &claims.sub,
+                email: claims.email.as_deref(),
+                email_verified: claims.email_verified,
+                roles: &claims.roles,
+                plan: claims.plan.as_deref(),
+                session_id: claims.sid.as_deref(),
+                expires_at: claims.exp,
+            })
+            .into_response()
+        }
         Err(_) => unauthorized(),
     }
 }
