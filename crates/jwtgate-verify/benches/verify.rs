@@ -1,15 +1,30 @@
 //! Verification speed, side by side with `jsonwebtoken` 11 (aws-lc backend, keys pre-built,
 //! an equivalent strict `Validation`) on the same ~500-byte realistic access token.
 //!
+//! Per algorithm (group `verify/<alg>`):
+//! - `jwtgate-verify (N B)`: a full, uncached verification (N: the token's length);
+//! - `jsonwebtoken typed claims`: `jsonwebtoken::decode` into [`TypedClaims`], the struct a
+//!   careful user writes; the like-for-like comparison;
+//! - `jsonwebtoken serde_json::Value`: the same decode into a generic `serde_json::Value`, kept
+//!   for comparison with earlier figures;
+//! - `aws-lc-rs raw signature verify` (EdDSA and ES256): aws-lc-rs alone checking the same
+//!   signature over the same signing input with a pre-parsed public key, as jwtgate-verify
+//!   calls it underneath: the curve arithmetic, the floor of any verifier on this backend;
+//! - `jwtgate-verify cache hit`: the same token again, from the verdict cache.
+//!
 //! Run: `cargo bench -p jwtgate-verify --bench verify`. Figures go to BENCHMARKS.md; nothing
 //! here is asserted.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::signature::{self, ParsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jwtgate_verify::{
     ACCESS_TOKEN_TYP, Algorithm, Audience, Claims, Key, KeySet, Policy, Verifier,
 };
+use serde::Deserialize;
 
 const ISS: &str = "https://auth.example.com";
 const AUD: &str = "https://api.example.com";
@@ -33,6 +48,64 @@ fn claims() -> Claims {
         email_verified: None,
         client_id: Some("jwtgate".into()),
         extra: serde_json::Map::new(),
+    }
+}
+
+/// The claims of a jwtgate access token as a careful `jsonwebtoken` user declares them: every
+/// claim jwtgate issues, with its JSON type, optional where jwtgate may leave it out. `aud` is
+/// one string, as jwtgate issues it (`jsonwebtoken` checks it against the `Validation` from its
+/// own reading of the payload either way).
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // only decoded: the decode is what is measured
+struct TypedClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    nbf: Option<i64>,
+    jti: String,
+    sid: Option<String>,
+    email: Option<String>,
+    email_verified: Option<bool>,
+    #[serde(default)]
+    roles: Vec<String>,
+    plan: Option<String>,
+    client_id: Option<String>,
+}
+
+/// The signing input (`header.payload`) and the decoded signature of a compact JWS.
+fn split_signed(token: &str) -> (&[u8], Vec<u8>) {
+    let (input, sig) = token.rsplit_once('.').expect("compact JWS");
+    (
+        input.as_bytes(),
+        URL_SAFE_NO_PAD.decode(sig).expect("base64url signature"),
+    )
+}
+
+/// The raw public key of an EdDSA or ES256 key, pre-parsed for aws-lc-rs, as jwtgate-verify
+/// holds it: Ed25519's 32 bytes, or P-256's uncompressed point `04 || x || y`.
+fn raw_public_key(key: &Key) -> Option<ParsedPublicKey> {
+    let jwk = key.public_jwk()?;
+    let coord = |c: &Option<String>| {
+        URL_SAFE_NO_PAD
+            .decode(c.as_deref().expect("public key member"))
+            .expect("base64url")
+    };
+    match key.algorithm() {
+        Algorithm::EdDSA => {
+            Some(ParsedPublicKey::new(&signature::ED25519, coord(&jwk.x)).expect("Ed25519 key"))
+        }
+        Algorithm::ES256 => {
+            let mut point = vec![4u8];
+            point.extend(coord(&jwk.x));
+            point.extend(coord(&jwk.y));
+            Some(
+                ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .expect("P-256 key"),
+            )
+        }
+        _ => None,
     }
 }
 
@@ -79,6 +152,7 @@ fn bench(c: &mut Criterion) {
             Key::generate(alg).expect("key")
         };
         let decoding = jsonwebtoken_key(&key);
+        let raw = raw_public_key(&key);
         let keys = KeySet::new(key).expect("set");
         let token = keys.sign(ACCESS_TOKEN_TYP, &claims()).expect("sign");
         let uncached = Verifier::new(keys.clone(), Policy::new(ISS, AUD));
@@ -92,14 +166,30 @@ fn bench(c: &mut Criterion) {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
+        jsonwebtoken::decode::<TypedClaims>(&token, &decoding, &validation)
+            .expect("jsonwebtoken accepts (typed)");
         jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation)
-            .expect("jsonwebtoken accepts");
+            .expect("jsonwebtoken accepts (Value)");
+        let (signing_input, sig) = split_signed(&token);
+        if let Some(raw) = &raw {
+            raw.verify_sig(signing_input, &sig)
+                .expect("aws-lc-rs accepts the signature");
+        }
 
         let mut group = c.benchmark_group(format!("verify/{alg}"));
         group.bench_function(format!("jwtgate-verify ({} B)", token.len()), |b| {
             b.iter(|| uncached.verify(std::hint::black_box(&token)))
         });
-        group.bench_function("jsonwebtoken", |b| {
+        group.bench_function("jsonwebtoken typed claims", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<TypedClaims>(
+                    std::hint::black_box(&token),
+                    &decoding,
+                    &validation,
+                )
+            })
+        });
+        group.bench_function("jsonwebtoken serde_json::Value", |b| {
             b.iter(|| {
                 jsonwebtoken::decode::<serde_json::Value>(
                     std::hint::black_box(&token),
@@ -108,6 +198,16 @@ fn bench(c: &mut Criterion) {
                 )
             })
         });
+        if let Some(raw) = &raw {
+            group.bench_function("aws-lc-rs raw signature verify", |b| {
+                b.iter(|| {
+                    raw.verify_sig(
+                        std::hint::black_box(signing_input),
+                        std::hint::black_box(&sig),
+                    )
+                })
+            });
+        }
         group.bench_function("jwtgate-verify cache hit", |b| {
             b.iter(|| cached.verify(std::hint::black_box(&token)))
         });
