@@ -20,7 +20,9 @@ import { adminOnlyPage, adminPage } from './pages/admin.js';
 
 // access: 'guest' pages are for signed-out visitors, 'user' pages need a session, 'admin' pages a
 // session whose roles include "admin", 'any' pages (the email links) open either way.
-// New pages slot in here and in NAV below, each as one module under pages/.
+// New pages slot in here and in NAV below, each in a module under pages/: one module a page, or
+// one for a family of pages that share their machinery (password.js: the pages that ask for the
+// password again; verify-email.js: the pages of the mailed address links).
 const ROUTES = {
   '/sign-in': { page: signInPage, access: 'guest', title: 'Sign in' },
   '/register': { page: registerPage, access: 'guest', title: 'Create an account' },

@@ -32,6 +32,9 @@ const state = {
   expiresAt: 0, // local-clock ms at which the access token expires
   lifetimeMs: 0, // its full lifetime, to pick the refresh moment
   generation: 0, // bumped on every refresh this tab learns about (its own or another tab's)
+  // The latest advertised expiry (see the top of this file) this tab has accounted for: its own,
+  // one it adopted, or the ones standing when it loaded. A later one means another tab refreshed.
+  advertSeen: 0,
   ended: null, // { code, elsewhere } once the session ended, for the sign-in page
 };
 
@@ -149,6 +152,7 @@ let releaseAdvert = null;
 
 /** Holds a lock named after the new expiry until the next refresh; resolves once it is held. */
 function advertise(expiresAtMs, lifetimeMs) {
+  state.advertSeen = Math.max(state.advertSeen, Math.round(expiresAtMs));
   if (!navigator.locks) return Promise.resolve();
   const id = Math.random().toString(36).slice(2);
   const name = `${FRESH_PREFIX}${Math.round(expiresAtMs)}:${Math.round(lifetimeMs)}:${id}`;
@@ -281,7 +285,12 @@ async function doRefresh(seenGeneration) {
   if (!state.user) throw new SessionEndedError(state.ended?.code || 'session_ended');
   // Did another tab refresh while we waited for the lock (or just before we asked for it)?
   const advertised = await advertisedExpiry();
-  if (advertised && advertised.expiresAt > state.expiresAt + 1000) {
+  // Newer than every advert this tab has accounted for. (Without one to compare with, newer than
+  // its own expiry by a second: a tab's expiry from /api/me is the token's second, a sign-in's
+  // advert the moment its answer arrived, so the two may differ by a little.)
+  const newer = state.advertSeen ? advertised?.expiresAt > state.advertSeen : advertised?.expiresAt > state.expiresAt + 1000;
+  if (newer) {
+    state.advertSeen = advertised.expiresAt;
     state.generation += 1;
     setExpiry(advertised.expiresAt, advertised.lifetimeMs);
     emit('refreshed');
@@ -367,6 +376,9 @@ export async function restore() {
   }
   state.user = state.user || {};
   state.ended = null;
+  // The adverts standing now are accounted for by the expiry /api/me tells next.
+  const standing = await advertisedExpiry().catch(() => null);
+  if (standing) state.advertSeen = Math.max(state.advertSeen, standing.expiresAt);
   try {
     await loadProfile();
   } catch (error) {
