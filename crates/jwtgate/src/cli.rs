@@ -210,6 +210,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::CheckConfig => {
             let settings = settings(&cli, None)?;
             startup::preflight(&settings)?;
+            startup::check_database(&settings).await?;
             for warning in settings.warnings() {
                 eprintln!("warning: {warning}");
             }

@@ -55,6 +55,42 @@ pub fn database_name(location: &Location) -> String {
     }
 }
 
+/// What `check-config` asks of the database, creating nothing: PostgreSQL answers with these
+/// credentials; a SQLite file that exists can be opened for writing, and one that does not
+/// can be made (its directory exists, or is the data dir, which `serve` makes).
+pub async fn check_database(settings: &Settings) -> anyhow::Result<()> {
+    let location = database_location(settings)?;
+    let name = database_name(&location);
+    match &location {
+        Location::Postgres(_) => {
+            let store = Store::open(&location, 1)
+                .await
+                .with_context(|| format!("cannot open the database {name}"))?;
+            store.close().await;
+        }
+        Location::Sqlite(path) if path.exists() => {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open the database {name} for writing"))?;
+        }
+        Location::Sqlite(path) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if let Some(dir) = dir
+                && !dir.is_dir()
+                && dir != settings.data_dir
+            {
+                anyhow::bail!(
+                    "cannot create the database {name}: its directory {} does not exist",
+                    dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Opens the database (a SQLite file is made private to this user first) and applies the
 /// embedded migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {

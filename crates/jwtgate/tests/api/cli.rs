@@ -246,6 +246,49 @@ fn check_config_refuses_exactly_what_serve_refuses() {
     assert!(check.status.success(), "{}", text(&check.stderr));
 }
 
+#[test]
+fn check_config_refuses_a_database_serve_cannot_open_and_makes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let no_dir = dir.path().join("no-such-dir").join("jwtgate.db");
+    let no_dir = format!("sqlite:{}", no_dir.display());
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let cases = [
+        (
+            "a PostgreSQL server that does not answer",
+            "postgres://jwtgate:pw@127.0.0.1:1/jwtgate",
+        ),
+        (
+            "a SQLite file in a directory that does not exist",
+            no_dir.as_str(),
+        ),
+    ];
+    for (what, url) in cases {
+        let env = [("JWTGATE_DATABASE_URL", url)];
+        let check = jwtgate(&["check-config", "--data-dir", data], &env, "");
+        assert!(!check.status.success(), "check-config accepted {what}");
+        let said = text(&check.stderr);
+        assert!(said.contains("database"), "{what}: {said}");
+        assert!(
+            !said.contains(":pw@"),
+            "{what}: the password was printed: {said}"
+        );
+        let serve = serve_refusing(&env, data);
+        assert!(!serve.status.success(), "serve accepted {what}");
+    }
+    // The embedded default passes, and checking it made no database.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fresh = dir.path().join("fresh");
+    let check = jwtgate(
+        &["check-config", "--data-dir", fresh.to_str().expect("utf8")],
+        &[],
+        "",
+    );
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(!fresh.join("jwtgate.db").exists());
+}
+
 #[tokio::test]
 async fn token_verify_checks_hs256_tokens_with_the_servers_secret() {
     let secret = "a-jwt-secret-of-more-than-thirty-two-bytes";
