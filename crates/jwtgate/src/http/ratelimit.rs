@@ -26,14 +26,12 @@ pub enum Verdict {
     Refused(Response),
 }
 
-/// The plan limit's verdict on `request` (run by the outermost layer, `http::edge`).
+/// The plan limit's verdict on `request`, a request to `/api/*` (the outermost layer,
+/// `http::edge`, sends only those here).
 pub async fn check(state: &AppState, request: Request) -> (Request, Verdict) {
     let Some(limiter) = state.limits.as_deref() else {
         return (request, Verdict::Unlimited);
     };
-    if !request.uri().path().starts_with("/api/") {
-        return (request, Verdict::Unlimited);
-    }
     let (mut parts, body) = request.into_parts();
     let verified =
         <jwtgate_verify::axum::Authenticated as FromRequestParts<AppState>>::from_request_parts(

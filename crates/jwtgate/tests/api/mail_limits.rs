@@ -7,16 +7,23 @@ use serde_json::json;
 use crate::helpers::{PASSWORD, TestApp, spawn_app_with};
 use crate::outbox::messages_in;
 
-/// Registers `email` as a client at `ip` (behind the trusted local proxy).
-async fn register_from(app: &TestApp, email: &str, ip: &str) -> StatusCode {
-    app.client
-        .post(app.url("/auth/register"))
+/// Posts `body` to `path` as a client at `ip` (behind the trusted local proxy); the status.
+async fn post_from(app: &TestApp, path: &str, body: serde_json::Value, ip: &str) -> StatusCode {
+    let response = app
+        .client
+        .post(app.url(path))
         .header("x-forwarded-for", ip)
-        .json(&json!({"email": email, "password": PASSWORD}))
+        .json(&body)
         .send()
         .await
-        .expect("register")
-        .status()
+        .expect("post");
+    response.status()
+}
+
+/// Registers `email` as a client at `ip`.
+async fn register_from(app: &TestApp, email: &str, ip: &str) -> StatusCode {
+    let body = json!({"email": email, "password": PASSWORD});
+    post_from(app, "/auth/register", body, ip).await
 }
 
 /// Mails delivered so far whose recipient matches `to` (after background work ends).
@@ -109,19 +116,6 @@ async fn one_client_address_causes_at_most_its_hourly_share_of_mail() {
         mails(&app, |to| to == "other@example.com", "verify-email").await,
         1
     );
-}
-
-/// Posts `body` to `path` as a client at `ip`; the status.
-async fn post_from(app: &TestApp, path: &str, body: serde_json::Value, ip: &str) -> StatusCode {
-    let response = app
-        .client
-        .post(app.url(path))
-        .header("x-forwarded-for", ip)
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
-    response.status()
 }
 
 #[tokio::test]
