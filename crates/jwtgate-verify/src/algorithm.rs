@@ -2,6 +2,8 @@
 //!
 //! Owns [`Algorithm`]. There is deliberately no `none` and no way to build one from a header:
 //! the algorithm of a verification is always the one bound to the key (RFC 8725 §3.1).
+//! A name is only ever a spelling of that one algorithm: `Ed25519` (RFC 9864 §2) reads as
+//! [`Algorithm::EdDSA`], but jwtgate writes `EdDSA`, the name most verifiers know.
 
 use std::fmt;
 
@@ -22,7 +24,10 @@ pub enum Algorithm {
     ES256,
     /// ECDSA on P-384 with SHA-384.
     ES384,
-    /// Ed25519.
+    /// EdDSA on Ed25519, and nothing else: no Ed448.
+    ///
+    /// Written `EdDSA` (RFC 8037); also read under its fully-specified RFC 9864 §2 name
+    /// `Ed25519`, which names exactly this algorithm. RFC 9864's `Ed448` is not supported.
     EdDSA,
 }
 
@@ -39,7 +44,8 @@ impl Algorithm {
         Algorithm::EdDSA,
     ];
 
-    /// The registered `alg` name, compared byte for byte with a header's `alg`.
+    /// The `alg` name jwtgate writes in headers and JWKs (`EdDSA`, never `Ed25519`), and the
+    /// one the fast path of verification matches byte for byte.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
@@ -55,9 +61,18 @@ impl Algorithm {
     }
 
     /// Looks an algorithm up by its exact, case-sensitive registered name.
+    ///
+    /// Besides each [`Algorithm::name`], accepts `Ed25519`, the fully-specified name RFC 9864
+    /// §2 registers for EdDSA over Ed25519, as [`Algorithm::EdDSA`]. `Ed448` is `None`: that
+    /// curve is not supported.
     #[must_use]
     pub fn from_name(name: &str) -> Option<Algorithm> {
-        Algorithm::ALL.into_iter().find(|alg| alg.name() == name)
+        Algorithm::ALL
+            .into_iter()
+            .find(|alg| alg.name() == name)
+            // An alias, not a second algorithm: our EdDSA keys are Ed25519 keys only, so a
+            // token or JWK saying `Ed25519` asks for exactly what `EdDSA` does here.
+            .or_else(|| (name == "Ed25519").then_some(Algorithm::EdDSA))
     }
 
     /// Whether the algorithm uses a shared secret (and so never appears in a JWKS).
@@ -73,10 +88,54 @@ impl fmt::Display for Algorithm {
     }
 }
 
+/// Reads a name as [`Algorithm::from_name`] does, `Ed25519` included.
 impl std::str::FromStr for Algorithm {
     type Err = crate::KeyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Algorithm::from_name(s).ok_or(crate::KeyError::Unsupported("unsupported algorithm"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeyError;
+
+    #[test]
+    fn every_written_name_reads_back_as_its_algorithm() {
+        for alg in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(alg.name()), Some(alg));
+            assert_eq!(alg.name().parse::<Algorithm>(), Ok(alg));
+        }
+    }
+
+    #[test]
+    fn rfc9864_ed25519_name_reads_as_eddsa() {
+        assert_eq!(Algorithm::from_name("Ed25519"), Some(Algorithm::EdDSA));
+        assert_eq!("Ed25519".parse::<Algorithm>(), Ok(Algorithm::EdDSA));
+    }
+
+    #[test]
+    fn eddsa_is_still_written_eddsa_after_reading_the_rfc9864_name() {
+        let alg = Algorithm::from_name("Ed25519").expect("alias");
+        assert_eq!(alg.name(), "EdDSA");
+        assert_eq!(alg.to_string(), "EdDSA");
+    }
+
+    #[test]
+    fn rfc9864_ed448_name_is_refused() {
+        assert_eq!(Algorithm::from_name("Ed448"), None);
+        assert_eq!(
+            "Ed448".parse::<Algorithm>(),
+            Err(KeyError::Unsupported("unsupported algorithm"))
+        );
+    }
+
+    #[test]
+    fn rfc9864_ed25519_name_is_case_sensitive() {
+        for name in ["ed25519", "ED25519", "Ed25519 ", "EDDSA"] {
+            assert_eq!(Algorithm::from_name(name), None, "{name:?}");
+        }
     }
 }

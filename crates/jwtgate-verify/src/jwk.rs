@@ -13,7 +13,8 @@ pub struct Jwk {
     /// Key id, matched against a token header's `kid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
-    /// The one algorithm this key is for.
+    /// The one algorithm this key is for. Exported as [`crate::Algorithm::name`] (`EdDSA`);
+    /// imported as [`crate::Algorithm::from_name`] reads it (`Ed25519` too, RFC 9864 §2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
     /// Intended use; jwtgate publishes `sig` and skips anything else on import.

@@ -268,8 +268,10 @@ impl Key {
     /// A verification-only key from a public JWK.
     ///
     /// The algorithm comes from `alg`, or from the curve for `OKP` and `EC` keys; an RSA JWK
-    /// must name its algorithm, since RS256 and PS256 share key material. `kid` defaults to
-    /// the thumbprint.
+    /// must name its algorithm, since RS256 and PS256 share key material. `alg` is read as
+    /// [`Algorithm::from_name`] reads it, so an `OKP` `Ed25519` key may say `EdDSA` or its
+    /// RFC 9864 §2 name `Ed25519` (on any other key type or curve, either is a mismatch).
+    /// `kid` defaults to the thumbprint.
     ///
     /// # Errors
     /// [`KeyError::Unsupported`] for symmetric or unknown keys, [`KeyError::Invalid`] for
@@ -664,5 +666,93 @@ impl KeySet {
             .as_ref()
             .ok_or(KeyError::NoSigningKey)?
             .sign(typ, claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The public JWK of a fresh key of `alg`, with its `alg` member replaced.
+    fn public_jwk_saying(alg: Algorithm, jwk_alg: &str) -> (Key, Jwk) {
+        let key = Key::generate(alg).expect("key");
+        let mut jwk = key.public_jwk().expect("public JWK");
+        jwk.alg = Some(jwk_alg.to_owned());
+        (key, jwk)
+    }
+
+    #[test]
+    fn rfc9864_ed25519_jwk_parses_as_an_eddsa_key() {
+        let (private, jwk) = public_jwk_saying(Algorithm::EdDSA, "Ed25519");
+
+        let key = Key::from_jwk(&jwk).expect("Ed25519 JWK");
+
+        assert_eq!(key.algorithm(), Algorithm::EdDSA);
+        let signature = private.sign_bytes(b"message").expect("signed");
+        assert!(key.verify_signature(b"message", &signature));
+        // Read under either name, written under the one most verifiers know.
+        assert_eq!(key.public_jwk().expect("JWK").alg.as_deref(), Some("EdDSA"));
+    }
+
+    #[test]
+    fn rfc9864_ed25519_jwks_key_is_imported_not_skipped() {
+        let (_, jwk) = public_jwk_saying(Algorithm::EdDSA, "Ed25519");
+        let kid = jwk.kid.clone().expect("kid");
+
+        let set = KeySet::from_jwks(&Jwks { keys: vec![jwk] }).expect("set");
+
+        assert_eq!(set.get(&kid).map(Key::algorithm), Some(Algorithm::EdDSA));
+    }
+
+    #[test]
+    fn rfc9864_ed25519_name_is_refused_for_an_ec_key() {
+        for alg in [Algorithm::ES256, Algorithm::ES384] {
+            let (_, ed25519) = public_jwk_saying(alg, "Ed25519");
+            let (_, eddsa) = public_jwk_saying(alg, "EdDSA");
+
+            let err = Key::from_jwk(&ed25519).expect_err("accepted");
+
+            assert_eq!(
+                err,
+                KeyError::Unsupported("unsupported JWK key type or curve"),
+                "{alg}"
+            );
+            // Exactly as any other alg/key mismatch.
+            assert_eq!(Key::from_jwk(&eddsa).expect_err("accepted"), err);
+        }
+    }
+
+    #[test]
+    fn rfc9864_ed25519_name_is_refused_for_an_rsa_key() {
+        let (_, jwk) = public_jwk_saying(Algorithm::RS256, "Ed25519");
+
+        assert_eq!(
+            Key::from_jwk(&jwk).expect_err("accepted"),
+            KeyError::Unsupported("unsupported JWK key type or curve")
+        );
+    }
+
+    #[test]
+    fn rfc9864_ed25519_name_is_refused_for_an_okp_key_on_another_curve() {
+        for crv in ["Ed448", "X25519"] {
+            let (_, mut jwk) = public_jwk_saying(Algorithm::EdDSA, "Ed25519");
+            jwk.crv = Some(crv.to_owned());
+
+            assert_eq!(
+                Key::from_jwk(&jwk).expect_err("accepted"),
+                KeyError::Unsupported("unsupported JWK key type or curve"),
+                "{crv}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc9864_ed448_name_is_refused_for_an_ed25519_key() {
+        let (_, jwk) = public_jwk_saying(Algorithm::EdDSA, "Ed448");
+
+        assert_eq!(
+            Key::from_jwk(&jwk).expect_err("accepted"),
+            KeyError::Unsupported("unsupported JWK alg")
+        );
     }
 }

@@ -9,7 +9,8 @@
 //!    `kid`, all strings (`jwk`, `jku`, `x5u`, `x5c`, `crit`, `b64`, `zip`, `cty`... refused);
 //! 4. the key is found by `kid`; the header's `alg` must equal, byte for byte, the algorithm
 //!    bound to that key: the algorithm is never chosen by the token (RFC 8725 §3.1), so `none`,
-//!    `None`, `hs256` and key confusion (HS256 keyed with a public key) all fail here;
+//!    `None`, `hs256` and key confusion (HS256 keyed with a public key) all fail here; an EdDSA
+//!    key also takes its RFC 9864 name `Ed25519` (never `Ed448`), no other key does;
 //! 5. `typ` must be the expected type (RFC 8725 §3.11); access tokens are `at+jwt` (RFC 9068),
 //!    compared case-insensitively with an optional `application/` prefix (RFC 7515 §4.1.9), so
 //!    no other kind of token can stand in for an access token;
@@ -38,7 +39,7 @@ use arc_swap::ArcSwap;
 
 use crate::b64::{self, decode_small};
 use crate::json::{HeaderSeed, Loose};
-use crate::{Claims, Error, Key, KeySet, RevocationView};
+use crate::{Algorithm, Claims, Error, Key, KeySet, RevocationView};
 
 /// The `typ` of jwtgate access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -384,7 +385,10 @@ impl Verifier {
         let alg = header_str(header.alg, "alg")?;
         let typ = header_str(header.typ, "typ")?;
         let key = keys.get(&kid).ok_or(Error::UnknownKey)?;
-        if alg != key.algorithm().name() {
+        // The header's name must be one the key's own algorithm answers to (exact, case-
+        // sensitive): `Ed25519` reads as EdDSA, so it passes for an Ed25519 key and for no
+        // other. The key still decides the algorithm; the name is only checked against it.
+        if Algorithm::from_name(&alg) != Some(key.algorithm()) {
             return Err(Error::AlgorithmMismatch);
         }
         if !self.policy.typ_matches(&typ) {
@@ -487,7 +491,11 @@ mod tests {
     const NOW: i64 = 1_800_000_000;
 
     fn token(keys: &KeySet, jti: usize) -> String {
-        let claims = Claims {
+        keys.sign(ACCESS_TOKEN_TYP, &claims(jti)).expect("signed")
+    }
+
+    fn claims(jti: usize) -> Claims {
+        Claims {
             iss: "https://auth.example.com".into(),
             sub: "user-1".into(),
             aud: Audience::One("api".into()),
@@ -502,8 +510,7 @@ mod tests {
             email_verified: None,
             client_id: None,
             extra: serde_json::Map::new(),
-        };
-        keys.sign(ACCESS_TOKEN_TYP, &claims).expect("signed")
+        }
     }
 
     fn verifier(capacity: usize) -> (Verifier, KeySet) {
@@ -544,5 +551,109 @@ mod tests {
         let stored = verifier.cache.as_ref().expect("cache").verdicts.len();
         // Only false positives of the doorkeeper got in (under 1% at its fullest).
         assert!(stored < 30, "{stored} one-time tokens stored");
+    }
+
+    /// A token under `key` whose header says `alg`, signed with the key's real private material,
+    /// so the `alg` check is all that stands between it and acceptance.
+    fn token_with_alg(key: &Key, alg: &str) -> String {
+        let header = format!(
+            r#"{{"alg":"{alg}","typ":"{ACCESS_TOKEN_TYP}","kid":"{}"}}"#,
+            key.kid()
+        );
+        let payload = serde_json::to_vec(&claims(1)).expect("claims");
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.as_bytes()),
+            b64::encode(&payload)
+        );
+        let signature = key.sign_bytes(input.as_bytes()).expect("signed");
+        format!("{input}.{}", b64::encode(&signature))
+    }
+
+    fn rfc9864_verifier(key: Key) -> Verifier {
+        let keys = KeySet::new(key).expect("keys");
+        Verifier::new(keys, Policy::new("https://auth.example.com", "api"))
+    }
+
+    #[test]
+    fn rfc9864_ed25519_header_verifies_under_an_eddsa_key() {
+        let key = Key::generate(Algorithm::EdDSA).expect("key");
+        let ed25519 = token_with_alg(&key, "Ed25519");
+        let eddsa = token_with_alg(&key, "EdDSA");
+        let verifier = rfc9864_verifier(key);
+        // Not one of the key's own headers, so this is the full path's check, not the fast one.
+        let header = ed25519.split('.').next().expect("header");
+        assert!(verifier.keys().by_access_header(header).is_none());
+
+        let claims = verifier.verify_at(&ed25519, NOW).expect("Ed25519 accepted");
+
+        assert_eq!(*claims, *verifier.verify_at(&eddsa, NOW).expect("EdDSA"));
+    }
+
+    #[test]
+    fn rfc9864_ed25519_header_with_a_bad_signature_is_refused_as_any_eddsa_token() {
+        let key = Key::generate(Algorithm::EdDSA).expect("key");
+        let mut token = token_with_alg(&key, "Ed25519");
+        let last = token.pop().expect("signature");
+        token.push(if last == 'A' { 'Q' } else { 'A' });
+        let verifier = rfc9864_verifier(key);
+
+        assert_eq!(verifier.verify_at(&token, NOW), Err(Error::BadSignature));
+    }
+
+    #[test]
+    fn rfc9864_ed25519_header_is_refused_under_an_hs256_key() {
+        let key = Key::hmac("hs-1", Algorithm::HS256, &[7u8; 32]).expect("key");
+        let token = token_with_alg(&key, "Ed25519");
+        let verifier = rfc9864_verifier(key);
+
+        assert_eq!(
+            verifier.verify_at(&token, NOW),
+            Err(Error::AlgorithmMismatch)
+        );
+    }
+
+    #[test]
+    fn rfc9864_ed25519_header_is_refused_under_ecdsa_and_rsa_keys() {
+        for alg in [
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::RS256,
+            Algorithm::PS256,
+        ] {
+            let key = Key::generate(alg).expect("key");
+            let token = token_with_alg(&key, "Ed25519");
+            let verifier = rfc9864_verifier(key);
+
+            assert_eq!(
+                verifier.verify_at(&token, NOW),
+                Err(Error::AlgorithmMismatch),
+                "{alg}"
+            );
+        }
+    }
+
+    #[test]
+    fn rfc9864_ed448_header_is_refused_under_an_eddsa_key() {
+        let key = Key::generate(Algorithm::EdDSA).expect("key");
+        let token = token_with_alg(&key, "Ed448");
+        let verifier = rfc9864_verifier(key);
+
+        assert_eq!(
+            verifier.verify_at(&token, NOW),
+            Err(Error::AlgorithmMismatch)
+        );
+    }
+
+    #[test]
+    fn rfc9864_ed25519_header_in_another_case_is_refused_under_an_eddsa_key() {
+        let key = Key::generate(Algorithm::EdDSA).expect("key");
+        let token = token_with_alg(&key, "ed25519");
+        let verifier = rfc9864_verifier(key);
+
+        assert_eq!(
+            verifier.verify_at(&token, NOW),
+            Err(Error::AlgorithmMismatch)
+        );
     }
 }

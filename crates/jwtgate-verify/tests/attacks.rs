@@ -140,6 +140,31 @@ fn alg_of_another_curve_algorithm_on_an_ed25519_key_is_refused() {
 }
 
 #[test]
+fn alg_ed25519_header_with_an_hs256_key_is_refused() {
+    // RFC 9864's `Ed25519` names EdDSA only: it must not open the door to any other key.
+    let token = hs_with_header(r#"{"alg":"Ed25519","typ":"at+jwt","kid":"hs-1"}"#);
+    assert_refused(&token, Error::AlgorithmMismatch);
+}
+
+#[test]
+fn alg_ed25519_header_with_an_es256_key_is_refused() {
+    let token = fixtures().es.forge(
+        r#"{"alg":"Ed25519","typ":"at+jwt","kid":"es-1"}"#,
+        claims(&[]),
+    );
+    assert_refused(&token, Error::AlgorithmMismatch);
+}
+
+#[test]
+fn alg_ed448_header_on_an_ed25519_key_is_refused() {
+    let token = fixtures().ed.forge(
+        r#"{"alg":"Ed448","typ":"at+jwt","kid":"ed-1"}"#,
+        claims(&[]),
+    );
+    assert_refused(&token, Error::AlgorithmMismatch);
+}
+
+#[test]
 fn alg_ps256_on_an_rs256_key_is_refused() {
     let token = fixtures().rs.forge(
         r#"{"alg":"PS256","typ":"at+jwt","kid":"rs-1"}"#,
