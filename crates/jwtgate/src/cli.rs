@@ -17,6 +17,7 @@ use jwtgate_verify::{Algorithm, Jwks, Key, KeySet, Policy, Verifier};
 
 use crate::clock::Clock;
 use crate::config::{SecretString, Settings};
+use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::password::Password;
 use crate::shared::keys::random_key_bytes;
 use crate::startup::{self, Application};
@@ -65,6 +66,26 @@ enum Command {
     },
     /// Print the effective settings (secrets redacted) and exit non-zero if they are invalid.
     CheckConfig,
+    /// Manage the signing keys (every node sharing the database follows within seconds).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Every key: kid, algorithm, state (published, active, retiring, removed, revoked), times.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish the next key now; it signs once it has been published key_prepublish_secs.
+    Rotate,
+    /// Revoke a leaked key: out of the JWKS, and every token it signed refused by every running
+    /// node within seconds. Revoking the signing key makes the next one sign at once.
+    Revoke { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,8 +124,8 @@ enum TokenCommand {
         /// The name of an environment variable holding the HS256 secret.
         #[arg(long, group = "source")]
         secret_env: Option<String>,
-        /// Algorithm of a PEM key.
-        #[arg(long, default_value = "EdDSA")]
+        /// Algorithm of a PEM key (EdDSA, also read as Ed25519; ES256; RS256).
+        #[arg(long, default_value = "ES256")]
         alg: String,
         /// Expected issuer (default: the configured one; unset, the origin of --jwks).
         #[arg(long)]
@@ -207,6 +228,7 @@ pub async fn run() -> anyhow::Result<()> {
             };
             verify(jwt, source, issuer, audience).await
         }
+        Command::Keys { command } => keys(settings(&cli, None)?, command).await,
         Command::CheckConfig => {
             let settings = settings(&cli, None)?;
             startup::preflight(&settings)?;
@@ -226,14 +248,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let data_dir = settings.data_dir.clone();
     let app = Application::build(settings).await?;
     let url = format!("http://{}", app.local_addr());
+    let signer = app.handle().signing().signer()?;
     println!("jwtgate listening on {url}");
     println!("  data dir:  {}", data_dir.display());
     println!(
-        "  signing:   {}",
+        "  signing:   {} key {}{}",
+        signer.algorithm(),
+        signer.kid(),
         if hs256 {
-            "HS256 (JWT_SECRET)"
+            " (JWT_SECRET)"
         } else {
-            "asymmetric key (public keys at /.well-known/jwks.json)"
+            " (public keys at /.well-known/jwks.json; `jwtgate keys list`)"
         }
     );
     println!("next steps:");
@@ -245,6 +270,106 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     println!("  curl -s {url}/api/me -H 'authorization: Bearer <access_token>'");
     app.run_until_stopped().await
+}
+
+/// `jwtgate keys ...`: each change is audited (actor: the CLI).
+async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
+    let state = startup::build_state(settings, Clock::system()).await?;
+    let signing = state.core.signing();
+    let audit = |event: &'static str, kid: &str, ok: bool| {
+        let core = &state.core;
+        let detail = format!("kid {kid} (jwtgate keys)");
+        async move {
+            core.audit()
+                .record(AuditEvent {
+                    actor: None,
+                    subject: None,
+                    ip: None,
+                    event,
+                    outcome: if ok {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    },
+                    detail: Some(detail),
+                })
+                .await;
+        }
+    };
+    let result = match command {
+        KeysCommand::List { json } => {
+            let keys = signing.list();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&keys)?);
+            } else {
+                println!(
+                    "{:<45} {:<6} {:<9} {:<20} {:<20} {:<20}",
+                    "KID", "ALG", "STATE", "PUBLISHED", "SIGNS FROM", "LEAVES JWKS"
+                );
+                let at = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), utc);
+                for k in keys {
+                    println!(
+                        "{:<45} {:<6} {:<9} {:<20} {:<20} {:<20}",
+                        k.kid,
+                        k.alg,
+                        k.state.as_str(),
+                        at(k.publish_at),
+                        at(k.activate_at),
+                        at(k.revoked_at.or(k.retire_at)),
+                    );
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate => {
+            let rotated = signing.rotate().await;
+            let kid = rotated.as_ref().map_or("-", |k| k.kid.as_str()).to_owned();
+            audit("key_rotated", &kid, rotated.is_ok()).await;
+            rotated.map(|k| {
+                println!(
+                    "key {} ({}) is published; it signs from {}",
+                    k.kid,
+                    k.alg,
+                    k.activate_at.map_or_else(|| "now".to_owned(), utc)
+                );
+            })
+        }
+        KeysCommand::Revoke { kid } => {
+            let revoked = signing.revoke(kid).await;
+            audit("key_revoked", kid, revoked.is_ok()).await;
+            revoked.map(|_| {
+                let signer = signing.signer().map(|k| k.kid().to_owned());
+                println!(
+                    "key {kid} is revoked: running nodes refuse its tokens within {} s; {} signs",
+                    crate::config::KEY_POLL_SECS,
+                    signer.as_deref().unwrap_or("no key")
+                );
+            })
+        }
+    };
+    state.core.close().await;
+    Ok(result?)
+}
+
+/// `secs` as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+fn utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn read_password() -> anyhow::Result<Password> {
@@ -376,5 +501,17 @@ async fn verify(
             Ok(())
         }
         Err(e) => bail!("INVALID: {} ({e})", e.reason()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_796_601_599), "2026-12-06T23:59:59Z");
     }
 }

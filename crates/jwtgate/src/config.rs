@@ -43,6 +43,8 @@ impl<'de> Deserialize<'de> for SecretString {
 /// Algorithms accepted for a signing key given as a PEM file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PemAlgorithm {
+    /// Ed25519; RFC 9864's name `Ed25519` is read as this too.
+    #[serde(alias = "Ed25519")]
     EdDSA,
     ES256,
     RS256,
@@ -52,7 +54,7 @@ impl std::str::FromStr for PemAlgorithm {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "EdDSA" => Ok(Self::EdDSA),
+            "EdDSA" | "Ed25519" => Ok(Self::EdDSA),
             "ES256" => Ok(Self::ES256),
             "RS256" => Ok(Self::RS256),
             other => Err(format!(
@@ -173,9 +175,24 @@ pub struct Settings {
     pub leeway_secs: i64,
     /// HS256 secret (the tutorials' `JWT_SECRET`); when set, signing uses HS256 with it.
     pub jwt_secret: Option<SecretString>,
-    /// A PKCS#8 PEM private key to sign with instead of the generated Ed25519 key.
+    /// Earlier `JWT_SECRET`s: their tokens still verify (each under its own `kid`), so
+    /// changing the secret logs nobody out. Env: comma-separated.
+    pub jwt_secret_previous: Vec<SecretString>,
+    /// A PKCS#8 PEM private key to import and sign with (once pre-published) instead of a
+    /// generated key.
     pub signing_key_file: Option<PathBuf>,
+    /// The algorithm of generated keys, and of `signing_key_file`.
     pub signing_key_alg: PemAlgorithm,
+    /// The key that seals private keys and secrets in the database (base64url, at least 32
+    /// bytes: `jwtgate secret`). Unset: `master.key` in `data_dir`, made on first start.
+    /// Nodes sharing a database must share it.
+    pub master_key_file: Option<PathBuf>,
+    /// A new key is in the JWKS at least this long before it signs.
+    pub key_prepublish_secs: i64,
+    /// A new key is published this long after the last one started signing (0 = never).
+    pub key_rotation_secs: i64,
+    /// The JWKS `Cache-Control: max-age`.
+    pub jwks_max_age_secs: i64,
     pub cookie_same_site: SameSite,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -234,6 +251,10 @@ pub struct Settings {
     /// Mails an hour at most from the whole server.
     pub mail_server_per_hour: u32,
 }
+
+/// How often every node reads the signing keys again (seconds): a key added or revoked by the
+/// CLI or another node is followed within this.
+pub const KEY_POLL_SECS: i64 = 2;
 
 /// The plan of a user who has none recorded (every token carries a plan), which every
 /// `rate_limits` must configure.
@@ -338,8 +359,13 @@ impl Default for Settings {
             refresh_grace_secs: 10,
             leeway_secs: 30,
             jwt_secret: None,
+            jwt_secret_previous: Vec::new(),
             signing_key_file: None,
-            signing_key_alg: PemAlgorithm::EdDSA,
+            signing_key_alg: PemAlgorithm::ES256,
+            master_key_file: None,
+            key_prepublish_secs: 15 * 60,
+            key_rotation_secs: 30 * 24 * 3600,
+            jwks_max_age_secs: 300,
             cookie_same_site: SameSite::Strict,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
@@ -389,8 +415,13 @@ pub const ENV_KEYS: &[&str] = &[
     "refresh_grace_secs",
     "leeway_secs",
     "jwt_secret",
+    "jwt_secret_previous",
     "signing_key_file",
     "signing_key_alg",
+    "master_key_file",
+    "key_prepublish_secs",
+    "key_rotation_secs",
+    "jwks_max_age_secs",
     "cookie_same_site",
     "argon2_memory_kib",
     "argon2_iterations",
@@ -509,8 +540,20 @@ impl Settings {
                 "refresh_grace_secs" => self.refresh_grace_secs = num(&value).map_err(bad)?,
                 "leeway_secs" => self.leeway_secs = num(&value).map_err(bad)?,
                 "jwt_secret" => self.jwt_secret = Some(SecretString::new(value)),
+                "jwt_secret_previous" => {
+                    self.jwt_secret_previous = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| SecretString::new(s.to_owned()))
+                        .collect();
+                }
                 "signing_key_file" => self.signing_key_file = Some(PathBuf::from(value)),
                 "signing_key_alg" => self.signing_key_alg = value.parse().map_err(bad)?,
+                "master_key_file" => self.master_key_file = Some(PathBuf::from(value)),
+                "key_prepublish_secs" => self.key_prepublish_secs = num(&value).map_err(bad)?,
+                "key_rotation_secs" => self.key_rotation_secs = num(&value).map_err(bad)?,
+                "jwks_max_age_secs" => self.jwks_max_age_secs = num(&value).map_err(bad)?,
                 "cookie_same_site" => self.cookie_same_site = value.parse().map_err(bad)?,
                 "argon2_memory_kib" => self.argon2_memory_kib = num(&value).map_err(bad)?,
                 "argon2_iterations" => self.argon2_iterations = num(&value).map_err(bad)?,
@@ -589,6 +632,34 @@ impl Settings {
             if self.signing_key_file.is_some() {
                 return invalid("set either JWT_SECRET or signing_key_file, not both");
             }
+        }
+        if self
+            .jwt_secret_previous
+            .iter()
+            .any(|s| s.expose().len() < 32)
+        {
+            return invalid(
+                "every jwt_secret_previous is at least 32 bytes (it was a JWT_SECRET); \
+                 generate secrets with `jwtgate secret`",
+            );
+        }
+        if !(1..=86_400).contains(&self.jwks_max_age_secs) {
+            return invalid("jwks_max_age_secs must be between 1 and 86400");
+        }
+        // A verifier that fetched the JWKS just before a node saw the new key refetches one
+        // max-age later, and a cache in between (a CDN) may hold it as long again: the key
+        // must be published for both, and for the nodes' key poll, before it signs.
+        let least = 2 * self.jwks_max_age_secs + KEY_POLL_SECS;
+        if self.key_prepublish_secs < least {
+            return Err(ConfigError::Invalid(format!(
+                "key_prepublish_secs must be at least 2 x jwks_max_age_secs + {KEY_POLL_SECS} s \
+                 (the nodes' key poll) = {least}, so every verifier has a new key before it signs"
+            )));
+        }
+        if self.key_rotation_secs != 0 && self.key_rotation_secs <= self.key_prepublish_secs {
+            return invalid(
+                "key_rotation_secs must be 0 (never) or longer than key_prepublish_secs",
+            );
         }
         if self.issuer.as_ref().is_some_and(|i| i.trim().is_empty()) {
             return invalid("issuer must not be empty");
@@ -812,6 +883,58 @@ mod tests {
     fn short_jwt_secret_is_refused_naming_the_secret_command() {
         let err = load(&[("JWT_SECRET", "too-short")]).expect_err("short secret");
         assert!(err.to_string().contains("jwtgate secret"), "{err}");
+    }
+
+    #[test]
+    fn signing_keys_default_to_es256_rotated_monthly_and_published_15_minutes_ahead() {
+        let s = load(&[]).expect("defaults");
+        assert_eq!(s.signing_key_alg, PemAlgorithm::ES256);
+        assert_eq!(
+            (
+                s.key_prepublish_secs,
+                s.key_rotation_secs,
+                s.jwks_max_age_secs
+            ),
+            (900, 30 * 24 * 3600, 300)
+        );
+    }
+
+    #[test]
+    fn the_rfc_9864_name_ed25519_selects_eddsa() {
+        let s = load(&[("JWTGATE_SIGNING_KEY_ALG", "Ed25519")]).expect("valid");
+        assert_eq!(s.signing_key_alg, PemAlgorithm::EdDSA);
+        let file: Settings = toml::from_str("signing_key_alg = \"Ed25519\"").expect("toml");
+        assert_eq!(file.signing_key_alg, PemAlgorithm::EdDSA);
+        assert!(load(&[("JWTGATE_SIGNING_KEY_ALG", "Ed448")]).is_err());
+    }
+
+    #[test]
+    fn a_prepublication_under_twice_the_jwks_max_age_is_refused() {
+        let err = load(&[("JWTGATE_KEY_PREPUBLISH_SECS", "601")]).expect_err("too short");
+        assert!(
+            err.to_string().contains("at least 2 x jwks_max_age_secs"),
+            "{err}"
+        );
+        load(&[("JWTGATE_KEY_PREPUBLISH_SECS", "602")]).expect("2 x 300 + the poll");
+        let err = load(&[
+            ("JWTGATE_JWKS_MAX_AGE_SECS", "60"),
+            ("JWTGATE_KEY_PREPUBLISH_SECS", "200"),
+            ("JWTGATE_KEY_ROTATION_SECS", "200"),
+        ])
+        .expect_err("rotation within the prepublication");
+        assert!(err.to_string().contains("key_rotation_secs"), "{err}");
+        load(&[("JWTGATE_KEY_ROTATION_SECS", "0")]).expect("never");
+    }
+
+    #[test]
+    fn previous_jwt_secrets_are_a_list_and_each_must_be_long() {
+        let (a, b) = ("a".repeat(40), "b".repeat(40));
+        let s = load(&[("JWTGATE_JWT_SECRET_PREVIOUS", &format!("{a}, {b}"))]).expect("valid");
+        assert_eq!(s.jwt_secret_previous.len(), 2);
+        assert!(!s.redacted_toml().contains(&a));
+        let err =
+            load(&[("JWTGATE_JWT_SECRET_PREVIOUS", &format!("{a},short"))]).expect_err("short");
+        assert!(err.to_string().contains("jwt_secret_previous"), "{err}");
     }
 
     #[test]

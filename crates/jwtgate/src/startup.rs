@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use jwtgate_verify::{Policy, Verifier};
+use jwtgate_verify::{KeySet, Policy, Verifier};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -17,10 +17,11 @@ use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
 use crate::domain::background::Background;
 use crate::domain::core::{Core, TokenRules};
-use crate::domain::links::Links;
+use crate::domain::links::{Links, Purpose};
 use crate::domain::mail::{MailGate, MailLimits, Mailer};
 use crate::domain::password::{HashParams, PasswordHasher};
 use crate::domain::sessions::{SessionRules, Sessions};
+use crate::domain::signing::{self, KeyRules, SigningKeys};
 use crate::domain::todos::Todos;
 use crate::http::{self, AppState, Services};
 use crate::shared::keys;
@@ -99,6 +100,15 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     crate::files::private_dir(&settings.data_dir)
         .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
     crate::files::warn_if_shared(&settings.data_dir);
+    // Two processes starting on one new SQLite file (a server and the CLI, two servers) would
+    // race to switch it to WAL (which SQLite answers "locked" at once) and both apply the first
+    // migration (sqlx locks migrations on PostgreSQL only). The file's directory is locked
+    // (flock; never the database file itself: closing another descriptor of it would drop
+    // SQLite's own locks) until it is open, migrated and normalised.
+    let _opening = match &location {
+        Location::Sqlite(path) => Some(lock_directory_of(path).await?),
+        Location::Postgres(_) => None,
+    };
     if let Location::Sqlite(path) = &location {
         // Made (or narrowed) to 0600 before SQLite opens it: its -wal and -shm files take its
         // mode.
@@ -116,6 +126,21 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         report_normalised(&found);
     }
     Ok(store)
+}
+
+/// An exclusive lock on the directory holding `path`, held until the returned file is dropped.
+async fn lock_directory_of(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let locked = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&dir)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await?;
+    locked.with_context(|| format!("cannot lock the directory of {}", path.display()))
 }
 
 /// Says what the one-time address normalisation did; collisions and refused addresses are
@@ -173,17 +198,49 @@ fn hash_params(settings: &Settings) -> HashParams {
 pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<AppState> {
     preflight(&settings)?;
     let store = open_store(&settings).await?;
-    let keys = keys::load(&settings).context("cannot load signing keys")?;
+    crate::files::private_dir(&settings.data_dir)
+        .with_context(|| format!("cannot use {}", settings.data_dir.display()))?;
+    let master = keys::load_master_key(&settings).context("cannot load the master key")?;
+    let secrets = signing::server_secrets(&store, &master, &settings, clock.now())
+        .await
+        .context("cannot load the server secrets")?;
     let revocations = Revocations::new(settings.access_token_ttl_secs + settings.leeway_secs);
     let leeway = u32::try_from(settings.leeway_secs).unwrap_or(30);
     let max_lifetime = u32::try_from(settings.access_token_ttl_secs).unwrap_or(900);
     let policy = Policy::new(settings.issuer(), settings.audience.clone())
         .with_leeway(leeway)
         .with_max_lifetime(max_lifetime);
+    // Empty until the signing keys hand it theirs (and again at every change).
     let verifier = Arc::new(
-        Verifier::new(keys.keyset, policy)
+        Verifier::new(KeySet::empty(), policy)
             .with_revocation(Arc::clone(revocations.view()))
             .with_cache(10_000),
+    );
+    let signing = Arc::new(
+        SigningKeys::open(
+            store.clone(),
+            clock.clone(),
+            master,
+            KeyRules {
+                alg: keys::pem_algorithm(settings.signing_key_alg),
+                prepublish: settings.key_prepublish_secs,
+                rotation: settings.key_rotation_secs,
+                // Every token a key signed has expired this long after it stopped signing:
+                // access tokens and the single-use links (the longest-lived), with leeway and
+                // clock skew.
+                retain: settings.access_token_ttl_secs.max(Purpose::LONGEST_TTL)
+                    + settings.leeway_secs
+                    + signing::MAX_CLOCK_SKEW,
+            },
+            (
+                settings.jwt_secret.clone(),
+                settings.jwt_secret_previous.clone(),
+            ),
+            keys::file_signing_key(&settings).context("cannot load signing keys")?,
+            Arc::clone(&verifier),
+        )
+        .await
+        .context("cannot load signing keys")?,
     );
     let access = {
         let clock = clock.clone();
@@ -208,7 +265,8 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let core = Arc::new(Core::new(
         store.clone(),
         clock.clone(),
-        keys.secrets,
+        secrets,
+        signing,
         verifier,
         revocations,
         TokenRules {
@@ -321,6 +379,11 @@ impl Handle {
             .add_user(email, password, roles, verified)
             .await?;
         Ok(user.id)
+    }
+
+    /// The signing keys (tests rotate, revoke and wait for key changes through it).
+    pub fn signing(&self) -> &Arc<SigningKeys> {
+        self.state.core.signing()
     }
 
     /// The store the application runs on.
@@ -444,6 +507,28 @@ impl Application {
             })
         };
 
+        // The key poll: keys the CLI or another node added or revoked, a due rotation, the
+        // private halves of removed keys. A failure (the database away) keeps the keys as they
+        // are: the active key signs on, and no key signs unpublished.
+        let key_poll = {
+            let signing = Arc::clone(state.core.signing());
+            let mut stop = shutdown.subscribe();
+            tokio::spawn(async move {
+                let every = Duration::from_secs(crate::config::KEY_POLL_SECS.unsigned_abs());
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = stop.wait_for(|s| *s) => break,
+                    }
+                    if let Err(e) = signing.tick().await {
+                        tracing::warn!(error = %e, "key poll failed; the keys stay as they were");
+                    }
+                }
+            })
+        };
+
         let core = Arc::clone(&state.core);
         let background = state.accounts.background().clone();
         let limits = http::serve::Limits {
@@ -458,6 +543,7 @@ impl Application {
         })
         .await;
         let _ = sweeper.await;
+        let _ = key_poll.await;
         // Mail and other work requests left behind, before the pool it writes to is closed.
         if !background.drain(BACKGROUND_DRAIN).await {
             tracing::warn!(

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use jwtgate_verify::{ACCESS_TOKEN_TYP, Audience, Claims, KeySet, Verifier};
+use jwtgate_verify::{ACCESS_TOKEN_TYP, Audience, Claims, Verifier};
 
 use crate::clock::Clock;
 use crate::domain::audit::Audit;
@@ -13,6 +13,7 @@ use crate::domain::email::Email;
 use crate::domain::error::AuthError;
 use crate::domain::plans::DEFAULT_PLAN;
 use crate::domain::reason::EndReason;
+use crate::domain::signing::SigningKeys;
 use crate::domain::tokens::{self, RefreshToken};
 use crate::shared::keys::Secrets;
 use crate::shared::revocation::{Restored, Revocations};
@@ -38,6 +39,7 @@ pub struct Core {
     store: Store,
     clock: Clock,
     keys: Secrets,
+    signing: Arc<SigningKeys>,
     verifier: Arc<Verifier>,
     revocations: Revocations,
     rules: TokenRules,
@@ -48,6 +50,7 @@ impl Core {
         store: Store,
         clock: Clock,
         keys: Secrets,
+        signing: Arc<SigningKeys>,
         verifier: Arc<Verifier>,
         revocations: Revocations,
         rules: TokenRules,
@@ -56,6 +59,7 @@ impl Core {
             store,
             clock,
             keys,
+            signing,
             verifier,
             revocations,
             rules,
@@ -74,9 +78,9 @@ impl Core {
         &self.rules
     }
 
-    /// The signing keys (and the public ones the JWKS publishes).
-    pub fn keys(&self) -> Arc<KeySet> {
-        self.verifier.keys()
+    /// The signing keys: which signs, which the JWKS publishes, rotation.
+    pub fn signing(&self) -> &Arc<SigningKeys> {
+        &self.signing
     }
 
     pub fn verifier(&self) -> &Arc<Verifier> {
@@ -214,8 +218,9 @@ impl Core {
             client_id: Some(CLIENT_ID.to_owned()),
             extra: serde_json::Map::new(),
         };
-        self.verifier
-            .keys()
+        self.signing
+            .signer()
+            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?
             .sign(ACCESS_TOKEN_TYP, &claims)
             .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))
     }

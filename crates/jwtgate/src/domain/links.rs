@@ -75,6 +75,9 @@ impl Purpose {
         }
     }
 
+    /// The longest `ttl` of any link: how long a key that signed links must still verify.
+    pub const LONGEST_TTL: i64 = 72 * 3600;
+
     pub fn ttl(self) -> i64 {
         match self {
             Purpose::Reset => 30 * 60,
@@ -230,7 +233,9 @@ impl Links {
         };
         let token = self
             .core
-            .keys()
+            .signing()
+            .signer()
+            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?
             .sign(purpose.typ(), &claims)
             .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
         self.core
@@ -330,5 +335,18 @@ impl Links {
         let url = format!("{}/#/{}?token={token}", self.public_url, purpose.page());
         self.mailer.send(purpose.mail(link.email, &url, link.about));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Purpose;
+
+    #[test]
+    fn no_link_outlives_the_longest_ttl_keys_are_kept_for() {
+        for purpose in Purpose::ALL {
+            assert!(purpose.ttl() <= Purpose::LONGEST_TTL, "{purpose:?}");
+        }
+        assert!(Purpose::ALL.iter().any(|p| p.ttl() == Purpose::LONGEST_TTL));
     }
 }

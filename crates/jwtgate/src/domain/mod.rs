@@ -18,6 +18,7 @@ pub mod password;
 pub mod plans;
 pub mod reason;
 pub mod sessions;
+pub mod signing;
 pub mod todos;
 pub mod tokens;
 

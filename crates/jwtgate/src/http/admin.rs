@@ -1,6 +1,7 @@
 //! Owns `/api/admin/*`: list, search and show users, set roles and plan, disable and enable,
-//! end a user's sessions. Every route is guarded by `jwtgate-verify`'s `RequireRole` (through
-//! [`Admin`]): 401 without credentials, 403 `insufficient_scope` without the `admin` role.
+//! end a user's sessions; list, rotate and revoke the signing keys. Every route is guarded by
+//! `jwtgate-verify`'s `RequireRole` (through [`Admin`]): 401 without credentials, 403
+//! `insufficient_scope` without the `admin` role.
 //! Must not import sqlx.
 
 use axum::extract::rejection::QueryRejection;
@@ -16,6 +17,7 @@ use super::extract::{Admin, ApiJson, ApiPath, ClientIp};
 use crate::domain::admin::{AdminError, AdminUser, Roles, UserPage};
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::plans::Plan;
+use crate::domain::signing::{KeyInfo, SigningError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,6 +29,26 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/users/{id}/enable", post(enable))
         .route("/api/admin/users/{id}/sessions", delete(end_sessions))
         .route("/api/admin/plans", get(plans))
+        .route("/api/admin/keys", get(list_keys))
+        .route("/api/admin/keys/rotate", post(rotate_key))
+        .route("/api/admin/keys/{kid}/revoke", post(revoke_key))
+}
+
+impl From<SigningError> for ApiError {
+    fn from(e: SigningError) -> Self {
+        match e {
+            SigningError::NoSuchKey(_) => {
+                ApiError::client(StatusCode::NOT_FOUND, "not_found", "no such key")
+            }
+            SigningError::SecretManaged => ApiError::client(
+                StatusCode::CONFLICT,
+                "keys_from_secret",
+                "signing uses JWT_SECRET: rotate it by setting a new JWT_SECRET and moving the \
+                 old one to jwt_secret_previous",
+            ),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
 }
 
 impl From<AdminError> for ApiError {
@@ -54,14 +76,14 @@ impl From<AdminError> for ApiError {
 /// The one call site per admin action for the audit log (actor, subject, action, ip, outcome):
 /// records how `result` went, then hands it back for the handler to answer with.
 /// Never pass secrets here.
-async fn audited<T>(
+async fn audited<T, E>(
     state: &AppState,
     admin: &Admin,
     ip: &ClientIp,
     action: &'static str,
     subject: &str,
-    result: Result<T, AdminError>,
-) -> Result<T, AdminError> {
+    result: Result<T, E>,
+) -> Result<T, E> {
     state
         .core
         .audit()
@@ -237,4 +259,45 @@ async fn plans(State(state): State<AppState>, _admin: Admin) -> Json<PlansBody> 
         default: crate::domain::plans::DEFAULT_PLAN,
         enforced: limits.enabled,
     })
+}
+
+#[derive(Serialize)]
+struct KeysBody {
+    keys: Vec<KeyInfo>,
+}
+
+/// Every signing key with its state (what `jwtgate keys list --json` prints).
+async fn list_keys(State(state): State<AppState>, _admin: Admin) -> Json<KeysBody> {
+    Json(KeysBody {
+        keys: state.core.signing().list(),
+    })
+}
+
+#[derive(Serialize)]
+struct KeyBody {
+    key: KeyInfo,
+}
+
+/// Publishes the next key now (it signs after the pre-publication time); the waiting key.
+async fn rotate_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+) -> Result<Json<KeyBody>, ApiError> {
+    let result = state.core.signing().rotate().await;
+    let kid = result.as_ref().map_or("", |k| k.kid.as_str()).to_owned();
+    let key = audited(&state, &admin, &ip, "key_rotated", &kid, result).await?;
+    Ok(Json(KeyBody { key }))
+}
+
+/// Revokes a key: out of the JWKS and every node's key set within a key poll.
+async fn revoke_key(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    ApiPath(kid): ApiPath<String>,
+) -> Result<Json<KeyBody>, ApiError> {
+    let result = state.core.signing().revoke(&kid).await;
+    let key = audited(&state, &admin, &ip, "key_revoked", &kid, result).await?;
+    Ok(Json(KeyBody { key }))
 }

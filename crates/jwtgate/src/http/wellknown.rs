@@ -17,13 +17,20 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.core.keys().jwks()).into_response();
-    // Five minutes: short enough that a newly published key is picked up well before it signs.
+    let mut response = Json(state.core.signing().jwks()).into_response();
+    // A new key is published at least twice this long before it signs (`key_prepublish_secs`
+    // is refused below that), so a verifier that follows it, behind one more cache, has the
+    // key before its first token.
     response.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        max_age(state.settings.jwks_max_age_secs),
     );
     response
+}
+
+fn max_age(secs: i64) -> HeaderValue {
+    HeaderValue::try_from(format!("public, max-age={secs}"))
+        .unwrap_or(HeaderValue::from_static("public, max-age=300"))
 }
 
 #[derive(Serialize)]
@@ -44,14 +51,7 @@ struct Discovery {
 async fn discovery(State(state): State<AppState>) -> Response {
     let issuer = state.core.rules().issuer.clone();
     let base = issuer.trim_end_matches('/').to_owned();
-    let mut algs: Vec<&'static str> = state
-        .core
-        .keys()
-        .iter()
-        .map(|k| k.algorithm().name())
-        .collect();
-    algs.sort_unstable();
-    algs.dedup();
+    let algs = state.core.signing().algorithms();
     let mut response = Json(Discovery {
         issuer,
         jwks_uri: format!("{base}/.well-known/jwks.json"),
@@ -68,7 +68,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
     .into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        max_age(state.settings.jwks_max_age_secs),
     );
     response
 }

@@ -1,20 +1,22 @@
-//! Owns the server's key material (per node today: files in its data directory): the JWT
-//! signing key (generated Ed25519 saved as PKCS#8 PEM, a configured PEM file, or HS256 from
-//! `JWT_SECRET`) and the three 256-bit HMAC keys (refresh successor, CSRF, device tokens).
-//! Must not import axum or sqlx.
+//! Owns key material at rest: the master key (`master_key_file`, generated into the data
+//! directory on the embedded default) and sealing under it (AES-256-GCM, the `kid` or secret
+//! name as associated data), the HMAC server keys, the HS256 keys of `JWT_SECRET` and
+//! `jwt_secret_previous`, and reading the key files earlier versions generated (imported into
+//! the database once, by `domain::signing`). Must not import axum or sqlx.
 //!
 //! Files are created with mode 0600 and `create_new`, so a second process racing the first never
-//! overwrites a key tokens were already signed with.
+//! overwrites a key the first already used.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwtgate_verify::{Algorithm, Key, KeySet};
+use jwtgate_verify::{Algorithm, Key};
 
 use crate::config::{PemAlgorithm, Settings};
-use aws_lc_rs::hmac;
 
 /// A 256-bit server key for an HMAC purpose. `Debug` is redacted.
 #[derive(Clone)]
@@ -45,25 +47,42 @@ impl fmt::Debug for ServerKey {
 /// 256 random bits: a new server key (what `jwtgate secret` prints).
 pub fn random_key_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
-    // aws-lc's system RNG does not fail on supported platforms; a zeroed key would be
-    // catastrophic, so refuse to continue rather than hand it out.
-    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-        std::process::abort();
-    }
+    fill_random(&mut bytes);
     bytes
 }
 
-/// Derives a purpose-specific key from a master secret (`JWT_SECRET`), so the signing secret,
-/// the refresh key and the CSRF key are never the same bytes.
-pub fn derive_key(master: &[u8], label: &str) -> ServerKey {
-    let k = hmac::Key::new(hmac::HMAC_SHA256, master);
-    ServerKey::from_bytes(hmac::sign(&k, label.as_bytes()).as_ref())
+fn fill_random(bytes: &mut [u8]) {
+    // aws-lc's system RNG does not fail on supported platforms; a zeroed key or a repeated
+    // nonce would be catastrophic, so refuse to continue rather than hand one out.
+    if aws_lc_rs::rand::fill(bytes).is_err() {
+        std::process::abort();
+    }
 }
 
-pub const SIGNING_KEY_FILE: &str = "signing-key.pem";
-pub const REFRESH_KEY_FILE: &str = "refresh-hmac.key";
-pub const CSRF_KEY_FILE: &str = "csrf-hmac.key";
-pub const DEVICE_KEY_FILE: &str = "device-hmac.key";
+/// 32 bytes for one purpose derived from a master secret, so one secret never serves two
+/// purposes with the same bytes.
+pub fn derive_bytes(master: &[u8], label: &str) -> [u8; 32] {
+    let k = hmac::Key::new(hmac::HMAC_SHA256, master);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(hmac::sign(&k, label.as_bytes()).as_ref());
+    out
+}
+
+pub const MASTER_KEY_FILE: &str = "master.key";
+/// Key files earlier versions generated into the data directory; read once, to import them.
+pub const LEGACY_SIGNING_KEY_FILE: &str = "signing-key.pem";
+
+/// The three HMAC server keys: their name in the database, their file before keys moved
+/// there, and the label their `JWT_SECRET`-derived value had.
+pub const SERVER_SECRETS: [(&str, &str, &str); 3] = [
+    (
+        "refresh",
+        "refresh-hmac.key",
+        "jwtgate refresh-successor v1",
+    ),
+    ("csrf", "csrf-hmac.key", "jwtgate csrf v1"),
+    ("device", "device-hmac.key", "jwtgate device v1"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
@@ -77,12 +96,6 @@ pub enum KeysError {
     Invalid { path: PathBuf, message: String },
     #[error("signing key")]
     Key(#[from] jwtgate_verify::KeyError),
-}
-
-#[derive(Debug)]
-pub struct ServerKeys {
-    pub keyset: KeySet,
-    pub secrets: Secrets,
 }
 
 /// The server's HMAC keys (each node derives the same values from the same keys).
@@ -103,126 +116,292 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeysError + '_ {
     }
 }
 
-/// Writes `contents` to a new file readable only by the owner.
-fn write_private(path: &Path, contents: &[u8]) -> Result<(), KeysError> {
-    crate::files::write_new_private(path, contents).map_err(io(path))
-}
+/// The key everything sealed in the database is sealed under. `Debug` is redacted.
+pub struct MasterKey(LessSafeKey);
 
-fn load_or_create_hmac_key(dir: &Path, name: &str) -> Result<ServerKey, KeysError> {
-    let path = dir.join(name);
-    if !path.exists() {
-        let encoded = URL_SAFE_NO_PAD.encode(random_key_bytes());
-        match write_private(&path, encoded.as_bytes()) {
-            Ok(()) => {}
-            Err(KeysError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey([redacted])")
     }
-    read_hmac_key(&path)
 }
 
-fn read_hmac_key(path: &Path) -> Result<ServerKey, KeysError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .ok()
-        .filter(|b| b.len() >= 32)
-        .ok_or_else(|| KeysError::Invalid {
+/// Opening failed: the master key is not the one the value was sealed under, or the value
+/// (or its `kid`/name) was altered.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot be opened with this master key")]
+pub struct SealError;
+
+impl MasterKey {
+    /// From the text of a master key file: base64url of at least 32 bytes (`jwtgate secret`).
+    fn from_text(text: &str, path: &Path) -> Result<Self, KeysError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()
+            .filter(|b| b.len() >= 32)
+            .ok_or_else(|| KeysError::Invalid {
+                path: path.to_owned(),
+                message: "a master key is at least 32 bytes in base64url; make one with \
+                          `jwtgate secret`"
+                    .into(),
+            })?;
+        // The AES key is derived, so a longer file is as good as a 32-byte one.
+        let aes = derive_bytes(&bytes, "jwtgate key sealing v1");
+        let key = UnboundKey::new(&AES_256_GCM, &aes).map_err(|_| KeysError::Invalid {
             path: path.to_owned(),
-            message: "expected at least 32 base64url bytes".into(),
+            message: "unusable AES key".into(),
         })?;
-    Ok(ServerKey::from_bytes(&bytes))
+        Ok(Self(LessSafeKey::new(key)))
+    }
+
+    /// `plaintext` sealed with `label` (a `kid`, a secret's name) as associated data: a random
+    /// 96-bit nonce, then the ciphertext and its tag. A sealed value moved to another row does
+    /// not open there.
+    pub fn seal(&self, label: &str, plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        fill_random(&mut nonce);
+        let mut out = plaintext.to_vec();
+        if self
+            .0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(label.as_bytes()),
+                &mut out,
+            )
+            .is_err()
+        {
+            // Only a plaintext beyond AES-GCM's limit (64 GiB) fails; keys are < 4 KiB.
+            std::process::abort();
+        }
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&out);
+        sealed
+    }
+
+    pub fn open(&self, label: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(SealError);
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError)?;
+        let mut body = body.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(label.as_bytes()), &mut body)
+            .map_err(|_| SealError)?;
+        Ok(plain.to_vec())
+    }
 }
 
-fn load_or_create_signing_key(dir: &Path) -> Result<Key, KeysError> {
-    let path = dir.join(SIGNING_KEY_FILE);
-    if !path.exists() {
-        let key = Key::generate(Algorithm::EdDSA)?;
-        let pem = key.to_pkcs8_pem().ok_or_else(|| KeysError::Invalid {
-            path: path.clone(),
-            message: "generated key cannot be exported".into(),
-        })?;
-        match write_private(&path, pem.as_bytes()) {
-            Ok(()) => {
-                tracing::info!(kid = key.kid(), path = %path.display(), "generated a new Ed25519 signing key");
-                return Ok(key);
-            }
-            Err(KeysError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
+/// Where the master key is: the configured file, or `master.key` in the data directory.
+pub fn master_key_path(settings: &Settings) -> PathBuf {
+    settings
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join(MASTER_KEY_FILE))
+}
+
+/// The master key: the configured file (which must exist: nodes sharing a database must share
+/// it, so none may make its own), or the data directory's, made there on first start.
+pub fn load_master_key(settings: &Settings) -> Result<MasterKey, KeysError> {
+    let path = master_key_path(settings);
+    if settings.master_key_file.is_none() && !path.exists() {
+        // Written whole under a name of its own, then linked into place: a process starting
+        // beside this one either finds no master key or a complete one, never half of one.
+        let encoded = URL_SAFE_NO_PAD.encode(random_key_bytes());
+        let draft = path.with_extension(format!(
+            "draft-{}",
+            URL_SAFE_NO_PAD.encode(&random_key_bytes()[..6])
+        ));
+        crate::files::write_new_private(&draft, encoded.as_bytes()).map_err(io(&draft))?;
+        let linked = std::fs::hard_link(&draft, &path);
+        let _ = std::fs::remove_file(&draft);
+        match linked {
+            Ok(()) => tracing::info!(path = %path.display(), "generated a master key"),
+            // Another process made it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(&path)(e)),
         }
     }
-    key_from_file(&path, PemAlgorithm::EdDSA)
+    read_master_key(&path)
 }
 
-/// The configured PEM signing key.
-fn key_from_file(path: &Path, alg: PemAlgorithm) -> Result<Key, KeysError> {
-    let pem = std::fs::read_to_string(path).map_err(io(path))?;
-    let alg = match alg {
+fn read_master_key(path: &Path) -> Result<MasterKey, KeysError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    MasterKey::from_text(&text, path)
+}
+
+/// The HS256 key of a secret, with a `kid` derived from it that does not reveal it.
+pub fn hs256_key(secret: &str) -> Result<Key, KeysError> {
+    let bytes = secret.as_bytes();
+    Ok(Key::hmac(
+        Key::derive_hmac_kid(bytes),
+        Algorithm::HS256,
+        bytes,
+    )?)
+}
+
+/// `JWT_SECRET`'s key and `jwt_secret_previous`'s (verification only).
+pub fn hs256_keys(settings: &Settings) -> Result<(Option<Key>, Vec<Key>), KeysError> {
+    let current = settings
+        .jwt_secret
+        .as_ref()
+        .map(|s| hs256_key(s.expose()))
+        .transpose()?;
+    let previous = settings
+        .jwt_secret_previous
+        .iter()
+        .map(|s| hs256_key(s.expose()))
+        .collect::<Result<_, _>>()?;
+    Ok((current, previous))
+}
+
+/// The algorithm of a signing key given as a PEM file.
+pub fn pem_algorithm(alg: PemAlgorithm) -> Algorithm {
+    match alg {
         PemAlgorithm::EdDSA => Algorithm::EdDSA,
         PemAlgorithm::ES256 => Algorithm::ES256,
         PemAlgorithm::RS256 => Algorithm::RS256,
-    };
+    }
+}
+
+/// A PKCS#8 PEM signing key file.
+pub fn key_from_file(path: &Path, alg: Algorithm) -> Result<Key, KeysError> {
+    let pem = std::fs::read_to_string(path).map_err(io(path))?;
     Key::from_pem(&pem, alg, None).map_err(|e| KeysError::Invalid {
         path: path.to_owned(),
         message: e.to_string(),
     })
 }
 
-/// Checks every key [`load`] would use, without creating any: the configured key file (there,
-/// of the configured type, strong enough), and keys generated earlier into the data dir.
-/// `check-config` runs this, so it fails exactly when `serve` would.
+/// A signing key found in files, to import: the configured `signing_key_file`, or the Ed25519
+/// key an earlier version generated into the data directory.
+#[derive(Debug)]
+pub struct FileKey {
+    pub key: Key,
+    pub path: PathBuf,
+    /// The data directory's generated key (removed once imported), not an operator's file.
+    pub generated: bool,
+}
+
+pub fn file_signing_key(settings: &Settings) -> Result<Option<FileKey>, KeysError> {
+    if let Some(path) = &settings.signing_key_file {
+        let key = key_from_file(path, pem_algorithm(settings.signing_key_alg))?;
+        return Ok(Some(FileKey {
+            key,
+            path: path.clone(),
+            generated: false,
+        }));
+    }
+    let path = settings.data_dir.join(LEGACY_SIGNING_KEY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(FileKey {
+        key: key_from_file(&path, Algorithm::EdDSA)?,
+        path,
+        generated: true,
+    }))
+}
+
+/// Removes a key file an earlier version generated, once its key is sealed in the database: a
+/// plain copy beside it would undo the sealing. A failure is logged, not fatal.
+pub fn remove_imported(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "removed a key file: its key is sealed in the database")
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove an imported key file")
+        }
+    }
+}
+
+/// An HMAC key file an earlier version generated, if there is one.
+pub fn legacy_hmac_key(dir: &Path, file: &str) -> Result<Option<Vec<u8>>, KeysError> {
+    let path = dir.join(file);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()
+        .filter(|b| b.len() >= 32)
+        .map(Some)
+        .ok_or_else(|| KeysError::Invalid {
+            path,
+            message: "expected at least 32 base64url bytes".into(),
+        })
+}
+
+/// Checks every key file `serve` would read, creating none: the master key (the configured
+/// file must exist), the signing key file, the secrets, and files generated earlier that are
+/// still to import. `check-config` runs this, so it fails exactly when `serve` would.
 pub fn check(settings: &Settings) -> Result<(), KeysError> {
-    if let Some(secret) = &settings.jwt_secret {
-        let master = secret.expose().as_bytes();
-        Key::hmac(Key::derive_hmac_kid(master), Algorithm::HS256, master)?;
-        return Ok(());
+    let master = master_key_path(settings);
+    if settings.master_key_file.is_some() || master.exists() {
+        read_master_key(&master)?;
     }
-    let dir = &settings.data_dir;
-    match &settings.signing_key_file {
-        Some(path) => {
-            key_from_file(path, settings.signing_key_alg)?;
-        }
-        None if dir.join(SIGNING_KEY_FILE).exists() => {
-            key_from_file(&dir.join(SIGNING_KEY_FILE), PemAlgorithm::EdDSA)?;
-        }
-        None => {}
-    }
-    for name in [REFRESH_KEY_FILE, CSRF_KEY_FILE, DEVICE_KEY_FILE] {
-        if dir.join(name).exists() {
-            read_hmac_key(&dir.join(name))?;
-        }
+    hs256_keys(settings)?;
+    file_signing_key(settings)?;
+    for (_, file, _) in SERVER_SECRETS {
+        legacy_hmac_key(&settings.data_dir, file)?;
     }
     Ok(())
 }
 
-/// Loads (or creates on first start) every key the server needs, following the settings.
-pub fn load(settings: &Settings) -> Result<ServerKeys, KeysError> {
-    let dir = &settings.data_dir;
-    crate::files::private_dir(dir).map_err(io(dir))?;
-    if let Some(secret) = &settings.jwt_secret {
-        let master = secret.expose().as_bytes();
-        let key = Key::hmac(Key::derive_hmac_kid(master), Algorithm::HS256, master)?;
-        return Ok(ServerKeys {
-            keyset: KeySet::new(key)?,
-            secrets: Secrets {
-                refresh: derive_key(master, "jwtgate refresh-successor v1"),
-                csrf: derive_key(master, "jwtgate csrf v1"),
-                device: derive_key(master, "jwtgate device v1"),
-            },
-        });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master() -> MasterKey {
+        MasterKey::from_text(
+            &URL_SAFE_NO_PAD.encode(random_key_bytes()),
+            Path::new("test"),
+        )
+        .expect("master key")
     }
-    let signing = match &settings.signing_key_file {
-        Some(path) => key_from_file(path, settings.signing_key_alg)?,
-        None => load_or_create_signing_key(dir)?,
-    };
-    Ok(ServerKeys {
-        keyset: KeySet::new(signing)?,
-        secrets: Secrets {
-            refresh: load_or_create_hmac_key(dir, REFRESH_KEY_FILE)?,
-            csrf: load_or_create_hmac_key(dir, CSRF_KEY_FILE)?,
-            device: load_or_create_hmac_key(dir, DEVICE_KEY_FILE)?,
-        },
-    })
+
+    #[test]
+    fn a_sealed_value_opens_under_its_own_label_only() {
+        let m = master();
+        let sealed = m.seal("kid-1", b"private half");
+        assert_eq!(m.open("kid-1", &sealed).expect("opens"), b"private half");
+        assert!(m.open("kid-2", &sealed).is_err(), "moved to another row");
+    }
+
+    #[test]
+    fn a_sealed_value_does_not_open_under_another_master_key() {
+        let sealed = master().seal("kid-1", b"private half");
+        assert!(master().open("kid-1", &sealed).is_err());
+    }
+
+    #[test]
+    fn a_tampered_sealed_value_does_not_open() {
+        let m = master();
+        let mut sealed = m.seal("kid-1", b"private half");
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert!(m.open("kid-1", &sealed).is_err());
+        assert!(
+            m.open("kid-1", &sealed[..5]).is_err(),
+            "shorter than a nonce"
+        );
+    }
+
+    #[test]
+    fn sealing_twice_gives_two_ciphertexts() {
+        let m = master();
+        assert_ne!(
+            m.seal("k", b"same"),
+            m.seal("k", b"same"),
+            "fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn a_short_master_key_is_refused_naming_the_secret_command() {
+        let err = MasterKey::from_text("c2hvcnQ", Path::new("m.key")).expect_err("short");
+        assert!(err.to_string().contains("jwtgate secret"), "{err}");
+    }
 }

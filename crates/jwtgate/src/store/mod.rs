@@ -142,11 +142,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Row, SqlitePool};
 
 mod audit;
+mod keys;
 mod mail;
 mod one_time;
 mod sessions;
 
 pub use audit::{AuditRow, NewAuditRow};
+pub use keys::{KeyChanges, KeyRow, NewKey};
 pub use mail::MailRequest;
 pub use one_time::Consumed;
 pub use sessions::{EndSessions, SessionListRow};
@@ -306,6 +308,8 @@ pub(crate) mod locks {
     pub const MAIL: i32 = 0x6a67_0002;
     /// An account's sign-ins, the per-minute cap and the session cap (scope: the account).
     pub const SIGN_INS: i32 = 0x6a67_0003;
+    /// The signing keys: adding, promoting, revoking (scope: all keys).
+    pub const KEYS: i32 = 0x6a67_0004;
 }
 
 #[derive(Debug, Clone)]

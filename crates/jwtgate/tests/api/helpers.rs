@@ -122,6 +122,18 @@ impl TestApp {
         app
     }
 
+    /// Stops this app gracefully; what a restart with other settings boots on again.
+    pub async fn stop(self) -> (Option<tempfile::TempDir>, Option<TestDatabase>) {
+        self.shutdown.shutdown();
+        self.server.await.expect("join").expect("clean stop");
+        (self._dir, self.database)
+    }
+
+    /// Makes this app own (and drop) a database another app made.
+    pub fn keep_database(&mut self, database: Option<TestDatabase>) {
+        self.database = database;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -16,6 +16,7 @@ mod errors;
 mod files;
 mod health;
 mod helpers;
+mod keys;
 mod lockout;
 mod login;
 mod logout;
