@@ -256,6 +256,7 @@ export const MESSAGES = {
     'Something went wrong on the server. Try again in a moment; if it keeps happening, tell the administrator' +
     (e.requestId ? ` and quote the reference ${e.requestId}.` : '.'),
   not_ready: 'The server is starting up or cannot reach its database. Try again in a moment.',
+  revocation_view_stale: 'This server cannot confirm right now that your sign-in is still valid. Try again in a moment.',
   client_error: 'The server refused this request. Reload the page and try again.',
   // Not from the server: the request never got an answer.
   network_error: 'The server could not be reached. Check your connection and try again.',

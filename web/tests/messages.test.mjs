@@ -2,7 +2,7 @@
 // web/js/messages.js. The codes are read from the server's source, so a code added there without
 // a sentence here fails this test: the `title()` arms and END_REASONS of
 // crates/jwtgate/src/http/error.rs, and jwtgate-verify's `problem_title()` (missing_credentials,
-// invalid_token, invalid_request, insufficient_scope). The server's own refusal texts that carry
+// invalid_token, invalid_request, insufficient_scope, revocation_view_stale). The server's own refusal texts that carry
 // what to fix (addresses, weak passwords, todo titles, plans, roles, throttles) are read there too
 // and must come out framed in a sentence, never shown raw. No browser: Node imports the module.
 
@@ -50,7 +50,7 @@ describe('the codes read from the server', () => {
     for (const code of ['logout', 'password_changed', 'session_limit', 'session_ended']) {
       assert.ok(END_REASONS.includes(code), `${code} among END_REASONS`);
     }
-    assert.deepEqual([...LIBRARY_CODES].sort(), ['insufficient_scope', 'invalid_request', 'invalid_token', 'missing_credentials']);
+    assert.deepEqual([...LIBRARY_CODES].sort(), ['insufficient_scope', 'invalid_request', 'invalid_token', 'missing_credentials', 'revocation_view_stale']);
   });
 });
 

@@ -58,7 +58,9 @@ use std::sync::Arc;
 
 use ::axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use ::axum::response::{IntoResponse, Response};
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -227,6 +229,8 @@ impl Auth {
             RejectionKind::InvalidToken(_) => &self.challenges.invalid_token,
             RejectionKind::InvalidRequest(_) => &self.challenges.invalid_request,
             RejectionKind::InsufficientScope(_) => &self.challenges.insufficient_scope,
+            // Not sent (a 503 carries `Retry-After` instead): nothing about the token is wrong.
+            RejectionKind::RevocationStale => &self.challenges.missing,
         };
         AuthRejection {
             challenge: challenge.clone(),
@@ -337,10 +341,10 @@ impl Authenticated {
         let (token, source) = auth
             .locate(&parts.headers)
             .map_err(|kind| auth.reject(kind))?;
-        let claims = auth
-            .verify(token)
-            .await
-            .map_err(|err| auth.reject(RejectionKind::InvalidToken(err)))?;
+        let claims = auth.verify(token).await.map_err(|err| match err {
+            Error::RevocationStale => auth.reject(RejectionKind::RevocationStale),
+            err => auth.reject(RejectionKind::InvalidToken(err)),
+        })?;
         let authenticated = Authenticated {
             claims,
             source,
@@ -455,6 +459,10 @@ pub enum RejectionKind {
     InvalidRequest(InvalidRequest),
     /// The token lacks this role: 403 `insufficient_scope`.
     InsufficientScope(Cow<'static, str>),
+    /// The revocation view's lease ran out ([`Error::RevocationStale`]): whether the token was
+    /// revoked cannot be known now. 503 `revocation_view_stale` with `Retry-After: 1`: a state
+    /// of this server, not a fault of the client, so not a 401 that would sign it out.
+    RevocationStale,
 }
 
 impl RejectionKind {
@@ -467,6 +475,7 @@ impl RejectionKind {
             }
             RejectionKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             RejectionKind::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            RejectionKind::RevocationStale => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -479,6 +488,7 @@ impl RejectionKind {
             RejectionKind::InvalidToken(_) => "invalid_token",
             RejectionKind::InvalidRequest(_) => "invalid_request",
             RejectionKind::InsufficientScope(_) => "insufficient_scope",
+            RejectionKind::RevocationStale => "revocation_view_stale",
         }
     }
 
@@ -490,6 +500,7 @@ impl RejectionKind {
             RejectionKind::InvalidToken(err) => err.reason(),
             RejectionKind::InvalidRequest(why) => why.reason(),
             RejectionKind::InsufficientScope(_) => "missing_role",
+            RejectionKind::RevocationStale => "revocation_stale",
         }
     }
 
@@ -509,6 +520,9 @@ impl RejectionKind {
             RejectionKind::InsufficientScope(_) => {
                 r#"{"type":"https://jwtgate.dev/problems/insufficient_scope","title":"Insufficient permissions","status":403,"code":"insufficient_scope","detail":"the access token does not grant the role this request needs"}"#
             }
+            RejectionKind::RevocationStale => {
+                r#"{"type":"https://jwtgate.dev/problems/revocation_view_stale","title":"Revocations not current","status":503,"code":"revocation_view_stale","detail":"this server cannot confirm that the token has not been revoked; retry shortly"}"#
+            }
         }
     }
 }
@@ -522,6 +536,7 @@ pub fn problem_title(code: &str) -> Option<&'static str> {
         "invalid_token" => Some("Invalid access token"),
         "invalid_request" => Some("Malformed or ambiguous credentials"),
         "insufficient_scope" => Some("Insufficient permissions"),
+        "revocation_view_stale" => Some("Revocations not current"),
         _ => None,
     }
 }
@@ -582,7 +597,11 @@ impl IntoResponse for AuthRejection {
         );
         // A refusal must not be replayed from a cache to another request or user.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(WWW_AUTHENTICATE, self.challenge);
+        if self.kind == RejectionKind::RevocationStale {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        } else {
+            headers.insert(WWW_AUTHENTICATE, self.challenge);
+        }
         if let RejectionKind::InvalidToken(err) = self.kind {
             response.extensions_mut().insert(err);
         }

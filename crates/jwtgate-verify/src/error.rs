@@ -73,6 +73,10 @@ pub enum Error {
     /// Revoked by `jti`, by session, or by a per-user cut-off.
     #[error("token has been revoked")]
     Revoked,
+    /// The revocation view's lease ran out: whether the token was revoked cannot be known
+    /// (a state of the verifier, not of the token; try again shortly).
+    #[error("the revocation view is not known to be current")]
+    RevocationStale,
 }
 
 impl Error {
@@ -101,6 +105,7 @@ impl Error {
             Error::WrongIssuer => "wrong_issuer",
             Error::WrongAudience => "wrong_audience",
             Error::Revoked => "revoked",
+            Error::RevocationStale => "revocation_stale",
         }
     }
 }

@@ -370,6 +370,36 @@ async fn revoked_token_is_invalid_token() {
 }
 
 #[tokio::test]
+async fn a_stale_leased_view_is_503_revocation_view_stale_not_a_sign_out() {
+    let keys =
+        KeySet::new(Key::hmac("k1", Algorithm::HS256, &[7u8; 32]).expect("key")).expect("set");
+    let view = Arc::new(RevocationView::leased());
+    let verifier = Arc::new(
+        Verifier::new(keys.clone(), Policy::new(ISS, AUD)).with_revocation(Arc::clone(&view)),
+    );
+    let app = app(Auth::new(verifier));
+    let token = keys.sign(ACCESS_TOKEN_TYP, &claims(&[])).expect("signed");
+    let answer = send(
+        app.clone(),
+        "/me",
+        &[(header::AUTHORIZATION, &bearer(&token))],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.problem_code(), "revocation_view_stale");
+    assert_eq!(answer.headers[header::RETRY_AFTER], "1");
+    assert_eq!(
+        answer.www_authenticate(),
+        None,
+        "nothing is wrong with the token"
+    );
+    assert_eq!(answer.kind(), &RejectionKind::RevocationStale);
+    view.renew_until(std::time::Instant::now() + std::time::Duration::from_secs(60));
+    let answer = send(app, "/me", &[(header::AUTHORIZATION, &bearer(&token))]).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn bearer_header_and_cookie_together_are_invalid_request() {
     let f = fixture();
     let token = f.token(&[]);

@@ -21,6 +21,7 @@ use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::password::Password;
 use crate::shared::keys::random_key_bytes;
 use crate::startup::{self, Application};
+use crate::store::Location;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -244,6 +245,7 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let _one_node = sqlite_node_lock(&settings)?;
     let hs256 = settings.jwt_secret.is_some();
     let data_dir = settings.data_dir.clone();
     let app = Application::build(settings).await?;
@@ -270,6 +272,37 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     println!("  curl -s {url}/api/me -H 'authorization: Bearer <access_token>'");
     app.run_until_stopped().await
+}
+
+/// On SQLite, an exclusive lock beside the database file, held while the server runs: a second
+/// `serve` on the same file is refused. The revocation view, the login throttle and the rate
+/// limits of a SQLite node live in its memory, so a second node would not see the first's logouts;
+/// several nodes share PostgreSQL instead. (The CLI's other commands may run beside a server.)
+fn sqlite_node_lock(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
+    let Location::Sqlite(path) = startup::database_location(settings)? else {
+        return Ok(None);
+    };
+    crate::files::private_dir(&settings.data_dir)
+        .with_context(|| format!("cannot create data dir {}", settings.data_dir.display()))?;
+    let lock_path = path.with_extension("db.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `jwtgate serve` is running on {}: a SQLite database serves one node (its \
+             logouts, lockouts and limits live in that node's memory); run several nodes on \
+             PostgreSQL (database_url = \"postgres://…\")",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+        }
+    }
 }
 
 /// `jwtgate keys ...`: each change is audited (actor: the CLI).

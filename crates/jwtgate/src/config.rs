@@ -193,6 +193,9 @@ pub struct Settings {
     pub key_rotation_secs: i64,
     /// The JWKS `Cache-Control: max-age`.
     pub jwks_max_age_secs: i64,
+    /// This node's name among the nodes sharing a PostgreSQL database; unset, the address it
+    /// listens on. Unique per node.
+    pub node_id: Option<String>,
     pub cookie_same_site: SameSite,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -366,6 +369,7 @@ impl Default for Settings {
             key_prepublish_secs: 15 * 60,
             key_rotation_secs: 30 * 24 * 3600,
             jwks_max_age_secs: 300,
+            node_id: None,
             cookie_same_site: SameSite::Strict,
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
@@ -422,6 +426,7 @@ pub const ENV_KEYS: &[&str] = &[
     "key_prepublish_secs",
     "key_rotation_secs",
     "jwks_max_age_secs",
+    "node_id",
     "cookie_same_site",
     "argon2_memory_kib",
     "argon2_iterations",
@@ -554,6 +559,7 @@ impl Settings {
                 "key_prepublish_secs" => self.key_prepublish_secs = num(&value).map_err(bad)?,
                 "key_rotation_secs" => self.key_rotation_secs = num(&value).map_err(bad)?,
                 "jwks_max_age_secs" => self.jwks_max_age_secs = num(&value).map_err(bad)?,
+                "node_id" => self.node_id = Some(value),
                 "cookie_same_site" => self.cookie_same_site = value.parse().map_err(bad)?,
                 "argon2_memory_kib" => self.argon2_memory_kib = num(&value).map_err(bad)?,
                 "argon2_iterations" => self.argon2_iterations = num(&value).map_err(bad)?,
@@ -660,6 +666,13 @@ impl Settings {
             return invalid(
                 "key_rotation_secs must be 0 (never) or longer than key_prepublish_secs",
             );
+        }
+        if self
+            .node_id
+            .as_ref()
+            .is_some_and(|n| n.is_empty() || n.len() > 100 || n.contains(char::is_whitespace))
+        {
+            return invalid("node_id must be 1 to 100 characters without spaces");
         }
         if self.issuer.as_ref().is_some_and(|i| i.trim().is_empty()) {
             return invalid("issuer must not be empty");
@@ -779,6 +792,13 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// This node's name: `node_id`, or the address it listens on.
+    pub fn node_id(&self) -> String {
+        self.node_id
+            .clone()
+            .unwrap_or_else(|| self.listen.to_string())
     }
 
     /// The issuer: as configured, or `http://` + `listen` (the address actually bound, once

@@ -204,7 +204,13 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let secrets = signing::server_secrets(&store, &master, &settings, clock.now())
         .await
         .context("cannot load the server secrets")?;
-    let revocations = Revocations::new(settings.access_token_ttl_secs + settings.leeway_secs);
+    let horizon = settings.access_token_ttl_secs + settings.leeway_secs;
+    // On PostgreSQL other nodes may revoke: the view follows the log, under a lease.
+    let revocations = if store.backend() == "postgres" {
+        Revocations::leased(horizon)
+    } else {
+        Revocations::new(horizon)
+    };
     let leeway = u32::try_from(settings.leeway_secs).unwrap_or(30);
     let max_lifetime = u32::try_from(settings.access_token_ttl_secs).unwrap_or(900);
     let policy = Policy::new(settings.issuer(), settings.audience.clone())
@@ -386,6 +392,11 @@ impl Handle {
         self.state.core.signing()
     }
 
+    /// The last `seq` of the revocation log this node applied, as it changes (PostgreSQL).
+    pub fn revocations_applied(&self) -> watch::Receiver<i64> {
+        self.state.core.revocations().applied()
+    }
+
     /// The store the application runs on.
     pub fn store(&self) -> &Store {
         self.state.core.store()
@@ -529,6 +540,20 @@ impl Application {
             })
         };
 
+        let follower = if state.core.store().backend() == "postgres" {
+            Some(
+                crate::shared::revocation::follow(
+                    state.core.store(),
+                    state.core.revocations().clone(),
+                    state.settings.node_id(),
+                    shutdown.subscribe(),
+                )
+                .context("cannot start the revocation follower")?,
+            )
+        } else {
+            None
+        };
+
         let core = Arc::clone(&state.core);
         let background = state.accounts.background().clone();
         let limits = http::serve::Limits {
@@ -544,6 +569,10 @@ impl Application {
         .await;
         let _ = sweeper.await;
         let _ = key_poll.await;
+        if let Some(follower) = follower {
+            // Told to stop with everything else; it closes its own connection.
+            let _ = tokio::task::spawn_blocking(move || follower.join()).await;
+        }
         // Mail and other work requests left behind, before the pool it writes to is closed.
         if !background.drain(BACKGROUND_DRAIN).await {
             tracing::warn!(

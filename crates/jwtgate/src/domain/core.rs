@@ -103,6 +103,11 @@ impl Core {
     }
 
     /// Puts back every revocation that may still matter (see `Revocations::restore`).
+    /// This node's revocations (the view, and on PostgreSQL how far it follows the log).
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
     pub async fn restore_revocations(&self) -> Result<Restored, AuthError> {
         Ok(self
             .revocations
@@ -127,6 +132,10 @@ impl Core {
             .prune_dead_sessions(now - DEAD_SESSION_RETENTION)
             .await?;
         let mails = self.store.prune_mail_sends(now - 3600).await?;
+        // Log entries no unexpired token can match (a minute of clock skew between nodes).
+        self.store
+            .prune_revocations(now - self.revocations.horizon() - 60)
+            .await?;
         Ok((sessions, one_time, mails))
     }
 

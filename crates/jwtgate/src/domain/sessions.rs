@@ -400,7 +400,7 @@ impl Sessions {
                 // the holder of this token is the only one who can know it, so it gets the same
                 // successor again. Theft shows when the successor has been used: below.
                 Some(spent_at)
-                    if now - spent_at <= self.rules.grace
+                    if now - spent_at < self.rules.grace
                         || self.successor_unused(&successor).await? =>
                 {
                     return self

@@ -1,4 +1,5 @@
-//! Owns `/healthz` (process alive) and `/readyz` (database reachable). Must not import sqlx.
+//! Owns `/healthz` (process alive) and `/readyz` (database reachable, and on PostgreSQL the
+//! revocation log followed within its lease). Must not import sqlx.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -28,6 +29,15 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if !state.core.revocations().is_fresh() {
+        // Tokens are refused here (503 `revocation_view_stale`): a load balancer should send
+        // requests elsewhere until this node follows the revocation log again.
+        return Err(ApiError::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "this node cannot read the revocation log",
+        ));
+    }
     match state.core.ready().await {
         Ok(()) => Ok(Json(json!({"status": "ready"}))),
         Err(e) => {

@@ -21,7 +21,7 @@ pub mod wellknown;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use jwtgate_verify::axum::Auth as AccessAuth;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -101,8 +101,18 @@ pub fn router(state: AppState) -> Router {
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(edge::EdgeLayer::new(state.clone()));
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    // Several nodes share the database: a request that revoked answers once every live node has
+    // applied the revocation (the reads of a GET never wait).
+    let router = if state.core.store().backend() == "postgres" {
+        router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            propagate,
+        ))
+    } else {
+        router
+    };
+    let router = router.layer(edge::EdgeLayer::new(state.clone()));
     // TraceLayer's spans and events are DEBUG: below that it only reads the clock twice and wraps
     // every body (~2% of a /healthz request's CPU in perf), so it is added only when it would log.
     // 5xx answers are logged by `ApiError::internal` with their request id either way.
@@ -118,6 +128,35 @@ pub fn router(state: AppState) -> Router {
         None => router,
     };
     router.with_state(state)
+}
+
+/// Runs a request that may change something and, if it revoked anything, waits until the other
+/// live nodes have applied it (`Revocations::propagated`, bounded by the lease) before answering.
+async fn propagate(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.method().is_safe() {
+        return next.run(request).await;
+    }
+    let (response, revoked) = crate::shared::revocation::REVOKED
+        .scope(std::cell::Cell::new(false), async {
+            let response = next.run(request).await;
+            (
+                response,
+                crate::shared::revocation::REVOKED.with(std::cell::Cell::get),
+            )
+        })
+        .await;
+    if revoked {
+        state
+            .core
+            .revocations()
+            .propagated(state.core.store(), &state.settings.node_id())
+            .await;
+    }
+    response
 }
 
 /// Cross-origin access for the listed origins alone: exact matches, credentials allowed (the

@@ -4,18 +4,51 @@
 //!
 //! Every entry carries the time after which no unexpired token can match it (its `until`: the
 //! access-token lifetime plus leeway after it was made) and is pruned then.
+//!
+//! On PostgreSQL, where several nodes may share the database, the view also follows the
+//! revocation log (`follow`): every revocation committed by any node reaches this one within
+//! [`FOLLOW_EVERY`], and the view is leased: it answers only while a read of the log that
+//! *started* less than [`LEASE`] ago succeeded and found nothing left to read. A node cut off
+//! from the database therefore refuses tokens (503 `revocation_view_stale`) at most `LEASE`
+//! after the last moment it could have known of a revocation, instead of accepting them.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use jwtgate_verify::RevocationView;
+use tokio::sync::watch;
 
-use crate::store::{Store, StoreError};
+use crate::store::{LogListener, LogPage, LogSignal, Revoked, Store, StoreError};
+
+tokio::task_local! {
+    /// Set while a request that may change something runs: whether it revoked anything here
+    /// (the HTTP layer then waits for the other nodes to apply it).
+    pub static REVOKED: std::cell::Cell<bool>;
+}
+
+/// Notes, for the request running (if any), that it revoked something.
+fn note_revoked() {
+    let _ = REVOKED.try_with(|revoked| revoked.set(true));
+}
+
+/// How often a node reads the revocation log.
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+/// How long one successful read keeps the view trusted, from the instant the read started. Far
+/// above `FOLLOW_EVERY` plus a normal read, so a healthy node is never stale.
+pub const LEASE: Duration = Duration::from_secs(2);
+/// Entries read at most at once; a node further behind reads again at once and is not fresh
+/// until it has caught up.
+const PAGE: i64 = 1000;
 
 #[derive(Debug, Clone)]
 pub struct Revocations {
     view: Arc<RevocationView>,
     /// How long a revoked token may still be presented: access-token lifetime plus leeway.
     horizon: i64,
+    /// The last `seq` of the revocation log applied here (0 without a log).
+    applied: Arc<watch::Sender<i64>>,
+    /// How far the other nodes have applied it.
+    acks: Arc<Acks>,
 }
 
 /// What [`Revocations::restore`] put back.
@@ -30,7 +63,43 @@ impl Revocations {
         Self {
             view: Arc::new(RevocationView::new()),
             horizon,
+            applied: Arc::new(watch::channel(0).0),
+            acks: Arc::new(Acks::default()),
         }
+    }
+
+    /// A view that follows the revocation log under a lease (see the module documentation):
+    /// stale until [`Revocations::restore`] has run.
+    pub fn leased(horizon: i64) -> Self {
+        Self {
+            view: Arc::new(RevocationView::leased()),
+            ..Self::new(horizon)
+        }
+    }
+
+    /// Whether the view may answer now (always, unless it is leased and the lease ran out).
+    pub fn is_fresh(&self) -> bool {
+        self.view.is_fresh()
+    }
+
+    /// The last `seq` of the revocation log applied here, as it changes.
+    pub fn applied(&self) -> watch::Receiver<i64> {
+        self.applied.subscribe()
+    }
+
+    /// Applies entries of the log (each is idempotent: a revocation this node made itself is
+    /// already in the view).
+    fn apply(&self, page: &LogPage) {
+        for entry in &page.entries {
+            match entry {
+                Revoked::Session { id, at } => self.view.revoke_session(id, at + self.horizon),
+                Revoked::User { id, cutoff } => {
+                    self.view
+                        .revoke_user_tokens_issued_before(id, *cutoff, cutoff + self.horizon);
+                }
+            }
+        }
+        self.applied.send_replace(page.last);
     }
 
     /// The view the verifiers consult.
@@ -44,11 +113,13 @@ impl Revocations {
 
     /// Refuses every token of `session_id`, from `now` on.
     pub fn session(&self, session_id: &str, now: i64) {
+        note_revoked();
         self.view.revoke_session(session_id, now + self.horizon);
     }
 
     /// Refuses every token of `user_id` issued before `cutoff`, from `now` on.
     pub fn user(&self, user_id: &str, cutoff: i64, now: i64) {
+        note_revoked();
         self.view
             .revoke_user_tokens_issued_before(user_id, cutoff, now + self.horizon);
     }
@@ -65,7 +136,13 @@ impl Revocations {
     /// INVARIANT: a restart never revives a revoked token. Every session ended, and every
     /// user cut-off set, within the last access-token lifetime goes back into the view before
     /// the server listens.
+    ///
+    /// The log's head is read first: every entry after it is committed after the state below
+    /// was read or is in it, so following from the head misses nothing. The lease starts from
+    /// the instant before that read.
     pub async fn restore(&self, store: &Store, now: i64) -> Result<Restored, StoreError> {
+        let asked = Instant::now();
+        self.applied.send_replace(store.revocation_head().await?);
         let ended = store.sessions_ended_since(now - self.horizon).await?;
         for (sid, ended_at) in &ended {
             self.view.revoke_session(sid, ended_at + self.horizon);
@@ -75,9 +152,221 @@ impl Revocations {
             self.view
                 .revoke_user_tokens_issued_before(user_id, *cutoff, cutoff + self.horizon);
         }
+        self.view.renew_until(asked + LEASE);
         Ok(Restored {
             sessions: ended.len(),
             cutoffs: cutoffs.len(),
         })
+    }
+}
+
+/// Follows the revocation log from the last applied entry until `stop`, on a thread and a
+/// runtime of its own with database connections of its own (one to read, one to listen): a
+/// node busy serving requests, or whose pool is exhausted, still renews its lease on time (or
+/// stops answering when it cannot). It reads the log when an entry is pushed and every
+/// [`FOLLOW_EVERY`] (a push sent while the listening connection was down is lost), records how
+/// far it has applied the log (announcing each advance, which a revoking node waits for), and
+/// leaves the live set when it stops.
+pub fn follow(
+    store: &Store,
+    revocations: Revocations,
+    node: String,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let store = store.clone();
+    std::thread::Builder::new()
+        .name("revocation-log".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the revocation follower");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let (reader, listening) = match (store.detached().await, store.detached().await) {
+                    (Ok(reader), Ok(listening)) => (reader, listening),
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::error!(error = %e, "cannot open the revocation follower's connections");
+                        return;
+                    }
+                };
+                let mut follower = Follower {
+                    reader,
+                    listening,
+                    listener: None,
+                    revocations,
+                    node,
+                    failing: false,
+                    announced: -1,
+                };
+                let mut tick = tokio::time::interval(FOLLOW_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => follower.listen().await,
+                        pushed = follower.signal() => match pushed {
+                            Some(LogSignal::Entry) => {}
+                            Some(LogSignal::Ack { node, applied }) => {
+                                follower.revocations.acks.record(node, applied);
+                                continue;
+                            }
+                            None => continue,
+                        },
+                        _ = stop.wait_for(|s| *s) => break,
+                    }
+                    follower.read().await;
+                }
+                let _ = follower.reader.forget_node(&follower.node).await;
+                follower.reader.close().await;
+                drop(follower.listener.take());
+                follower.listening.close().await;
+            });
+        })
+}
+
+/// The follower's state on its thread.
+struct Follower {
+    reader: Store,
+    listening: Store,
+    listener: Option<LogListener>,
+    revocations: Revocations,
+    node: String,
+    failing: bool,
+    /// The last `applied` announced to the other nodes.
+    announced: i64,
+}
+
+impl Follower {
+    /// (Re)opens the listening connection if it is not open.
+    async fn listen(&mut self) {
+        if self.listener.is_none() {
+            self.listener = self.listening.listen_revocations().await.ok().flatten();
+        }
+    }
+
+    /// The next push, or never while there is no listener. A failed listener is dropped (and
+    /// opened again at the next tick).
+    async fn signal(&mut self) -> Option<LogSignal> {
+        let Some(listener) = self.listener.as_mut() else {
+            return std::future::pending().await;
+        };
+        match listener.next().await {
+            Ok(signal) => Some(signal),
+            Err(_) => {
+                self.listener = None;
+                None
+            }
+        }
+    }
+
+    /// Reads and applies everything after the last applied entry, renews the lease once caught
+    /// up (from the instant the last read started), and records how far this node is.
+    async fn read(&mut self) {
+        loop {
+            let asked = Instant::now();
+            let after = *self.revocations.applied.borrow();
+            match self.reader.revocations_after(after, PAGE).await {
+                Ok(page) => {
+                    let full = page.entries.len() == usize::try_from(PAGE).unwrap_or(0);
+                    self.revocations.apply(&page);
+                    if self.failing {
+                        tracing::info!(applied = page.last, "the revocation log is readable again");
+                        self.failing = false;
+                    }
+                    if !full {
+                        self.revocations.view.renew_until(asked + LEASE);
+                        let announce = page.last > self.announced;
+                        if self
+                            .reader
+                            .record_applied(&self.node, page.last, announce)
+                            .await
+                            .is_ok()
+                            && announce
+                        {
+                            self.announced = page.last;
+                        }
+                        return;
+                    }
+                }
+                Err(e) => {
+                    if !self.failing {
+                        tracing::warn!(error = %e, "cannot read the revocation log: tokens are refused once the lease runs out");
+                        self.failing = true;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// How far the other nodes have applied the log, as their announcements arrive.
+#[derive(Debug, Default)]
+struct Acks {
+    applied: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    changed: tokio::sync::Notify,
+}
+
+impl Acks {
+    fn record(&self, node: String, applied: i64) {
+        let mut map = self
+            .applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = map.entry(node).or_insert(applied);
+        *entry = (*entry).max(applied);
+        drop(map);
+        self.changed.notify_waiters();
+    }
+
+    fn reached(&self, node: &str, target: i64) -> bool {
+        let map = self
+            .applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(node).is_some_and(|applied| *applied >= target)
+    }
+}
+
+/// A node is live while it has recorded its progress within this (its follower records every
+/// `FOLLOW_EVERY`).
+const LIVE_MS: i64 = 1500;
+
+impl Revocations {
+    /// After this node committed a revocation (and applied it itself): waits until every other
+    /// live node has applied the log that far, at most [`LEASE`] (by then a node that has not
+    /// is stale and refuses every token anyway). What makes a logout's answer mean "refused
+    /// everywhere". Returns whether every live node acknowledged in time.
+    pub async fn propagated(&self, store: &Store, node: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + LEASE;
+        let (Ok(target), Ok(live)) = (
+            store.revocation_head().await,
+            store.live_nodes(LIVE_MS).await,
+        ) else {
+            return false;
+        };
+        let waiting: Vec<String> = live
+            .into_iter()
+            .filter(|(other, applied)| other != node && *applied < target)
+            .map(|(other, _)| other)
+            .collect();
+        loop {
+            let changed = self.acks.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            // Registered before looking, so an acknowledgement arriving in between is not missed.
+            changed.as_mut().enable();
+            if waiting.iter().all(|other| self.acks.reached(other, target)) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                tracing::warn!(target, waiting = ?waiting, "live nodes did not acknowledge a revocation in time");
+                return false;
+            }
+        }
     }
 }

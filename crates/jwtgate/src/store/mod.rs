@@ -145,12 +145,14 @@ mod audit;
 mod keys;
 mod mail;
 mod one_time;
+mod revocations;
 mod sessions;
 
 pub use audit::{AuditRow, NewAuditRow};
 pub use keys::{KeyChanges, KeyRow, NewKey};
 pub use mail::MailRequest;
 pub use one_time::Consumed;
+pub use revocations::{LogListener, LogPage, LogSignal, Revoked};
 pub use sessions::{EndSessions, SessionListRow};
 
 /// Which uniqueness a write ran into.

@@ -445,3 +445,42 @@ async fn migrate_names_the_backend_and_the_database_but_never_its_password() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_second_serve_on_one_sqlite_file_is_refused_naming_postgresql() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let env = [
+        ("JWTGATE_ALLOW_WEAK_PASSWORD_HASHING", "true"),
+        ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
+        ("JWTGATE_ARGON2_ITERATIONS", "1"),
+    ];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_jwtgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data])
+        .env_remove("JWT_SECRET")
+        .envs(env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The banner's first line is printed once the server is up (the event waited for).
+    let mut banner = String::new();
+    BufReader::new(first.stdout.take().expect("stdout"))
+        .read_line(&mut banner)
+        .expect("banner");
+    assert!(banner.starts_with("jwtgate listening on"), "{banner}");
+
+    let second = serve_refusing(&env, data);
+    // The CLI's other commands still run beside a server.
+    let beside = jwtgate(&["keys", "list", "--data-dir", data], &env, "");
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(beside.status.success(), "{}", text(&beside.stderr));
+    assert!(!second.status.success());
+    let stderr = text(&second.stderr);
+    assert!(
+        stderr.contains("another `jwtgate serve` is running") && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+}

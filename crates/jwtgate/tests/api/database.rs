@@ -59,6 +59,28 @@ impl TestDatabase {
     pub fn url(&self) -> String {
         with_database(&self.admin_url, &self.name)
     }
+
+    /// Cuts every app off this database (`cut`: new connections refused, open ones ended), or
+    /// lets them back in: what losing the database's network link looks like to a node.
+    pub async fn cut_off(&self, cut: bool) {
+        let admin = open(&self.admin_url).await;
+        let name = &self.name;
+        sql(
+            &admin,
+            &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {}", !cut),
+        )
+        .await;
+        if cut {
+            sql(
+                &admin,
+                &format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                ),
+            )
+            .await;
+        }
+        admin.close().await;
+    }
 }
 
 impl Drop for TestDatabase {

@@ -129,6 +129,11 @@ impl TestApp {
         (self._dir, self.database)
     }
 
+    /// The app's own PostgreSQL database, when the run uses PostgreSQL.
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self.database.as_ref()
+    }
+
     /// Makes this app own (and drop) a database another app made.
     pub fn keep_database(&mut self, database: Option<TestDatabase>) {
         self.database = database;

@@ -41,7 +41,7 @@ async fn jwks_kids(app: &TestApp) -> BTreeSet<String> {
         .collect()
 }
 
-async fn access_token(app: &TestApp, email: &str) -> String {
+pub async fn access_token(app: &TestApp, email: &str) -> String {
     let response = app.login(email, crate::helpers::PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
@@ -50,7 +50,7 @@ async fn access_token(app: &TestApp, email: &str) -> String {
 
 /// A second node on the first one's database, master key and clock (what a second process on
 /// another machine with the same settings is).
-async fn second_node(app: &TestApp) -> TestApp {
+pub async fn second_node(app: &TestApp) -> TestApp {
     let mut settings = app.settings.clone();
     settings.listen = "127.0.0.1:0".parse().expect("addr");
     settings.issuer = Some(app.settings.issuer());

@@ -27,6 +27,7 @@ mod proxy;
 mod ratelimit;
 mod refresh;
 mod register;
+mod revocation_log;
 mod sessions;
 mod todos;
 mod tokens;
