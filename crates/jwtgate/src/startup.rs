@@ -259,7 +259,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let hasher = PasswordHasher::new(hash_params(&settings), workers, settings.hash_queue)
         .await
         .context("cannot set up password hashing")?;
-    let throttle = Arc::new(LoginThrottle::new(ThrottleConfig {
+    let throttle = LoginThrottle::new(ThrottleConfig {
         free_account: settings.login_free_attempts_account,
         free_ip: settings.login_free_attempts_ip,
         window_secs: settings.login_window_secs,
@@ -267,7 +267,13 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         // A quarter of the hashing places, and never fewer than the threads: one address can
         // still keep every hashing thread busy when no one else is logging in.
         in_flight_per_ip: workers.max((workers + settings.hash_queue) / 4),
-    }));
+    });
+    // Nodes sharing PostgreSQL count failures together.
+    let throttle = Arc::new(if store.backend() == "postgres" {
+        throttle.shared_through(store.clone())
+    } else {
+        throttle
+    });
     let core = Arc::new(Core::new(
         store.clone(),
         clock.clone(),
@@ -304,7 +310,13 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
             sign_ins_per_minute: settings.login_successes_per_minute,
         },
     );
-    let limits = PlanLimiter::new(&settings.rate_limits, clock.clone()).map(Arc::new);
+    // Each node allows its share of a quota, by the live nodes the revocation follower sees.
+    let limits = PlanLimiter::shared(
+        &settings.rate_limits,
+        clock.clone(),
+        core.revocations().live_nodes(),
+    )
+    .map(Arc::new);
     let background = Background::new();
     let mailer = Mailer::new(
         settings.smtp_url.as_ref().map(|u| u.expose()),
@@ -507,6 +519,7 @@ impl Application {
                     }
                     // The database once an hour (and at startup).
                     if minute % 60 == 0 {
+                        throttle.prune_shared(core.clock().now()).await;
                         match core.prune_store().await {
                             Ok((sessions, one_time, mails)) => {
                                 tracing::debug!(sessions, one_time, mails, "pruned the store");

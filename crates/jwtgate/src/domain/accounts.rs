@@ -428,6 +428,7 @@ impl Accounts {
         let attempt = Attempt::Session(session);
         self.throttle
             .check(&attempt, now)
+            .await
             .map_err(AuthError::Throttled)?;
         if self
             .hasher
@@ -435,13 +436,13 @@ impl Accounts {
             .await?
             == Verified::No
         {
-            self.throttle.record_failure(&attempt, now);
+            self.throttle.record_failure(&attempt, now).await;
             let detail = Some("wrong current password".into());
             self.audit_own(&user.id, ip, event, Outcome::Failure, detail)
                 .await;
             return Err(AuthError::WrongPassword);
         }
-        self.throttle.record_success(&attempt);
+        self.throttle.record_success(&attempt).await;
         Ok(())
     }
 

@@ -165,6 +165,7 @@ impl Sessions {
         };
         self.throttle
             .check(&attempt, now)
+            .await
             .map_err(AuthError::Throttled)?;
         // Held until the answer: one address flooding logins fills only its share of the queue.
         let _in_flight = self.throttle.enter(req.ip).ok_or(AuthError::Busy)?;
@@ -189,7 +190,7 @@ impl Sessions {
                 user
             }
             (user, _) => {
-                self.throttle.record_failure(&attempt, now);
+                self.throttle.record_failure(&attempt, now).await;
                 // The subject is the account when it exists; an unknown address creates no id
                 // (the detail names it only when it is a well-formed address, never raw input).
                 let detail = match &user {
@@ -212,7 +213,7 @@ impl Sessions {
                 return Err(AuthError::InvalidCredentials);
             }
         };
-        self.throttle.record_success(&attempt);
+        self.throttle.record_success(&attempt).await;
         // Checked only after a correct password, so the answer reveals nothing to a guesser.
         if store.is_disabled(&user.id).await? {
             return Err(AuthError::AccountDisabled);

@@ -63,7 +63,7 @@ pub async fn check(state: &AppState, request: Request) -> (Request, Verdict) {
     (request, Verdict::Refused(refusal))
 }
 
-fn headers(d: &Decision<'_>) -> HeaderMap {
+fn headers(d: &Decision) -> HeaderMap {
     let mut map = HeaderMap::new();
     // Plan names are ^[a-z][a-z0-9_-]*$ (validated in config), safe inside an sf-string.
     let policy = format!("\"{}\";q={};w=60", d.plan, d.per_minute);

@@ -49,6 +49,8 @@ pub struct Revocations {
     applied: Arc<watch::Sender<i64>>,
     /// How far the other nodes have applied it.
     acks: Arc<Acks>,
+    /// How many nodes are live, this one included (1 alone), as the follower last saw.
+    live: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What [`Revocations::restore`] put back.
@@ -65,7 +67,14 @@ impl Revocations {
             horizon,
             applied: Arc::new(watch::channel(0).0),
             acks: Arc::new(Acks::default()),
+            live: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
         }
+    }
+
+    /// How many nodes are live, this one included, kept current by the follower (the plan
+    /// limiter divides its quotas by it).
+    pub fn live_nodes(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        Arc::clone(&self.live)
     }
 
     /// A view that follows the revocation log under a lease (see the module documentation):
@@ -281,14 +290,18 @@ impl Follower {
                     if !full {
                         self.revocations.view.renew_until(asked + LEASE);
                         let announce = page.last > self.announced;
-                        if self
+                        if let Ok(live) = self
                             .reader
-                            .record_applied(&self.node, page.last, announce)
+                            .record_applied(&self.node, page.last, announce, LIVE_MS)
                             .await
-                            .is_ok()
-                            && announce
                         {
-                            self.announced = page.last;
+                            if announce {
+                                self.announced = page.last;
+                            }
+                            self.revocations.live.store(
+                                usize::try_from(live).unwrap_or(1).max(1),
+                                std::sync::atomic::Ordering::Release,
+                            );
                         }
                         return;
                     }

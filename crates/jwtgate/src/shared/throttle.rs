@@ -1,6 +1,10 @@
-//! Owns login throttling (per node: this process's memory): failure counters, with
-//! exponentially growing lockouts capped at a maximum, and a cap on one IP's logins in flight
-//! at once. Must not import axum or sqlx.
+//! Owns login throttling: failure counters, with exponentially growing lockouts capped at a
+//! maximum, and a cap on one IP's logins in flight at once. On SQLite (one node) the counters
+//! live in this process's memory; on PostgreSQL (nodes sharing a database) in the database
+//! (`store::throttle`), so failures on every node count together and every node gives the same
+//! `Retry-After`; should the database not answer, this node's memory counts meanwhile, never
+//! nothing. The in-flight cap is per node by nature (it guards this node's hashing queue).
+//! Must not import axum or sqlx.
 //!
 //! Who is counted (an [`Attempt`]):
 //! - an anonymous attempt, per normalised email and per client IP;
@@ -18,6 +22,8 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use crate::store::{Store, ThrottleRow};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleConfig {
@@ -69,6 +75,8 @@ const MAX_ENTRIES: usize = 100_000;
 #[derive(Debug)]
 pub struct LoginThrottle {
     config: ThrottleConfig,
+    /// The database the counters are shared through (PostgreSQL), if any.
+    shared: Option<Store>,
     accounts: Mutex<HashMap<String, Entry>>,
     ips: Mutex<HashMap<String, Entry>>,
     /// Devices and sessions (keys `device:` and `session:`): one free-attempt budget each.
@@ -103,11 +111,18 @@ impl LoginThrottle {
     pub fn new(config: ThrottleConfig) -> Self {
         Self {
             config,
+            shared: None,
             accounts: Mutex::new(HashMap::new()),
             ips: Mutex::new(HashMap::new()),
             holders: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Counts failures in `store` (PostgreSQL), shared with every node on it.
+    pub fn shared_through(mut self, store: Store) -> Self {
+        self.shared = Some(store);
+        self
     }
 
     /// A place for one more login from `ip`, or `None` when it already has its share in flight.
@@ -142,7 +157,26 @@ impl LoginThrottle {
 
     /// Refuses the attempt while a lockout it is counted under runs (for an anonymous one the
     /// account limit is reported first).
-    pub fn check(&self, attempt: &Attempt<'_>, now: i64) -> Result<(), Throttled> {
+    pub async fn check(&self, attempt: &Attempt<'_>, now: i64) -> Result<(), Throttled> {
+        if let Some(store) = &self.shared {
+            let keys = keys(attempt);
+            let keys: Vec<&str> = keys.iter().map(|(_, k)| k.as_str()).collect();
+            match store.throttle_locked_until(&keys).await {
+                Ok(until) => {
+                    let limits = self::keys(attempt).into_iter().map(|(limit, _)| limit);
+                    return match limits.zip(until).find(|(_, until)| *until > now) {
+                        Some((limit, until)) => Err(Throttled {
+                            limit,
+                            retry_after_secs: until - now,
+                        }),
+                        None => Ok(()),
+                    };
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared login throttle unreachable: counting on this node");
+                }
+            }
+        }
         let refused = |limit, wait: i64| {
             (wait > 0).then_some(Throttled {
                 limit,
@@ -167,12 +201,11 @@ impl LoginThrottle {
     }
 
     fn fail(&self, map: &Mutex<HashMap<String, Entry>>, key: &str, free: u32, now: i64) {
-        let cfg = self.config;
         let mut map = map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_ENTRIES {
-            map.retain(|_, e| now - e.last_failure.max(e.locked_until) < cfg.window_secs);
+            map.retain(|_, e| now - e.last_failure.max(e.locked_until) < self.config.window_secs);
             if map.len() >= MAX_ENTRIES {
                 // Still full of live entries (a flood of distinct keys): forget the oldest half
                 // rather than grow without bound.
@@ -183,22 +216,46 @@ impl LoginThrottle {
             }
         }
         let entry = map.entry(key.to_owned()).or_default();
-        // The quiet window counts from the end of the last lockout, so waiting out a lockout
-        // does not hand back the free attempts.
-        if now - entry.last_failure.max(entry.locked_until) >= cfg.window_secs {
-            *entry = Entry::default();
-        }
-        entry.failures = entry.failures.saturating_add(1);
-        entry.last_failure = now;
-        if entry.failures >= free {
-            // 15 s, 30 s, 60 s ... capped: growing delays, never a permanent lock.
-            let exponent = (entry.failures - free).min(20);
-            let lockout = (15_i64 << exponent).min(cfg.max_lockout_secs);
-            entry.locked_until = now + lockout;
-        }
+        *entry = step(*entry, free, now, &self.config);
     }
 
-    pub fn record_failure(&self, attempt: &Attempt<'_>, now: i64) {
+    pub async fn record_failure(&self, attempt: &Attempt<'_>, now: i64) {
+        if let Some(store) = &self.shared {
+            let mut shared = true;
+            for (limit, key) in keys(attempt) {
+                let free = match limit {
+                    Limit::Ip => self.config.free_ip,
+                    _ => self.config.free_account,
+                };
+                let cfg = self.config;
+                let counted = store
+                    .throttle_update(&key, |row| {
+                        let entry = step(
+                            Entry {
+                                failures: u32::try_from(row.failures).unwrap_or(0),
+                                last_failure: row.last_failure,
+                                locked_until: row.locked_until,
+                            },
+                            free,
+                            now,
+                            &cfg,
+                        );
+                        ThrottleRow {
+                            failures: i32::try_from(entry.failures).unwrap_or(i32::MAX),
+                            last_failure: entry.last_failure,
+                            locked_until: entry.locked_until,
+                        }
+                    })
+                    .await;
+                if let Err(e) = counted {
+                    tracing::warn!(error = %e, "shared login throttle unreachable: counting on this node");
+                    shared = false;
+                }
+            }
+            if shared {
+                return;
+            }
+        }
         let free = self.config.free_account;
         match *attempt {
             Attempt::Anonymous { account, ip } => {
@@ -210,7 +267,13 @@ impl LoginThrottle {
         }
     }
 
-    pub fn record_success(&self, attempt: &Attempt<'_>) {
+    pub async fn record_success(&self, attempt: &Attempt<'_>) {
+        if let Some(store) = &self.shared
+            && let Some((_, key)) = keys(attempt).into_iter().next()
+            && let Err(e) = store.throttle_clear(&key).await
+        {
+            tracing::warn!(error = %e, "shared login throttle unreachable");
+        }
         let (map, key) = match *attempt {
             Attempt::Anonymous { account, .. } => (&self.accounts, account.to_owned()),
             Attempt::Device(nonce) => (&self.holders, device_key(nonce)),
@@ -221,6 +284,15 @@ impl LoginThrottle {
             .remove(&key);
     }
 
+    /// Drops the shared counters that no longer matter (the hourly sweep; any node may).
+    pub async fn prune_shared(&self, now: i64) {
+        if let Some(store) = &self.shared
+            && let Err(e) = store.throttle_prune(now - self.config.window_secs).await
+        {
+            tracing::warn!(error = %e, "pruning the shared login throttle failed");
+        }
+    }
+
     /// Drops entries that no longer matter (called by the background sweeper).
     pub fn prune(&self, now: i64) {
         let window = self.config.window_secs;
@@ -229,6 +301,37 @@ impl LoginThrottle {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .retain(|_, e| now - e.last_failure.max(e.locked_until) < window);
         }
+    }
+}
+
+/// One failure counted into `entry` at `now` with `free` attempts before lockouts.
+fn step(mut entry: Entry, free: u32, now: i64, cfg: &ThrottleConfig) -> Entry {
+    // The quiet window counts from the end of the last lockout, so waiting out a lockout
+    // does not hand back the free attempts.
+    if now - entry.last_failure.max(entry.locked_until) >= cfg.window_secs {
+        entry = Entry::default();
+    }
+    entry.failures = entry.failures.saturating_add(1);
+    entry.last_failure = now;
+    if entry.failures >= free {
+        // 15 s, 30 s, 60 s ... capped: growing delays, never a permanent lock.
+        let exponent = (entry.failures - free).min(20);
+        let lockout = (15_i64 << exponent).min(cfg.max_lockout_secs);
+        entry.locked_until = now + lockout;
+    }
+    entry
+}
+
+/// The shared counters an attempt is checked and counted under, in the order `check` reports
+/// them (the first is the one a success clears).
+fn keys(attempt: &Attempt<'_>) -> Vec<(Limit, String)> {
+    match *attempt {
+        Attempt::Anonymous { account, ip } => vec![
+            (Limit::Account, format!("account:{account}")),
+            (Limit::Ip, format!("ip:{ip}")),
+        ],
+        Attempt::Device(nonce) => vec![(Limit::Device, device_key(nonce))],
+        Attempt::Session(sid) => vec![(Limit::Session, session_key(sid))],
     }
 }
 
@@ -279,35 +382,42 @@ mod tests {
         ip: "ip",
     };
 
-    #[test]
-    fn lockouts_grow_and_are_capped() {
+    #[tokio::test]
+    async fn lockouts_grow_and_are_capped() {
         let t = throttle();
         let mut now = 0;
         for _ in 0..2 {
-            t.record_failure(&A, now);
+            t.record_failure(&A, now).await;
         }
-        assert!(t.check(&A, now).is_ok());
-        t.record_failure(&A, now);
+        assert!(t.check(&A, now).await.is_ok());
+        t.record_failure(&A, now).await;
         assert_eq!(
-            t.check(&A, now),
+            t.check(&A, now).await,
             Err(Throttled {
                 limit: Limit::Account,
                 retry_after_secs: 15
             })
         );
         now += 15;
-        t.record_failure(&A, now);
-        assert_eq!(t.check(&A, now).map_err(|e| e.retry_after_secs), Err(30));
+        t.record_failure(&A, now).await;
+        assert_eq!(
+            t.check(&A, now).await.map_err(|e| e.retry_after_secs),
+            Err(30)
+        );
         for _ in 0..20 {
-            now += t.check(&A, now).err().map_or(0, |e| e.retry_after_secs);
-            t.record_failure(&A, now);
+            now += t
+                .check(&A, now)
+                .await
+                .err()
+                .map_or(0, |e| e.retry_after_secs);
+            t.record_failure(&A, now).await;
         }
-        let wait = t.check(&A, now).map_err(|e| e.retry_after_secs);
+        let wait = t.check(&A, now).await.map_err(|e| e.retry_after_secs);
         assert!(matches!(wait, Err(w) if w <= 900), "{wait:?}");
     }
 
-    #[test]
-    fn success_resets_the_account_but_not_the_ip() {
+    #[tokio::test]
+    async fn success_resets_the_account_but_not_the_ip() {
         let t = throttle();
         for i in 0..10 {
             let account = format!("user{i}");
@@ -317,38 +427,51 @@ mod tests {
                     ip: "ip",
                 },
                 0,
-            );
+            )
+            .await;
         }
         t.record_success(&Attempt::Anonymous {
             account: "user9",
             ip: "ip",
-        });
+        })
+        .await;
         let someone = Attempt::Anonymous {
             account: "someone",
             ip: "ip",
         };
-        assert_eq!(t.check(&someone, 0).map_err(|e| e.limit), Err(Limit::Ip));
+        assert_eq!(
+            t.check(&someone, 0).await.map_err(|e| e.limit),
+            Err(Limit::Ip)
+        );
     }
 
-    #[test]
-    fn a_device_and_a_session_are_counted_apart_from_the_anonymous_attempts() {
+    #[tokio::test]
+    async fn a_device_and_a_session_are_counted_apart_from_the_anonymous_attempts() {
         let t = throttle();
         for _ in 0..3 {
-            t.record_failure(&A, 0);
-        }
-        assert_eq!(t.check(&A, 0).map_err(|e| e.limit), Err(Limit::Account));
-        assert!(t.check(&Attempt::Device("n1"), 0).is_ok());
-        assert!(t.check(&Attempt::Session("s1"), 0).is_ok());
-        for _ in 0..3 {
-            t.record_failure(&Attempt::Device("n1"), 0);
+            t.record_failure(&A, 0).await;
         }
         assert_eq!(
-            t.check(&Attempt::Device("n1"), 0).map_err(|e| e.limit),
+            t.check(&A, 0).await.map_err(|e| e.limit),
+            Err(Limit::Account)
+        );
+        assert!(t.check(&Attempt::Device("n1"), 0).await.is_ok());
+        assert!(t.check(&Attempt::Session("s1"), 0).await.is_ok());
+        for _ in 0..3 {
+            t.record_failure(&Attempt::Device("n1"), 0).await;
+        }
+        assert_eq!(
+            t.check(&Attempt::Device("n1"), 0)
+                .await
+                .map_err(|e| e.limit),
             Err(Limit::Device)
         );
-        assert!(t.check(&Attempt::Device("n2"), 0).is_ok());
-        t.record_success(&Attempt::Device("n1"));
-        assert!(t.check(&Attempt::Device("n1"), 0).is_ok());
-        assert_eq!(t.check(&A, 0).map_err(|e| e.limit), Err(Limit::Account));
+        assert!(t.check(&Attempt::Device("n2"), 0).await.is_ok());
+        t.record_success(&Attempt::Device("n1")).await;
+        assert!(t.check(&Attempt::Device("n1"), 0).await.is_ok());
+        assert_eq!(
+            t.check(&A, 0).await.map_err(|e| e.limit),
+            Err(Limit::Account)
+        );
     }
 }

@@ -147,6 +147,7 @@ mod mail;
 mod one_time;
 mod revocations;
 mod sessions;
+mod throttle;
 
 pub use audit::{AuditRow, NewAuditRow};
 pub use keys::{KeyChanges, KeyRow, NewKey};
@@ -154,6 +155,7 @@ pub use mail::MailRequest;
 pub use one_time::Consumed;
 pub use revocations::{LogListener, LogPage, LogSignal, Revoked};
 pub use sessions::{EndSessions, SessionListRow};
+pub use throttle::ThrottleRow;
 
 /// Which uniqueness a write ran into.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -78,25 +78,35 @@ impl Store {
     }
 
     /// Records that `node` is alive and has applied the log up to `applied`; with `announce`,
-    /// tells every listening node (the node that revoked waits for it).
+    /// tells every listening node (the node that revoked waits for it). Returns how many nodes
+    /// are live (seen within `live_ms` by the database's clock, this one included).
     pub async fn record_applied(
         &self,
         node: &str,
         applied: i64,
         announce: bool,
-    ) -> Result<(), StoreError> {
+        live_ms: i64,
+    ) -> Result<i64, StoreError> {
         let Pool::Postgres(pool) = &self.pool else {
-            return Ok(());
+            return Ok(1);
         };
-        sqlx::query(
-            "WITH up AS (INSERT INTO cluster_nodes (node_id, applied, seen_at)              VALUES ($1, $2, clock_timestamp()) ON CONFLICT (node_id) DO UPDATE              SET applied = GREATEST(cluster_nodes.applied, EXCLUDED.applied),              seen_at = EXCLUDED.seen_at RETURNING applied)              SELECT CASE WHEN $3 THEN pg_notify('jwtgate_acks', $1 || ' ' || up.applied) END              FROM up",
+        let row = sqlx::query(
+            "WITH up AS (INSERT INTO cluster_nodes (node_id, applied, seen_at) \
+             VALUES ($1, $2, clock_timestamp()) ON CONFLICT (node_id) DO UPDATE \
+             SET applied = GREATEST(cluster_nodes.applied, EXCLUDED.applied), \
+             seen_at = EXCLUDED.seen_at RETURNING applied) \
+             SELECT CASE WHEN $3 THEN pg_notify('jwtgate_acks', $1 || ' ' || up.applied) END \
+             AS sent, 1 + (SELECT count(*) FROM cluster_nodes WHERE node_id <> $1 \
+             AND seen_at > clock_timestamp() - make_interval(secs => $4::float8 / 1000)) \
+             AS live FROM up",
         )
         .bind(node)
         .bind(applied)
         .bind(announce)
-        .execute(pool)
+        .bind(live_ms)
+        .fetch_one(pool)
         .await?;
-        Ok(())
+        Ok(row.column("live")?)
     }
 
     /// The nodes seen within `within_ms` (by the database's clock), with how far each has
@@ -106,7 +116,8 @@ impl Store {
             return Ok(Vec::new());
         };
         sqlx::query(
-            "SELECT node_id, applied FROM cluster_nodes              WHERE seen_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)",
+            "SELECT node_id, applied FROM cluster_nodes \
+             WHERE seen_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)",
         )
         .bind(within_ms)
         .fetch_all(pool)

@@ -359,3 +359,85 @@ async fn a_node_killed_under_load_fails_no_read_and_every_refresh_chain_converge
         assert_eq!(r.status(), StatusCode::OK, "every chain still refreshes");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_over_three_nodes_lock_the_account_after_exactly_five_in_all() {
+    let Some(c) = cluster(3).await else { return };
+    c.signed_in(c.node(0), "ada@example.com").await;
+    let wrong = json!({"email": "ada@example.com", "password": "not the right passphrase"});
+    // Five failures (login_free_attempts_account), one node after another.
+    for i in 0..5 {
+        let r = c
+            .post(c.node(i % 3), "/auth/login", None, wrong.clone())
+            .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "failure {}", i + 1);
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["code"], "invalid_credentials");
+    }
+    // Locked on every node, the right password too, each saying when it ends.
+    let right = json!({"email": "ada@example.com", "password": PASSWORD});
+    let mut waits = Vec::new();
+    for i in 0..3 {
+        let r = c.post(c.node(i), "/auth/login", None, right.clone()).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "node {i}");
+        let wait: i64 = r.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["code"], "too_many_attempts");
+        waits.push(wait);
+    }
+    // One lockout (the first: 15 s), read by three nodes: the same end, so the same wait give
+    // or take the second that may tick between two requests.
+    let (least, most) = (
+        waits.iter().min().expect("3"),
+        waits.iter().max().expect("3"),
+    );
+    assert!(*most <= 15 && most - least <= 1, "{waits:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_quota_through_the_load_balancer_is_kept_within_one_less_than_the_nodes() {
+    let Some(c) = Cluster::start_with(3, &[("JWTGATE_RATE_LIMITS", "free=60")]).await else {
+        eprintln!("no TEST_DATABASE_URL: the cluster suite needs PostgreSQL (./scripts/test)");
+        return;
+    };
+    // Each node counts its share (60 / 3) once it sees the two others: waited for on each node
+    // with a probe user, whose requests count against its own quota only.
+    let probe = access(&c.signed_in(c.node(0), "probe@example.com").await);
+    for i in 0..3 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = c
+                .client
+                .get(format!("{}/api/me", c.node(i)))
+                .bearer_auth(&probe)
+                .send()
+                .await
+                .expect("request");
+            if r.headers()["ratelimit-policy"] == "\"free\";q=20;w=60" {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {i} never saw three nodes"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let token = access(&c.signed_in(&c.lb, "ada@example.com").await);
+    let mut allowed = 0;
+    for _ in 0..90 {
+        match c.me(&c.lb, &token).await {
+            StatusCode::OK => allowed += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("{other}"),
+        }
+    }
+    assert!(
+        (58..=62).contains(&allowed),
+        "{allowed} of a quota of 60 over 3 nodes"
+    );
+}
