@@ -206,7 +206,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         .context("cannot load the server secrets")?;
     let horizon = settings.access_token_ttl_secs + settings.leeway_secs;
     // On PostgreSQL other nodes may revoke: the view follows the log, under a lease.
-    let revocations = if store.backend() == "postgres" {
+    let revocations = if store.is_postgres() {
         Revocations::leased(horizon)
     } else {
         Revocations::new(horizon)
@@ -269,7 +269,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         in_flight_per_ip: workers.max((workers + settings.hash_queue) / 4),
     });
     // Nodes sharing PostgreSQL count failures together.
-    let throttle = Arc::new(if store.backend() == "postgres" {
+    let throttle = Arc::new(if store.is_postgres() {
         throttle.shared_through(store.clone())
     } else {
         throttle
@@ -553,7 +553,7 @@ impl Application {
             })
         };
 
-        let follower = if state.core.store().backend() == "postgres" {
+        let follower = if state.core.store().is_postgres() {
             Some(
                 crate::shared::revocation::follow(
                     state.core.store(),

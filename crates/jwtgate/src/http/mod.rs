@@ -104,7 +104,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     // Several nodes share the database: a request that revoked answers once every live node has
     // applied the revocation (the reads of a GET never wait).
-    let router = if state.core.store().backend() == "postgres" {
+    let router = if state.core.store().is_postgres() {
         router.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             propagate,

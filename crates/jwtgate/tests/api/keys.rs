@@ -178,7 +178,7 @@ async fn nodes_starting_together_on_a_new_database_make_one_master_key_and_one_k
     }
     settings.issuer = Some("http://jwtgate.test".into());
     let clock = Clock::manual(crate::helpers::START);
-    let nodes = futures_join(&settings, &clock, 4).await;
+    let nodes = boot_at_once(&settings, &clock, 4).await;
     assert_eq!(key_rows(&nodes[0]).await.len(), 1);
     let signers: BTreeSet<String> = nodes
         .iter()
@@ -189,7 +189,7 @@ async fn nodes_starting_together_on_a_new_database_make_one_master_key_and_one_k
 }
 
 /// `n` nodes booted at once on the same settings.
-async fn futures_join(
+async fn boot_at_once(
     settings: &jwtgate::config::Settings,
     clock: &Clock,
     n: usize,
