@@ -193,8 +193,8 @@ pub struct Settings {
     pub key_rotation_secs: i64,
     /// The JWKS `Cache-Control: max-age`.
     pub jwks_max_age_secs: i64,
-    /// This node's name among the nodes sharing a PostgreSQL database; unset, the address it
-    /// listens on. Unique per node.
+    /// This node's name among the nodes sharing a PostgreSQL database; unset, the host name and
+    /// the address it listens on. Unique per node.
     pub node_id: Option<String>,
     pub cookie_same_site: SameSite,
     pub argon2_memory_kib: u32,
@@ -794,11 +794,16 @@ impl Settings {
         Ok(())
     }
 
-    /// This node's name: `node_id`, or the address it listens on.
+    /// This node's name: `node_id`, or `host/address` (the host name and the listen address).
     pub fn node_id(&self) -> String {
-        self.node_id
-            .clone()
-            .unwrap_or_else(|| self.listen.to_string())
+        // The host name too: nodes on several machines often all listen on `0.0.0.0:8080`, and
+        // two nodes under one name would count as one (a logout would wait for one of them).
+        self.node_id.clone().unwrap_or_else(|| {
+            match std::fs::read_to_string("/proc/sys/kernel/hostname") {
+                Ok(host) if !host.trim().is_empty() => format!("{}/{}", host.trim(), self.listen),
+                _ => self.listen.to_string(),
+            }
+        })
     }
 
     /// The issuer: as configured, or `http://` + `listen` (the address actually bound, once
@@ -917,6 +922,19 @@ mod tests {
             ),
             (900, 30 * 24 * 3600, 300)
         );
+    }
+
+    #[test]
+    fn node_id_defaults_to_the_host_name_and_the_listen_address() {
+        let s = load(&[]).expect("defaults");
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let expected = match host.trim() {
+            "" => "127.0.0.1:8080".to_owned(),
+            host => format!("{host}/127.0.0.1:8080"),
+        };
+        assert_eq!(s.node_id(), expected);
+        let named = load(&[("JWTGATE_NODE_ID", "node-a")]).expect("valid");
+        assert_eq!(named.node_id(), "node-a");
     }
 
     #[test]
