@@ -216,6 +216,26 @@ def cmd_sessions(args):
             out.write(login(args.base, args.email, args.password)["refresh_token"] + "\n")
 
 
+def cmd_logout_latency(args):
+    """Logout latency at concurrency 1: N sessions signed in first, then each logged out with its
+    own access token (POST /auth/logout, Bearer), one after another. In a cluster the answer
+    waits until every live node has applied the revocation, so this is the barrier's cost."""
+    tokens = [login(args.base, args.email, args.password)["access_token"] for _ in range(args.n)]
+    samples, statuses = [], {}
+    for token in tokens:
+        start = time.perf_counter()
+        status, _ = http_json("POST", args.base + "/auth/logout", headers={"Authorization": "Bearer " + token})
+        samples.append(time.perf_counter() - start)
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    ordered = sorted(samples)
+
+    def pct(q):
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    print(json.dumps({"kind": "logout", "target": args.target, "n": args.n, "statuses": statuses,
+                      "p50_s": pct(0.50), "p99_s": pct(0.99), "max_s": ordered[-1], "samples_s": samples}))
+
+
 def cmd_get(args):
     """Exit 1 unless GET url (with an optional Bearer token) answers 2xx."""
     headers = {"Authorization": "Bearer " + args.token} if args.token else {}
@@ -996,6 +1016,80 @@ def report_refresh(recs, lines):
             lines.append(f"{backend}: no database found.\n")
 
 
+# Issue 14's cost goals, and the names bench/run gives the cluster section's targets.
+CLUSTER_ME_GOAL = 1.05  # cluster node /api/me CPU / single node /api/me CPU, at most
+CLUSTER_LOGOUT_P99_GOAL_MS = 20.0
+CLUSTER_REFRESH_GOAL = 1.0  # refreshes/s through HAProxy on three nodes / one PostgreSQL node, at least
+
+
+def report_cluster(recs, lines):
+    lines.append("## Several nodes: what the cluster costs\n")
+    if not recs:
+        lines.append("Not run.\n")
+        return
+    for skip in (r for r in recs if r.get("kind") == "skip"):
+        lines.append(f"Skipped: {skip['reason']}\n")
+    me = [r for r in recs if r.get("kind") == "me"]
+    if me:
+        lines.append(
+            "`/api/me` on one node of a three-node PostgreSQL cluster (the other two following the "
+            "revocation log) against one node on the embedded default (SQLite), each the only target "
+            "loaded, median of the runs:\n"
+        )
+        rows = []
+        for path in ("uncached (distinct tokens)", "cached (one token)"):
+            single = [r for r in me if r["target"] == f"single /api/me {path}"]
+            node = [r for r in me if r["target"] == f"cluster node /api/me {path}"]
+            if not single or not node:
+                continue
+            s_cpu, n_cpu = med([r.get("cpu_us_per_req") for r in single]), med([r.get("cpu_us_per_req") for r in node])
+            s_rps, n_rps = med([r["ok_per_s"] for r in single]), med([r["ok_per_s"] for r in node])
+            x = ratio(n_cpu, s_cpu)
+            rows.append([path, f"{fmt_num(s_rps)} vs {fmt_num(n_rps)}", f"{fmt_us(s_cpu)} vs {fmt_us(n_cpu)}",
+                         fmt_x(x), f"<= {CLUSTER_ME_GOAL:.2f}x", met(x, CLUSTER_ME_GOAL, at_most=True),
+                         sum(errors_total(r) for r in single + node)])
+        lines.append(table(["/api/me", "req/s single vs cluster node", "CPU/req single vs cluster node",
+                            "ratio (cluster ÷ single)", "goal", "met", "socket errors"], rows))
+        lines.append("")
+    logout = {r["target"]: r for r in recs if r.get("kind") == "logout"}
+    if logout:
+        lines.append("Logout latency at concurrency 1 (each session signed in first; the answer of a "
+                     "cluster node waits until every live node has applied the revocation):\n")
+        rows = []
+        for name, r in sorted(logout.items()):
+            goal = f"<= {CLUSTER_LOGOUT_P99_GOAL_MS:.0f} ms" if name.startswith("cluster") else ""
+            met_ = met(r["p99_s"] * 1e3, CLUSTER_LOGOUT_P99_GOAL_MS, at_most=True) if goal else ""
+            rows.append([name, r["n"], fmt_us(r["p50_s"] * 1e6), fmt_us(r["p99_s"] * 1e6), fmt_us(r["max_s"] * 1e6),
+                         goal, met_, json.dumps(r["statuses"], sort_keys=True)])
+        lines.append(table(["target", "logouts", "p50", "p99", "max", "goal (p99)", "met", "statuses"], rows))
+        lines.append("")
+    refresh = {r["target"]: r for r in recs if r.get("kind") == "cluster-refresh"}
+    single, cluster = refresh.get("refresh single PostgreSQL node"), refresh.get("refresh three nodes through HAProxy")
+    if single and cluster:
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def per(run, key):
+            ticks = run.get(key) or 0
+            return ticks / hz * 1e6 / run["ok"] if run["ok"] else None
+
+        x = ratio(cluster["ok_per_s"], single["ok_per_s"])
+        lines.append("Refresh rotation, every client rotating its own session, all server processes "
+                     "(nodes, HAProxy, PostgreSQL) on the same one core:\n")
+        rows = [
+            ["refreshes/s (2xx)", fmt_num(single["ok_per_s"]), fmt_num(cluster["ok_per_s"])],
+            ["p50 / p99", f"{fmt_us(single['latency_us'].get('50'))} / {fmt_us(single['latency_us'].get('99'))}",
+             f"{fmt_us(cluster['latency_us'].get('50'))} / {fmt_us(cluster['latency_us'].get('99'))}"],
+            ["jwtgate CPU per refresh (all nodes)", fmt_us(per(single, "jg_ticks")), fmt_us(per(cluster, "jg_ticks"))],
+            ["HAProxy CPU per refresh", "", fmt_us(per(cluster, "proxy_ticks"))],
+            ["PostgreSQL CPU per refresh", fmt_us(per(single, "db_ticks")), fmt_us(per(cluster, "db_ticks"))],
+            ["statuses", json.dumps(single["statuses"], sort_keys=True), json.dumps(cluster["statuses"], sort_keys=True)],
+            ["socket errors", errors_total(single), errors_total(cluster)],
+            ["ratio (cluster ÷ single), goal >= 1.00x", "", f"{fmt_x(x)} ({met(x, CLUSTER_REFRESH_GOAL)})"],
+        ]
+        lines.append(table(["refresh", "one PostgreSQL node", "three nodes through HAProxy"], rows))
+        lines.append("")
+
+
 def report_micro(recs, lines):
     lines.append("## Micro: `cargo bench -p jwtgate-verify --bench verify`\n")
     if not recs:
@@ -1102,7 +1196,8 @@ def cmd_report(args):
     for r in recs:
         sections.setdefault(r["section"], []).append(r)
     for name in meta["sections"]:
-        fn = {"macro": report_macro, "login": report_login, "refresh": report_refresh, "micro": report_micro}[name]
+        fn = {"macro": report_macro, "login": report_login, "refresh": report_refresh, "cluster": report_cluster,
+              "micro": report_micro}[name]
         fn(sections.get(name, []), lines)
     cmds = [r for r in recs if r.get("cmd")]
     if cmds:
@@ -1181,6 +1276,14 @@ def main():
         s.add_argument("--out")
         s.add_argument("--pid", type=int)
         s.set_defaults(fn=fn)
+
+    s = sub.add_parser("logout-latency")
+    s.add_argument("base")
+    s.add_argument("email")
+    s.add_argument("password")
+    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--target", required=True)
+    s.set_defaults(fn=cmd_logout_latency)
 
     s = sub.add_parser("get")
     s.add_argument("url")
