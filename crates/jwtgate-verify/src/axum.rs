@@ -1,8 +1,8 @@
 //! The axum integration (feature `axum`): an extractor for verified claims, a role guard, and
 //! RFC 6750 answers when either refuses a request.
 //!
-//! Owns [`Auth`] (what the app state provides), [`Authenticated`], [`RequireRole`] and
-//! [`AuthRejection`]. Imports axum and the crate's verification types only; it must not import
+//! Owns [`Auth`] (what the app state provides), [`Authenticated`], [`RequireRole`],
+//! [`RequireScope`] and [`AuthRejection`]. Imports axum and the crate's verification types only; it must not import
 //! anything of the jwtgate server, and it never logs: the specific [`Error`] travels in the
 //! rejection response's extensions, for the application's own logs and metrics.
 //!
@@ -37,7 +37,7 @@
 //! | no `Authorization` header (or one of another scheme, e.g. `Basic`) and no cookie | 401 | `Bearer realm="…"` | `missing_credentials` |
 //! | a token that fails verification, for any reason | 401 | `Bearer realm="…", error="invalid_token"` | `invalid_token` |
 //! | a Bearer header *and* the cookie, two `Authorization` headers, a malformed Bearer header, the cookie twice | 400 | `Bearer realm="…", error="invalid_request"` | `invalid_request` |
-//! | a valid token without the required role | 403 | `Bearer realm="…", error="insufficient_scope"` | `insufficient_scope` |
+//! | a valid token without the required role or scope | 403 | `Bearer realm="…", error="insufficient_scope"` | `insufficient_scope` |
 //!
 //! Every rejection is `application/problem+json` (RFC 9457) with `Cache-Control: no-store`,
 //! members `type` (`https://jwtgate.dev/problems/<code>`), `title`, `status`, `code` and `detail`.
@@ -330,6 +330,23 @@ impl Authenticated {
         }
     }
 
+    /// For scopes known only at run time: `Ok` if the token's `scope` claim grants `scope`,
+    /// else the 403 `insufficient_scope` rejection.
+    ///
+    /// # Errors
+    /// [`RejectionKind::InsufficientScope`].
+    pub fn require_scope(&self, scope: &str) -> Result<(), AuthRejection> {
+        if self.claims.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(self
+                .auth
+                .reject(RejectionKind::InsufficientScope(Cow::Owned(
+                    scope.to_owned(),
+                ))))
+        }
+    }
+
     async fn extract(parts: &mut Parts, auth: Arc<Auth>) -> Result<Self, AuthRejection> {
         // Reuse only a verdict reached under this very configuration: a middleware with
         // another `Auth` (another audience, say) must not vouch for this extractor.
@@ -443,6 +460,67 @@ where
         Ok(RequireRole {
             auth,
             role: PhantomData,
+        })
+    }
+}
+
+/// A scope (RFC 9068 §2.2.3), named at compile time, for [`RequireScope`].
+pub trait Scope {
+    /// The scope as it appears in the token's space-separated `scope` claim.
+    const NAME: &'static str;
+}
+
+/// An [`Authenticated`] request whose token grants scope `S`; otherwise 403
+/// `insufficient_scope` (or the authentication rejection, checked first).
+pub struct RequireScope<S: Scope> {
+    /// The authenticated request.
+    pub auth: Authenticated,
+    scope: PhantomData<fn() -> S>,
+}
+
+impl<S: Scope> fmt::Debug for RequireScope<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireScope")
+            .field("scope", &S::NAME)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl<S: Scope> Clone for RequireScope<S> {
+    fn clone(&self) -> Self {
+        RequireScope {
+            auth: self.auth.clone(),
+            scope: PhantomData,
+        }
+    }
+}
+
+impl<S: Scope> Deref for RequireScope<S> {
+    type Target = Authenticated;
+    fn deref(&self) -> &Authenticated {
+        &self.auth
+    }
+}
+
+impl<St, S> FromRequestParts<St> for RequireScope<S>
+where
+    Arc<Auth>: FromRef<St>,
+    St: Send + Sync,
+    S: Scope,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let auth = Authenticated::extract(parts, Arc::<Auth>::from_ref(state)).await?;
+        if !auth.claims.has_scope(S::NAME) {
+            return Err(auth
+                .auth
+                .reject(RejectionKind::InsufficientScope(Cow::Borrowed(S::NAME))));
+        }
+        Ok(RequireScope {
+            auth,
+            scope: PhantomData,
         })
     }
 }

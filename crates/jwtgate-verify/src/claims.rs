@@ -65,6 +65,44 @@ impl Claims {
         self.roles.iter().any(|r| r == role)
     }
 
+    /// The scopes the token grants: its `scope` claim (RFC 9068 §2.2.3, RFC 8693 §4.2), a
+    /// space-separated string, split. Empty when the token has none. (A `scope` of another JSON
+    /// type is refused at verification, never read as no scope.)
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.extra
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Whether the token grants `scope` (exact, case-sensitive match of one of [`Claims::scopes`]).
+    #[must_use]
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
+    /// The claims this type does not know (`extra`), as your own type: what `jsonwebtoken`'s
+    /// `decode::<T>` gives, without parsing the token again. They were read strictly with the
+    /// rest (a duplicate key anywhere refused the token), so `T` sees each claim once.
+    /// Registered claims (`iss`, `sub`, `exp`...) are in [`Claims`] itself, not here.
+    ///
+    /// ```
+    /// # use jwtgate_verify::Claims;
+    /// #[derive(serde::Deserialize)]
+    /// struct Tenant { tenant: String, #[serde(default)] seats: u32 }
+    /// # fn f(claims: &Claims) -> Result<(), serde_json::Error> {
+    /// let tenant: Tenant = claims.custom()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The claims do not fit `T` (a missing field, a wrong type).
+    pub fn custom<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.extra)
+    }
+
     /// Reads claims strictly from a decoded payload.
     ///
     /// # Errors
@@ -262,6 +300,11 @@ impl<'de> Visitor<'de> for ClaimsSeed {
                 )?,
                 _ => {
                     let StrictValue(value) = map.next_value()?;
+                    // RFC 9068's authorization claim: a string, or the token is refused (never
+                    // read as "no scope").
+                    if key == "scope" && !value.is_string() {
+                        err.push(Error::InvalidClaim("scope"));
+                    }
                     if p.extra.insert(key.to_owned(), value).is_some() {
                         return Err(duplicate());
                     }

@@ -144,6 +144,16 @@ impl Key {
         })
     }
 
+    /// The HS256 key of a secret shared with jwtgate (its `JWT_SECRET`, or one of
+    /// `jwt_secret_previous`), with the `kid` jwtgate gives it ([`Key::derive_hmac_kid`]): what
+    /// a service that verifies jwtgate's HS256 tokens needs, instead of `unknown_kid`.
+    ///
+    /// # Errors
+    /// [`KeyError::SecretTooShort`] below 32 bytes (jwtgate refuses such a secret too).
+    pub fn shared_secret(secret: &[u8]) -> Result<Key, KeyError> {
+        Key::hmac(Key::derive_hmac_kid(secret), Algorithm::HS256, secret)
+    }
+
     /// A stable `kid` for an HMAC secret: a truncated SHA-256 of a label and the secret.
     ///
     /// Safe to publish because the secret has at least 256 bits of entropy; lets two nodes
@@ -578,6 +588,19 @@ impl KeySet {
         KeySet::default()
     }
 
+    /// A verification-only set for jwtgate's HS256 tokens: the keys of `secrets` (its
+    /// `JWT_SECRET` first, then any `jwt_secret_previous`), each with the `kid` jwtgate gives it.
+    ///
+    /// # Errors
+    /// [`KeyError::SecretTooShort`], or [`KeyError::DuplicateKid`] for a secret given twice.
+    pub fn from_shared_secrets<S: AsRef<[u8]>>(secrets: &[S]) -> Result<KeySet, KeyError> {
+        let mut set = KeySet::empty();
+        for secret in secrets {
+            set.add_verification_key(Key::shared_secret(secret.as_ref())?)?;
+        }
+        Ok(set)
+    }
+
     /// Adds a key used only to verify (a retired signing key, the next key, or a peer's key).
     ///
     /// # Errors
@@ -605,6 +628,19 @@ impl KeySet {
     #[must_use]
     pub fn get(&self, kid: &str) -> Option<&Key> {
         self.keys.get(kid).map(AsRef::as_ref)
+    }
+
+    /// This set without the key `kid` (a revoked key: its tokens then fail with
+    /// `unknown_kid`).
+    #[must_use]
+    pub fn without(&self, kid: &str) -> KeySet {
+        let mut set = self.clone();
+        set.keys.remove(kid);
+        set.access_headers.retain(|_, key| key.kid != kid);
+        if set.signing.as_ref().is_some_and(|key| key.kid == kid) {
+            set.signing = None;
+        }
+        set
     }
 
     /// The key whose own access-token header segment is exactly `segment`.

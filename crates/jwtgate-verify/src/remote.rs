@@ -1,5 +1,6 @@
 //! The remote JWKS (feature `remote`): the keys of a trusted issuer, fetched from its JWKS URL
-//! and kept current, for resource servers that verify its tokens.
+//! and kept current, for resource servers that verify its tokens; and jwtgate's revocation
+//! feed ([`RevocationFeed`], in `remote/feed.rs`), which keeps their revocation view current.
 //!
 //! Owns [`RemoteJwks`], its builder and [`RemoteError`]. It owns the *keys* of the
 //! [`Verifier`] it is given (through [`Verifier::set_keys`]); nothing else should set them.
@@ -55,6 +56,11 @@ use reqwest::header::{ACCEPT, AGE, CACHE_CONTROL, HeaderMap, HeaderValue};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use crate::{Claims, Error, Jwks, KeyError, KeySet, Verifier};
+
+mod feed;
+pub use feed::{
+    DEFAULT_MAX_STALENESS, FeedStatus, RevocationFeed, RevocationFeedBuilder, WhenStale,
+};
 
 /// Least time between two fetches triggered by unknown `kid`s.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(30);
@@ -283,7 +289,7 @@ impl RemoteJwksBuilder {
             .build()
             .map_err(RemoteError::http)?;
         let now = (self.clock)();
-        Ok(RemoteJwks {
+        let remote = RemoteJwks {
             inner: Arc::new(Inner {
                 url,
                 client,
@@ -295,7 +301,23 @@ impl RemoteJwksBuilder {
                 next_refresh: std::sync::Mutex::new(now),
                 clock: self.clock,
             }),
-        })
+        };
+        // The synchronous `Verifier::verify` cannot wait for a fetch; it starts one in the
+        // background (same single flight and cooldown), so the next call has the new key.
+        // Weak: the verifier must not keep the remote alive.
+        let weak = Arc::downgrade(&remote.inner);
+        remote.inner.verifier.unknown_kid_hook().set(move || {
+            let (Some(inner), Ok(runtime)) =
+                (weak.upgrade(), tokio::runtime::Handle::try_current())
+            else {
+                return;
+            };
+            let seen = inner.attempts.load(Ordering::Acquire);
+            runtime.spawn(async move {
+                RemoteJwks { inner }.refetch_for_unknown_kid(seen).await;
+            });
+        });
+        Ok(remote)
     }
 
     /// Builds and fetches the keys once, failing if that fetch fails.

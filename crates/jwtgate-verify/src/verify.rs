@@ -248,6 +248,41 @@ pub struct Verifier {
     access_typ: bool,
     revocation: Option<Arc<RevocationView>>,
     cache: Option<VerdictCache>,
+    /// Set by a [`RemoteJwks`](crate::remote::RemoteJwks) that keeps these keys: an unknown
+    /// `kid` met by the synchronous [`Verifier::verify`] starts a refetch in the background,
+    /// so the sync entry point follows a key rotation too (the async one waits for it).
+    unknown_kid: Arc<UnknownKidHook>,
+}
+
+/// What to do when a token names a `kid` the key set does not hold.
+#[derive(Default)]
+pub(crate) struct UnknownKidHook(std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>);
+
+impl UnknownKidHook {
+    /// Sets the hook, unless one is set already (a verifier kept by one remote JWKS).
+    #[cfg_attr(
+        not(feature = "remote"),
+        expect(dead_code, reason = "set by the remote JWKS")
+    )]
+    pub(crate) fn set(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.0.set(Box::new(hook));
+    }
+
+    fn call(&self) {
+        if let Some(hook) = self.0.get() {
+            hook();
+        }
+    }
+}
+
+impl std::fmt::Debug for UnknownKidHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "UnknownKidHook(set)"
+        } else {
+            "UnknownKidHook"
+        })
+    }
 }
 
 impl Verifier {
@@ -261,6 +296,7 @@ impl Verifier {
             policy,
             revocation: None,
             cache: None,
+            unknown_kid: Arc::default(),
         }
     }
 
@@ -295,6 +331,7 @@ impl Verifier {
             policy,
             revocation: self.revocation.clone(),
             cache: None,
+            unknown_kid: Arc::clone(&self.unknown_kid),
         }
     }
 
@@ -317,6 +354,15 @@ impl Verifier {
     #[must_use]
     pub fn revocation(&self) -> Option<&Arc<RevocationView>> {
         self.revocation.as_ref()
+    }
+
+    /// The hook an unknown `kid` calls (see the field).
+    #[cfg_attr(
+        not(feature = "remote"),
+        expect(dead_code, reason = "set by the remote JWKS")
+    )]
+    pub(crate) fn unknown_kid_hook(&self) -> &UnknownKidHook {
+        &self.unknown_kid
     }
 
     /// The current key set.
@@ -359,7 +405,14 @@ impl Verifier {
             .filter(|(_, cached_generation)| *cached_generation == generation);
         let (claims, fresh) = match cached {
             Some((claims, _)) => (claims, false),
-            None => (Arc::new(self.verify_signed(token)?), true),
+            None => {
+                let claims = self.verify_signed(token).inspect_err(|err| {
+                    if *err == Error::UnknownKey {
+                        self.unknown_kid.call();
+                    }
+                })?;
+                (Arc::new(claims), true)
+            }
         };
         self.policy.check_time(&claims, now)?;
         if let Some(view) = &self.revocation {

@@ -289,6 +289,32 @@ async fn rotation_is_picked_up_on_an_unknown_kid() {
 }
 
 #[tokio::test]
+async fn the_sync_verify_of_a_remote_backed_verifier_starts_the_refetch_of_a_new_kid() {
+    let keys = Keys::new(2);
+    let server = Server::start(published(keys.jwks(&[0]))).await;
+    let clock = FakeClock::new();
+    let remote = connect(&server, &clock).await;
+    server.issuer.set(published(keys.jwks(&[0, 1])));
+
+    // The synchronous entry point cannot wait for a fetch: this call answers unknown_kid, and
+    // the fetch it started (in the background, the same single flight) brings the key.
+    let seen = remote.fetches();
+    assert_eq!(
+        remote.verifier().verify(&keys.token(1)),
+        Err(Error::UnknownKey)
+    );
+    tokio::time::timeout(Duration::from_secs(5), remote.fetched(seen))
+        .await
+        .expect("a fetch started by the sync call");
+    assert_eq!(server.issuer.hits(), 2);
+    let claims = remote
+        .verifier()
+        .verify(&keys.token(1))
+        .expect("the new key");
+    assert_eq!(claims.sub, "user-1");
+}
+
+#[tokio::test]
 async fn unknown_kids_within_the_cooldown_cause_one_fetch() {
     let keys = Keys::new(3);
     let server = Server::start(published(keys.jwks(&[0]))).await;

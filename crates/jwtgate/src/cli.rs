@@ -72,6 +72,32 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage the credentials of services that read the revocation feed (/revocations).
+    FeedCredential {
+        #[command(subcommand)]
+        command: FeedCredentialCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedCredentialCommand {
+    /// Make a credential; its secret is printed this once (only its hash is kept).
+    Add {
+        /// What reads the feed with it, e.g. orders-api.
+        #[arg(long)]
+        name: String,
+        /// One JSON object (id, name, secret) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every credential: id, name, created, revoked.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a credential: refused at once, its open streams end at their next read.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +256,9 @@ pub async fn run() -> anyhow::Result<()> {
             verify(jwt, source, issuer, audience).await
         }
         Command::Keys { command } => keys(settings(&cli, None)?, command).await,
+        Command::FeedCredential { command } => {
+            feed_credential(settings(&cli, None)?, command).await
+        }
         Command::CheckConfig => {
             let settings = settings(&cli, None)?;
             startup::preflight(&settings)?;
@@ -384,6 +413,61 @@ async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
     Ok(result?)
 }
 
+/// `jwtgate feed-credential ...`.
+async fn feed_credential(
+    settings: Settings,
+    command: &FeedCredentialCommand,
+) -> anyhow::Result<()> {
+    let state = startup::build_state(settings, Clock::system()).await?;
+    let feed = &state.feed;
+    let result = match command {
+        FeedCredentialCommand::Add { name, json } => {
+            feed.add_credential(name).await.map(|(id, secret)| {
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"id": id, "name": name.trim(), "secret": secret})
+                    );
+                } else {
+                    println!(
+                        "feed credential {id} ({}) made; its secret, shown once:",
+                        name.trim()
+                    );
+                    println!("{secret}");
+                }
+            })
+        }
+        FeedCredentialCommand::List { json } => feed.credentials().await.map(|list| {
+            if *json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "{:<24} {:<30} {:<20} {:<20}",
+                    "ID", "NAME", "CREATED", "REVOKED"
+                );
+                for c in list {
+                    println!(
+                        "{:<24} {:<30} {:<20} {:<20}",
+                        c.id,
+                        c.name,
+                        utc(c.created_at),
+                        c.revoked_at.map_or_else(|| "-".to_owned(), utc)
+                    );
+                }
+            }
+        }),
+        FeedCredentialCommand::Revoke { id } => feed
+            .revoke_credential(id)
+            .await
+            .map(|()| println!("feed credential {id} is revoked")),
+    };
+    state.core.close().await;
+    Ok(result?)
+}
+
 /// `secs` as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
 fn utc(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -521,10 +605,9 @@ async fn verify(
             Verifier::new(keyset, policy).verify(jwt.trim())
         }
         KeySource::Secret(secret) => {
-            let secret = secret.as_bytes();
             // The kid the server gives this secret, so the token's `kid` finds it.
-            let key = Key::hmac(Key::derive_hmac_kid(secret), Algorithm::HS256, secret)?;
-            Verifier::new(KeySet::new(key)?, policy).verify(jwt.trim())
+            let keys = KeySet::from_shared_secrets(&[secret.as_bytes()])?;
+            Verifier::new(keys, policy).verify(jwt.trim())
         }
     };
     match result {

@@ -193,6 +193,9 @@ pub struct Settings {
     pub key_rotation_secs: i64,
     /// The JWKS `Cache-Control: max-age`.
     pub jwks_max_age_secs: i64,
+    /// How often a revocation feed stream reads the log when nothing wakes it, and sends a
+    /// heartbeat (well inside the usual 60 s proxy read timeouts).
+    pub feed_heartbeat_secs: i64,
     /// This node's name among the nodes sharing a PostgreSQL database; unset, the host name and
     /// the address it listens on. Unique per node.
     pub node_id: Option<String>,
@@ -369,6 +372,7 @@ impl Default for Settings {
             key_prepublish_secs: 15 * 60,
             key_rotation_secs: 30 * 24 * 3600,
             jwks_max_age_secs: 300,
+            feed_heartbeat_secs: 15,
             node_id: None,
             cookie_same_site: SameSite::Strict,
             argon2_memory_kib: 19_456,
@@ -426,6 +430,7 @@ pub const ENV_KEYS: &[&str] = &[
     "key_prepublish_secs",
     "key_rotation_secs",
     "jwks_max_age_secs",
+    "feed_heartbeat_secs",
     "node_id",
     "cookie_same_site",
     "argon2_memory_kib",
@@ -559,6 +564,7 @@ impl Settings {
                 "key_prepublish_secs" => self.key_prepublish_secs = num(&value).map_err(bad)?,
                 "key_rotation_secs" => self.key_rotation_secs = num(&value).map_err(bad)?,
                 "jwks_max_age_secs" => self.jwks_max_age_secs = num(&value).map_err(bad)?,
+                "feed_heartbeat_secs" => self.feed_heartbeat_secs = num(&value).map_err(bad)?,
                 "node_id" => self.node_id = Some(value),
                 "cookie_same_site" => self.cookie_same_site = value.parse().map_err(bad)?,
                 "argon2_memory_kib" => self.argon2_memory_kib = num(&value).map_err(bad)?,
@@ -651,6 +657,9 @@ impl Settings {
         }
         if !(1..=86_400).contains(&self.jwks_max_age_secs) {
             return invalid("jwks_max_age_secs must be between 1 and 86400");
+        }
+        if !(1..=55).contains(&self.feed_heartbeat_secs) {
+            return invalid("feed_heartbeat_secs must be between 1 and 55");
         }
         // A verifier that fetched the JWKS just before a node saw the new key refetches one
         // max-age later, and a cache in between (a CDN) may hold it as long again: the key

@@ -17,6 +17,7 @@ use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
 use crate::domain::background::Background;
 use crate::domain::core::{Core, TokenRules};
+use crate::domain::feed::Feed;
 use crate::domain::links::{Links, Purpose};
 use crate::domain::mail::{MailGate, MailLimits, Mailer};
 use crate::domain::password::{HashParams, PasswordHasher};
@@ -354,6 +355,9 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         limits,
         throttle,
         admin: Arc::new(Admin::new(Arc::clone(&core))),
+        feed: Feed::new(Arc::clone(&core)),
+        feed_streams: Arc::default(),
+        feed_stop: watch::channel(false).0,
         todos: Arc::new(Todos::new(store, clock)),
         sessions: Arc::new(sessions),
         accounts: Arc::new(accounts),
@@ -407,6 +411,11 @@ impl Handle {
     /// The last `seq` of the revocation log this node applied, as it changes (PostgreSQL).
     pub fn revocations_applied(&self) -> watch::Receiver<i64> {
         self.state.core.revocations().applied()
+    }
+
+    /// The revocation feed (its credentials are made by the CLI).
+    pub fn feed(&self) -> &Feed {
+        &self.state.feed
     }
 
     /// The store the application runs on.
@@ -575,9 +584,13 @@ impl Application {
             max_connections: http::serve::connection_cap(),
         };
         let mut stop = shutdown.subscribe();
+        let feed_stop = state.feed_stop.clone();
         http::serve::serve(listener, http::router(state), limits, async move {
             let _ = stop.wait_for(|s| *s).await;
             tracing::info!("shutting down: draining in-flight requests");
+            // Feed streams never finish on their own: they end now, their readers reconnect
+            // to another node.
+            feed_stop.send_replace(true);
         })
         .await;
         let _ = sweeper.await;

@@ -630,6 +630,9 @@ impl SigningKeys {
         if !known {
             return Err(SigningError::NoSuchKey(kid.to_owned()));
         }
+        // The log holds the revocation (a trigger wrote it): the request's answer waits for the
+        // other nodes and wakes the feed, as for a session.
+        crate::shared::revocation::note_revoked();
         self.list()
             .into_iter()
             .find(|k| k.kid == kid)

@@ -8,6 +8,7 @@ pub mod cookies;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod health;
 pub mod me;
 pub mod password;
@@ -31,6 +32,7 @@ use crate::config::Settings;
 use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
 use crate::domain::core::Core;
+use crate::domain::feed::Feed;
 use crate::domain::sessions::Sessions;
 use crate::domain::todos::Todos;
 use crate::shared::limits::PlanLimiter;
@@ -79,6 +81,11 @@ pub struct Services {
     pub access: Arc<AccessAuth>,
     /// The per-plan limiter of `/api/*`; `None` when `rate_limits = "off"`.
     pub limits: Option<Arc<PlanLimiter>>,
+    /// The revocation feed for other services, and how many of its streams are open here.
+    pub feed: Feed,
+    pub feed_streams: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set when the server shuts down: open feed streams end (they would hold the drain open).
+    pub feed_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl FromRef<AppState> for Arc<AccessAuth> {
@@ -98,20 +105,18 @@ pub fn router(state: AppState) -> Router {
         .merge(activity::router())
         .merge(wellknown::router())
         .merge(health::router())
+        .merge(feed::router())
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    // Several nodes share the database: a request that revoked answers once every live node has
-    // applied the revocation (the reads of a GET never wait).
-    let router = if state.core.store().is_postgres() {
-        router.layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            propagate,
-        ))
-    } else {
-        router
-    };
+    // A request that revoked answers once every live node has applied the revocation (several
+    // nodes share the database) and the feed's streams have been woken (the reads of a GET
+    // never revoke, and never wait).
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        propagate,
+    ));
     let router = router.layer(edge::EdgeLayer::new(state.clone()));
     // TraceLayer's spans and events are DEBUG: below that it only reads the clock twice and wraps
     // every body (~2% of a /healthz request's CPU in perf), so it is added only when it would log.
@@ -131,7 +136,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Runs a request that may change something and, if it revoked anything, waits until the other
-/// live nodes have applied it (`Revocations::propagated`, bounded by the lease) before answering.
+/// live nodes have applied it (`Revocations::propagated`, bounded by the lease) before answering;
+/// on a single node, wakes the feed's streams (`Revocations::committed`).
 async fn propagate(
     State(state): State<AppState>,
     request: axum::extract::Request,
@@ -150,11 +156,15 @@ async fn propagate(
         })
         .await;
     if revoked {
-        state
-            .core
-            .revocations()
-            .propagated(state.core.store(), &state.settings.node_id())
-            .await;
+        let (revocations, store) = (state.core.revocations(), state.core.store());
+        if store.is_postgres() {
+            // The follower wakes the feed when it applies the entry, here as on every node.
+            revocations
+                .propagated(store, &state.settings.node_id())
+                .await;
+        } else {
+            revocations.committed(store).await;
+        }
     }
     response
 }

@@ -232,12 +232,7 @@ fn read_master_key(path: &Path) -> Result<MasterKey, KeysError> {
 
 /// The HS256 key of a secret, with a `kid` derived from it that does not reveal it.
 pub fn hs256_key(secret: &str) -> Result<Key, KeysError> {
-    let bytes = secret.as_bytes();
-    Ok(Key::hmac(
-        Key::derive_hmac_kid(bytes),
-        Algorithm::HS256,
-        bytes,
-    )?)
+    Ok(Key::shared_secret(secret.as_bytes())?)
 }
 
 /// `JWT_SECRET`'s key and `jwt_secret_previous`'s (verification only).

@@ -27,7 +27,7 @@ tokio::task_local! {
 }
 
 /// Notes, for the request running (if any), that it revoked something.
-fn note_revoked() {
+pub(crate) fn note_revoked() {
     let _ = REVOKED.try_with(|revoked| revoked.set(true));
 }
 
@@ -100,15 +100,34 @@ impl Revocations {
     /// already in the view).
     fn apply(&self, page: &LogPage) {
         for entry in &page.entries {
-            match entry {
+            match &entry.revoked {
                 Revoked::Session { id, at } => self.view.revoke_session(id, at + self.horizon),
                 Revoked::User { id, cutoff } => {
                     self.view
                         .revoke_user_tokens_issued_before(id, *cutoff, cutoff + self.horizon);
                 }
+                // Every node's key poll drops a revoked key from its key set; the entry is
+                // for the services that read the feed.
+                Revoked::Key { .. } => {}
             }
         }
         self.applied.send_replace(page.last);
+    }
+
+    /// On a single node, which has no follower: after a request that revoked has committed,
+    /// moves [`Revocations::applied`] to the log's head, which wakes the feed's streams.
+    pub async fn committed(&self, store: &Store) {
+        match store.revocation_head().await {
+            Ok(head) => {
+                self.applied.send_if_modified(|applied| {
+                    let moved = head > *applied;
+                    *applied = (*applied).max(head);
+                    moved
+                });
+            }
+            // The streams read the log at their next heartbeat anyway.
+            Err(e) => tracing::warn!(error = %e, "could not read the revocation log's head"),
+        }
     }
 
     /// The view the verifiers consult.

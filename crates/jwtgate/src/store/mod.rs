@@ -142,6 +142,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Row, SqlitePool};
 
 mod audit;
+mod feed;
 mod keys;
 mod mail;
 mod one_time;
@@ -150,10 +151,11 @@ mod sessions;
 mod throttle;
 
 pub use audit::{AuditRow, NewAuditRow};
+pub use feed::FeedCredentialRow;
 pub use keys::{KeyChanges, KeyRow, NewKey};
 pub use mail::MailRequest;
 pub use one_time::Consumed;
-pub use revocations::{LogListener, LogPage, LogSignal, Revoked};
+pub use revocations::{LogEntry, LogListener, LogPage, LogSignal, Revoked};
 pub use sessions::{EndSessions, SessionListRow};
 pub use throttle::ThrottleRow;
 

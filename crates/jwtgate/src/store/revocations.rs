@@ -1,7 +1,7 @@
-//! Store methods for the revocation log (`revocations`, PostgreSQL only: written by the
-//! triggers of migration 0004, read by every node's follower), its push (`LISTEN`), and how far
-//! each node has applied it (`cluster_nodes`, same migration). Only SQL; must not import axum,
-//! the domain or jwtgate-verify.
+//! Store methods for the revocation log (`revocations`: written by triggers, PostgreSQL's
+//! migrations 0004 and 0006, SQLite's 0010; read by every node's follower and by the feed), its
+//! push (`LISTEN`, PostgreSQL), and how far each node has applied it (`cluster_nodes`). Only SQL;
+//! must not import axum, the domain or jwtgate-verify.
 
 use super::{Columns, Pool, Store, StoreError};
 
@@ -12,12 +12,21 @@ pub enum Revoked {
     Session { id: String, at: i64 },
     /// Every token of this user issued before `cutoff`.
     User { id: String, cutoff: i64 },
+    /// Every token signed with this key, from `at`.
+    Key { kid: String, at: i64 },
+}
+
+/// One entry of the log and its place in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub seq: i64,
+    pub revoked: Revoked,
 }
 
 /// What [`Store::revocations_after`] read: entries in `seq` order, and the last `seq`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogPage {
-    pub entries: Vec<Revoked>,
+    pub entries: Vec<LogEntry>,
     /// The `seq` of the last entry read (the `after` given when none was).
     pub last: i64,
 }
@@ -139,55 +148,75 @@ impl Store {
         Ok(())
     }
 
-    /// The `seq` of the newest entry of the revocation log (0 on SQLite, which has no log: a
-    /// single node needs none).
+    /// The `seq` of the newest entry of the revocation log (0 while it is empty).
     pub async fn revocation_head(&self) -> Result<i64, StoreError> {
-        match &self.pool {
-            Pool::Postgres(pool) => {
-                let row = sqlx::query("SELECT seq FROM revocation_clock WHERE id = 1")
+        Ok(match &self.pool {
+            Pool::Postgres(pool) => sqlx::query("SELECT seq FROM revocation_clock WHERE id = 1")
+                .fetch_one(pool)
+                .await?
+                .column("seq")?,
+            // AUTOINCREMENT's own counter: pruning every entry does not take the head back.
+            Pool::Sqlite(pool) => sqlx::query(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'revocations'), 0) \
+                 AS seq",
+            )
+            .fetch_one(pool)
+            .await?
+            .column("seq")?,
+        })
+    }
+
+    /// The log's id: another id means another log, whose `seq`s say nothing of this one's.
+    pub async fn revocation_log_id(&self) -> Result<String, StoreError> {
+        with_pool!(self, pool, {
+            Ok(
+                sqlx::query("SELECT log_id FROM revocation_log WHERE id = 1")
                     .fetch_one(pool)
-                    .await?;
-                Ok(row.column("seq")?)
-            }
-            Pool::Sqlite(_) => Ok(0),
-        }
+                    .await?
+                    .column("log_id")?,
+            )
+        })
     }
 
     /// Up to `limit` entries after `after`, in `seq` (commit) order.
     pub async fn revocations_after(&self, after: i64, limit: i64) -> Result<LogPage, StoreError> {
-        let Pool::Postgres(pool) = &self.pool else {
-            return Ok(LogPage {
-                entries: Vec::new(),
-                last: after,
-            });
-        };
-        let rows = sqlx::query(
-            "SELECT seq, kind, subject, cutoff, at FROM revocations WHERE seq > $1 \
-             ORDER BY seq LIMIT $2",
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
+        let rows: Vec<(i64, i16, String, Option<i64>, i64)> = with_pool!(self, pool, {
+            sqlx::query(
+                "SELECT seq, kind, subject, cutoff, at FROM revocations WHERE seq > $1 \
+                 ORDER BY seq LIMIT $2",
+            )
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.column("seq")?,
+                    row.column("kind")?,
+                    row.column("subject")?,
+                    row.column("cutoff")?,
+                    row.column("at")?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?
+        });
         let mut page = LogPage {
             entries: Vec::with_capacity(rows.len()),
             last: after,
         };
-        for row in &rows {
-            let kind: i16 = row.column("kind")?;
-            let id: String = row.column("subject")?;
-            page.entries.push(match kind {
-                2 => Revoked::Session {
-                    id,
-                    at: row.column("at")?,
-                },
+        for (seq, kind, id, cutoff, at) in rows {
+            let revoked = match kind {
+                2 => Revoked::Session { id, at },
                 3 => Revoked::User {
                     id,
-                    cutoff: row.column::<Option<i64>>("cutoff")?.unwrap_or_default(),
+                    cutoff: cutoff.unwrap_or_default(),
                 },
+                4 => Revoked::Key { kid: id, at },
                 other => return Err(StoreError::Corrupt(format!("revocation kind {other}"))),
-            });
-            page.last = row.column("seq")?;
+            };
+            page.entries.push(LogEntry { seq, revoked });
+            page.last = seq;
         }
         Ok(page)
     }
@@ -195,14 +224,13 @@ impl Store {
     /// Deletes log entries made before `before`: no unexpired token can match them. Any node
     /// may run it, any number of times.
     pub async fn prune_revocations(&self, before: i64) -> Result<u64, StoreError> {
-        match &self.pool {
-            Pool::Postgres(pool) => Ok(sqlx::query("DELETE FROM revocations WHERE at < $1")
+        with_pool!(self, pool, {
+            Ok(sqlx::query("DELETE FROM revocations WHERE at < $1")
                 .bind(before)
                 .execute(pool)
                 .await?
-                .rows_affected()),
-            Pool::Sqlite(_) => Ok(0),
-        }
+                .rows_affected())
+        })
     }
 
     /// A store of its own (one connection) on the same database, for a task that must not

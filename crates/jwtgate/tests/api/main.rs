@@ -13,6 +13,7 @@ mod cutoff;
 mod database;
 mod email;
 mod errors;
+mod feed;
 mod files;
 mod health;
 mod helpers;

@@ -393,22 +393,39 @@ impl Cluster {
     }
 
     /// An administrator made with the CLI, signed in through `base`.
-    pub async fn admin(&self, base: &str, email: &str) -> Value {
-        let mut add = Command::new(env!("CARGO_BIN_EXE_jwtgate"))
-            .args([
-                "user",
-                "add",
-                "--role",
-                "admin",
-                "--email",
-                email,
-                "--data-dir",
-            ])
+    /// `jwtgate ARGS` against the cluster's database, as an operator runs it beside the nodes.
+    pub fn cli(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jwtgate"));
+        command
+            .args(args)
+            .arg("--data-dir")
             .arg(self.dir.path().join("cli"))
             .arg("--database-url")
             .arg(self.database.url())
             .env_remove("JWT_SECRET")
-            .envs(node_env(&self.master_key))
+            .envs(node_env(&self.master_key));
+        command
+    }
+
+    /// A new feed credential's secret (`jwtgate feed-credential add`).
+    pub async fn feed_credential(&self, name: &str) -> String {
+        let out = self
+            .cli(&["feed-credential", "add", "--name", name, "--json"])
+            .output()
+            .await
+            .expect("jwtgate feed-credential add");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let made: Value = serde_json::from_slice(&out.stdout).expect("json");
+        made["secret"].as_str().expect("secret").to_owned()
+    }
+
+    pub async fn admin(&self, base: &str, email: &str) -> Value {
+        let mut add = self
+            .cli(&["user", "add", "--role", "admin", "--email", email])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -441,3 +441,91 @@ async fn a_plan_quota_through_the_load_balancer_is_kept_within_one_less_than_the
         "{allowed} of a quota of 60 over 3 nodes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_on_the_feed_resumes_on_another_node_when_its_node_dies_and_misses_no_entry() {
+    use std::sync::Arc;
+
+    use jwtgate_verify::remote::{RemoteJwks, RevocationFeed};
+    use jwtgate_verify::{Error as VerifyError, KeySet, Policy, Verifier};
+
+    let Some(mut c) = Cluster::start_with(3, &[("JWTGATE_FEED_HEARTBEAT_SECS", "1")]).await else {
+        eprintln!("no TEST_DATABASE_URL: the cluster suite needs PostgreSQL (./scripts/test)");
+        return;
+    };
+    let lb = c.lb.clone();
+    let secret = c.feed_credential("orders-api").await;
+    // The service reads the JWKS and the feed through HAProxy, as it would in production.
+    let feed = Arc::new(
+        RevocationFeed::builder(lb.clone(), secret)
+            .max_staleness(Duration::from_secs(5))
+            .build()
+            .expect("feed"),
+    );
+    let verifier = Verifier::new(KeySet::empty(), Policy::new(harness::ISSUER, "jwtgate"))
+        .with_revocation(feed.view());
+    let remote = Arc::new(
+        RemoteJwks::connect(format!("{lb}/.well-known/jwks.json"), Arc::new(verifier))
+            .await
+            .expect("jwks"),
+    );
+    tokio::spawn(Arc::clone(&feed).run(Arc::clone(remote.verifier()), std::future::pending()));
+
+    let mut tokens = Vec::new();
+    for i in 0..24 {
+        tokens.push(access(
+            &c.signed_in(&lb, &format!("user{i}@example.com")).await,
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !feed.status().fresh {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            feed.status()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for token in &tokens {
+        assert!(remote.verify(token).await.is_ok());
+    }
+    let serving = feed.status().node.expect("the serving node's name");
+    let dead = c
+        .nodes
+        .iter()
+        .position(|n| n.name == serving)
+        .expect("a node of ours");
+    let alive = c.node((dead + 1) % 3).to_owned();
+
+    // Eight logouts before the kill, eight right after it (while the service reconnects),
+    // eight sessions left alone.
+    for token in &tokens[..8] {
+        let r = c.post(&alive, "/auth/logout", Some(token), json!({})).await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    c.nodes[dead].kill().await;
+    for token in &tokens[8..16] {
+        let r = c.post(&alive, "/auth/logout", Some(token), json!({})).await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+
+    // Every one of the sixteen is refused by the service, from another node's stream.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for token in &tokens[..16] {
+        while remote.verify(token).await != Err(VerifyError::Revoked) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a revocation was missed: {:?}",
+                feed.status()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    for token in &tokens[16..] {
+        assert!(remote.verify(token).await.is_ok(), "an untouched session");
+    }
+    let status = feed.status();
+    assert!(status.fresh && status.connected, "{status:?}");
+    assert_ne!(status.node.as_deref(), Some(serving.as_str()), "{status:?}");
+    assert!(status.connections >= 2, "{status:?}");
+}
