@@ -12,6 +12,11 @@
 //!   calls it underneath: the curve arithmetic, the floor of any verifier on this backend;
 //! - `jwtgate-verify cache hit`: the same token again, from the verdict cache.
 //!
+//! Group `custom-claims/HS256` (HS256, so the signature does not hide the parsing): the same
+//! token with three claims of the service's own, read as its own type: `jwtgate-verify then
+//! Claims::custom` against `jsonwebtoken typed claims` declaring them too, and
+//! `jwtgate-verify alone` for what the typed read adds.
+//!
 //! Run: `cargo bench -p jwtgate-verify --bench verify`. Figures go to BENCHMARKS.md; nothing
 //! here is asserted.
 
@@ -215,12 +220,83 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// A service's own claims.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // only decoded: the decode is what is measured
+struct Tenant<'a> {
+    tenant: &'a str,
+    seats: u32,
+    #[serde(default)]
+    features: Vec<&'a str>,
+}
+
+/// The same claims in the one struct a `jsonwebtoken` user decodes into.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)] // only decoded: the decode is what is measured
+struct TypedClaimsWithTenant {
+    #[serde(flatten)]
+    registered: TypedClaims,
+    tenant: String,
+    seats: u32,
+    #[serde(default)]
+    features: Vec<String>,
+}
+
+fn custom(c: &mut Criterion) {
+    let key = Key::hmac("hs-1", Algorithm::HS256, &[42u8; 32]).expect("hmac");
+    let decoding = jsonwebtoken_key(&key);
+    let keys = KeySet::new(key).expect("set");
+    let mut with_tenant = claims();
+    with_tenant
+        .extra
+        .insert("tenant".into(), "acme-industries".into());
+    with_tenant.extra.insert("seats".into(), 250.into());
+    with_tenant
+        .extra
+        .insert("features".into(), serde_json::json!(["sso", "audit-log"]));
+    let token = keys.sign(ACCESS_TOKEN_TYP, &with_tenant).expect("sign");
+    let verifier = Verifier::new(keys, Policy::new(ISS, AUD));
+    let claims = verifier.verify(&token).expect("jwtgate-verify accepts");
+    claims.custom::<Tenant<'_>>().expect("fits");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&[ISS]);
+    validation.set_audience(&[AUD]);
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+    validation.validate_nbf = true;
+    validation.leeway = 30;
+    jsonwebtoken::decode::<TypedClaimsWithTenant>(&token, &decoding, &validation)
+        .expect("jsonwebtoken accepts");
+
+    let mut group = c.benchmark_group("custom-claims/HS256");
+    group.bench_function("jwtgate-verify then Claims::custom", |b| {
+        b.iter(|| {
+            let claims = verifier
+                .verify(std::hint::black_box(&token))
+                .expect("valid");
+            claims.custom::<Tenant<'_>>().map(|t| t.seats)
+        })
+    });
+    group.bench_function("jwtgate-verify alone", |b| {
+        b.iter(|| verifier.verify(std::hint::black_box(&token)))
+    });
+    group.bench_function("jsonwebtoken typed claims", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<TypedClaimsWithTenant>(
+                std::hint::black_box(&token),
+                &decoding,
+                &validation,
+            )
+        })
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(40)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench
+    targets = bench, custom
 }
 criterion_main!(benches);

@@ -409,121 +409,90 @@ pub trait Role {
     const NAME: &'static str;
 }
 
-/// An [`Authenticated`] request whose token grants role `R`; otherwise 403
-/// `insufficient_scope` (or the authentication rejection, checked first).
-pub struct RequireRole<R: Role> {
-    /// The authenticated request.
-    pub auth: Authenticated,
-    role: PhantomData<fn() -> R>,
-}
-
-impl<R: Role> fmt::Debug for RequireRole<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireRole")
-            .field("role", &R::NAME)
-            .field("auth", &self.auth)
-            .finish()
-    }
-}
-
-impl<R: Role> Clone for RequireRole<R> {
-    fn clone(&self) -> Self {
-        RequireRole {
-            auth: self.auth.clone(),
-            role: PhantomData,
-        }
-    }
-}
-
-impl<R: Role> Deref for RequireRole<R> {
-    type Target = Authenticated;
-    fn deref(&self) -> &Authenticated {
-        &self.auth
-    }
-}
-
-impl<S, R> FromRequestParts<S> for RequireRole<R>
-where
-    Arc<Auth>: FromRef<S>,
-    S: Send + Sync,
-    R: Role,
-{
-    type Rejection = AuthRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = Authenticated::extract(parts, Arc::<Auth>::from_ref(state)).await?;
-        if !auth.has_role(R::NAME) {
-            return Err(auth
-                .auth
-                .reject(RejectionKind::InsufficientScope(Cow::Borrowed(R::NAME))));
-        }
-        Ok(RequireRole {
-            auth,
-            role: PhantomData,
-        })
-    }
-}
-
 /// A scope (RFC 9068 §2.2.3), named at compile time, for [`RequireScope`].
 pub trait Scope {
     /// The scope as it appears in the token's space-separated `scope` claim.
     const NAME: &'static str;
 }
 
-/// An [`Authenticated`] request whose token grants scope `S`; otherwise 403
-/// `insufficient_scope` (or the authentication rejection, checked first).
-pub struct RequireScope<S: Scope> {
-    /// The authenticated request.
-    pub auth: Authenticated,
-    scope: PhantomData<fn() -> S>,
-}
-
-impl<S: Scope> fmt::Debug for RequireScope<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireScope")
-            .field("scope", &S::NAME)
-            .field("auth", &self.auth)
-            .finish()
-    }
-}
-
-impl<S: Scope> Clone for RequireScope<S> {
-    fn clone(&self) -> Self {
-        RequireScope {
-            auth: self.auth.clone(),
-            scope: PhantomData,
+/// A guard extractor: an [`Authenticated`] request whose token grants what `$trait` names
+/// (checked by `Claims::$granted`); otherwise 403 `insufficient_scope` naming it (or the
+/// authentication rejection, checked first).
+macro_rules! guard {
+    ($(#[$doc:meta])* $guard:ident, $trait:ident, $granted:ident) => {
+        $(#[$doc])*
+        pub struct $guard<G: $trait> {
+            /// The authenticated request.
+            pub auth: Authenticated,
+            granted: PhantomData<fn() -> G>,
         }
-    }
-}
 
-impl<S: Scope> Deref for RequireScope<S> {
-    type Target = Authenticated;
-    fn deref(&self) -> &Authenticated {
-        &self.auth
-    }
-}
-
-impl<St, S> FromRequestParts<St> for RequireScope<S>
-where
-    Arc<Auth>: FromRef<St>,
-    St: Send + Sync,
-    S: Scope,
-{
-    type Rejection = AuthRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
-        let auth = Authenticated::extract(parts, Arc::<Auth>::from_ref(state)).await?;
-        if !auth.claims.has_scope(S::NAME) {
-            return Err(auth
-                .auth
-                .reject(RejectionKind::InsufficientScope(Cow::Borrowed(S::NAME))));
+        impl<G: $trait> fmt::Debug for $guard<G> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($guard))
+                    .field("requires", &G::NAME)
+                    .field("auth", &self.auth)
+                    .finish()
+            }
         }
-        Ok(RequireScope {
-            auth,
-            scope: PhantomData,
-        })
-    }
+
+        impl<G: $trait> Clone for $guard<G> {
+            fn clone(&self) -> Self {
+                $guard {
+                    auth: self.auth.clone(),
+                    granted: PhantomData,
+                }
+            }
+        }
+
+        impl<G: $trait> Deref for $guard<G> {
+            type Target = Authenticated;
+            fn deref(&self) -> &Authenticated {
+                &self.auth
+            }
+        }
+
+        impl<S, G> FromRequestParts<S> for $guard<G>
+        where
+            Arc<Auth>: FromRef<S>,
+            S: Send + Sync,
+            G: $trait,
+        {
+            type Rejection = AuthRejection;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                let auth = Authenticated::extract(parts, Arc::<Auth>::from_ref(state)).await?;
+                if !auth.claims.$granted(G::NAME) {
+                    return Err(auth
+                        .auth
+                        .reject(RejectionKind::InsufficientScope(Cow::Borrowed(G::NAME))));
+                }
+                Ok($guard {
+                    auth,
+                    granted: PhantomData,
+                })
+            }
+        }
+    };
 }
+
+guard!(
+    /// An [`Authenticated`] request whose token grants role `R` (its `roles` claim); otherwise
+    /// 403 `insufficient_scope` (or the authentication rejection, checked first).
+    RequireRole,
+    Role,
+    has_role
+);
+guard!(
+    /// An [`Authenticated`] request whose token grants scope `S` (its `scope` claim, RFC 9068);
+    /// otherwise 403 `insufficient_scope` (or the authentication rejection, checked first).
+    RequireScope,
+    Scope,
+    has_scope
+);
 
 /// Why a request was refused. Also inserted into the rejection response's extensions.
 #[non_exhaustive]

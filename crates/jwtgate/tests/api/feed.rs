@@ -4,7 +4,8 @@
 //! after every read that found nothing, and resumes from `Last-Event-ID`; a cursor from another
 //! log, or past the head, reads from the start; and a service using `jwtgate-verify`'s
 //! `RevocationFeed` refuses a logged-out token within a second, and applies its staleness
-//! policy once the feed is gone. On SQLite and on PostgreSQL alike.
+//! policy once the feed is gone; and a Python service (PyJWT, as the README writes it) verifies
+//! jwtgate's tokens. On SQLite and on PostgreSQL alike.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -588,4 +589,47 @@ async fn the_example_resource_api_accepts_jwtgate_tokens_and_refuses_tampered_an
         .expect("json");
     assert_eq!(health["feed"]["fresh"], json!(true), "{health}");
     assert_eq!(health["feed"]["node"], json!(app.settings.node_id()));
+}
+
+/// The README's Python service: PyJWT with its JWKS client, as written there.
+const PYJWT: &str = r#"
+import sys, jwt
+base, token = sys.argv[1], sys.argv[2]
+jwks = jwt.PyJWKClient(base + "/.well-known/jwks.json")
+key = jwks.get_signing_key_from_jwt(token)
+claims = jwt.decode(token, key, algorithms=["ES256"], audience="jwtgate",
+                    issuer=base, options={"require": ["exp", "iat", "sub"]})
+print(claims["sub"])
+"#;
+
+#[tokio::test]
+async fn pyjwt_verifies_jwtgate_tokens_as_the_readme_shows_and_refuses_a_tampered_one() {
+    let app = system_clock_app().await;
+    let ada = sign_in(&app, "ada@example.com").await;
+    let run = |token: String| {
+        let base = app.settings.issuer();
+        tokio::process::Command::new("python3")
+            .args(["-c", PYJWT, &base, &token])
+            .output()
+    };
+    let out = run(ada.access.clone())
+        .await
+        .expect("python3 (./scripts/test installs PyJWT)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ada.id);
+
+    let parts: Vec<&str> = ada.access.split('.').collect();
+    let flipped = if parts[2].starts_with('A') { "B" } else { "A" };
+    let tampered = format!("{}.{}.{flipped}{}", parts[0], parts[1], &parts[2][1..]);
+    let out = run(tampered).await.expect("python3");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("InvalidSignatureError"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
