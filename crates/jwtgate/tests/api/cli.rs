@@ -484,3 +484,74 @@ fn a_second_serve_on_one_sqlite_file_is_refused_naming_postgresql() {
         "{stderr}"
     );
 }
+
+#[test]
+fn feed_credentials_are_made_listed_and_revoked_from_the_cli_and_the_secret_is_shown_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let added = jwtgate(
+        &[
+            "feed-credential",
+            "add",
+            "--name",
+            " orders-api ",
+            "--json",
+            "--data-dir",
+            data,
+        ],
+        &[],
+        "",
+    );
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let made: Value = serde_json::from_slice(&added.stdout).expect("json");
+    let secret = made["secret"].as_str().expect("secret");
+    let id = made["id"].as_str().expect("id");
+    assert!(secret.starts_with("jgf_") && secret.len() == 47, "{secret}");
+    assert_eq!(made["name"], json!("orders-api"));
+
+    let listed = jwtgate(
+        &["feed-credential", "list", "--json", "--data-dir", data],
+        &[],
+        "",
+    );
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let list: Value = serde_json::from_slice(&listed.stdout).expect("json");
+    assert_eq!(list[0]["id"], json!(id));
+    assert_eq!(list[0]["revoked_at"], Value::Null);
+    assert!(!text(&listed.stdout).contains(secret), "never shown again");
+
+    let revoked = jwtgate(
+        &["feed-credential", "revoke", id, "--data-dir", data],
+        &[],
+        "",
+    );
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let list: Value = serde_json::from_slice(
+        &jwtgate(
+            &["feed-credential", "list", "--json", "--data-dir", data],
+            &[],
+            "",
+        )
+        .stdout,
+    )
+    .expect("json");
+    assert!(list[0]["revoked_at"].is_i64());
+    let again = jwtgate(
+        &["feed-credential", "revoke", id, "--data-dir", data],
+        &[],
+        "",
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("no live feed credential"),
+        "{}",
+        text(&again.stderr)
+    );
+    let empty = jwtgate(
+        &["feed-credential", "add", "--name", "", "--data-dir", data],
+        &[],
+        "",
+    );
+    assert!(!empty.status.success());
+    assert!(text(&empty.stderr).contains("1 to 100 printable characters"));
+}
