@@ -3,6 +3,12 @@
 //! Owns [`Claims`] and [`Audience`]. Every registered claim is read with its exact JSON type:
 //! `exp` as a string, a float or a negative number is an error here, never a silently skipped
 //! check (CVE-2026-25537). Policy (issuer, audience, time) is checked in `verify.rs`.
+//!
+//! `jti` and `iat` are required unless the policy says otherwise (tokens of other issuers,
+//! `Policy::allow_missing_jti` and `Policy::allow_missing_iat`). The struct keeps its shape
+//! then: an absent `jti` reads as the empty string (which no token may carry, so it only ever
+//! means "absent"), an absent `iat` as [`Claims::NO_IAT`] (a negative number, which no token
+//! may carry either).
 
 use std::fmt;
 
@@ -28,12 +34,16 @@ pub struct Claims {
     pub aud: Audience,
     /// Expiry, seconds since the epoch.
     pub exp: i64,
-    /// Issued at, seconds since the epoch.
+    /// Issued at, seconds since the epoch; [`Claims::NO_IAT`] when the token has none, which
+    /// only a policy with `Policy::allow_missing_iat` accepts (see [`Claims::issued_at`]).
+    #[serde(skip_serializing_if = "Claims::is_no_iat")]
     pub iat: i64,
     /// Not before, seconds since the epoch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
-    /// Unique token id.
+    /// Unique token id, never empty in a token; empty when the token has none, which only a
+    /// policy with `Policy::allow_missing_jti` accepts (see [`Claims::token_id`]).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub jti: String,
     /// Session id: revoking the session revokes every token carrying it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +69,30 @@ pub struct Claims {
 }
 
 impl Claims {
+    /// What `iat` holds when the token has none (only under `Policy::allow_missing_iat`).
+    ///
+    /// Negative, so no token can carry it (a NumericDate here is never negative) and it
+    /// cannot be mistaken for a real time; and earlier than any time, so a per-user
+    /// "issued before" cut-off ([`crate::RevocationView`]) refuses such a token, the safe
+    /// reading of a token that does not say when it was issued.
+    pub const NO_IAT: i64 = -1;
+
+    /// `iat`, or `None` if the token has none.
+    #[must_use]
+    pub fn issued_at(&self) -> Option<i64> {
+        (self.iat != Claims::NO_IAT).then_some(self.iat)
+    }
+
+    /// `jti`, or `None` if the token has none.
+    #[must_use]
+    pub fn token_id(&self) -> Option<&str> {
+        (!self.jti.is_empty()).then_some(self.jti.as_str())
+    }
+
+    fn is_no_iat(iat: &i64) -> bool {
+        *iat == Claims::NO_IAT
+    }
+
     /// Whether the token grants `role`.
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
@@ -103,14 +137,34 @@ impl Claims {
         T::deserialize(&self.extra)
     }
 
-    /// Reads claims strictly from a decoded payload.
+    /// Reads claims strictly from a decoded payload, `jti` and `iat` required.
     ///
     /// # Errors
     /// [`Error::Json`], [`Error::DuplicateKey`], [`Error::MissingClaim`] or
     /// [`Error::InvalidClaim`].
     pub fn from_json(payload: &[u8]) -> Result<Claims, Error> {
-        crate::json::parse(payload, ClaimsSeed)
+        Claims::from_json_with(payload, Optional::NONE)
     }
+
+    /// As [`Claims::from_json`], with the claims `optional` lets a token leave out.
+    pub(crate) fn from_json_with(payload: &[u8], optional: Optional) -> Result<Claims, Error> {
+        crate::json::parse(payload, ClaimsSeed { optional })
+    }
+}
+
+/// Which of the claims jwtgate requires a policy lets a token leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Optional {
+    pub(crate) jti: bool,
+    pub(crate) iat: bool,
+}
+
+impl Optional {
+    /// Every claim required: jwtgate's own tokens.
+    pub(crate) const NONE: Optional = Optional {
+        jti: false,
+        iat: false,
+    };
 }
 
 /// `aud`: a single string or an array of strings (RFC 7519 §4.1.3).
@@ -164,10 +218,12 @@ fn strings(value: Loose<'_>, name: &'static str) -> Result<Vec<String>, Error> {
 
 /// `sub` names the principal the token speaks for. An empty string names no one, and a service
 /// looking it up could land on a default or anonymous record, so it is refused like a wrong type.
-fn subject(value: Loose<'_>) -> Result<String, Error> {
-    match string(value, "sub")? {
-        sub if sub.is_empty() => Err(Error::InvalidClaim("sub")),
-        sub => Ok(sub),
+/// So is an empty `jti`: it identifies no token (and the empty string is what an absent `jti`
+/// reads as, where a policy lets it be absent).
+fn non_empty(value: Loose<'_>, name: &'static str) -> Result<String, Error> {
+    match string(value, name)? {
+        s if s.is_empty() => Err(Error::InvalidClaim(name)),
+        s => Ok(s),
     }
 }
 
@@ -212,15 +268,30 @@ struct Partial {
 }
 
 impl Partial {
-    fn finish(self) -> Result<Claims, Error> {
+    fn finish(self, optional: Optional) -> Result<Claims, Error> {
+        // In the order of the claims in `Claims`, so the first missing one is reported.
+        let iss = self.iss.ok_or(Error::MissingClaim("iss"))?;
+        let sub = self.sub.ok_or(Error::MissingClaim("sub"))?;
+        let aud = self.aud.ok_or(Error::MissingClaim("aud"))?;
+        let exp = self.exp.ok_or(Error::MissingClaim("exp"))?;
+        let iat = match self.iat {
+            Some(iat) => iat,
+            None if optional.iat => Claims::NO_IAT,
+            None => return Err(Error::MissingClaim("iat")),
+        };
+        let jti = match self.jti {
+            Some(jti) => jti,
+            None if optional.jti => String::new(),
+            None => return Err(Error::MissingClaim("jti")),
+        };
         Ok(Claims {
-            iss: self.iss.ok_or(Error::MissingClaim("iss"))?,
-            sub: self.sub.ok_or(Error::MissingClaim("sub"))?,
-            aud: self.aud.ok_or(Error::MissingClaim("aud"))?,
-            exp: self.exp.ok_or(Error::MissingClaim("exp"))?,
-            iat: self.iat.ok_or(Error::MissingClaim("iat"))?,
+            iss,
+            sub,
+            aud,
+            exp,
+            iat,
             nbf: self.nbf,
-            jti: self.jti.ok_or(Error::MissingClaim("jti"))?,
+            jti,
             sid: self.sid,
             roles: self.roles.unwrap_or_default(),
             plan: self.plan,
@@ -232,7 +303,9 @@ impl Partial {
     }
 }
 
-struct ClaimsSeed;
+struct ClaimsSeed {
+    optional: Optional,
+}
 
 impl<'de> DeserializeSeed<'de> for ClaimsSeed {
     type Value = Result<Claims, Error>;
@@ -278,12 +351,12 @@ impl<'de> Visitor<'de> for ClaimsSeed {
             let errors_before = err.len();
             match key {
                 "iss" => put(&mut p.iss, string(map.next_value()?, "iss"), &mut err)?,
-                "sub" => put(&mut p.sub, subject(map.next_value()?), &mut err)?,
+                "sub" => put(&mut p.sub, non_empty(map.next_value()?, "sub"), &mut err)?,
                 "aud" => put(&mut p.aud, audience(map.next_value()?), &mut err)?,
                 "exp" => put(&mut p.exp, numeric_date(map.next_value()?, "exp"), &mut err)?,
                 "iat" => put(&mut p.iat, numeric_date(map.next_value()?, "iat"), &mut err)?,
                 "nbf" => put(&mut p.nbf, numeric_date(map.next_value()?, "nbf"), &mut err)?,
-                "jti" => put(&mut p.jti, string(map.next_value()?, "jti"), &mut err)?,
+                "jti" => put(&mut p.jti, non_empty(map.next_value()?, "jti"), &mut err)?,
                 "sid" => put(&mut p.sid, string(map.next_value()?, "sid"), &mut err)?,
                 "roles" => put(&mut p.roles, strings(map.next_value()?, "roles"), &mut err)?,
                 "plan" => put(&mut p.plan, string(map.next_value()?, "plan"), &mut err)?,
@@ -316,7 +389,90 @@ impl<'de> Visitor<'de> for ClaimsSeed {
         }
         Ok(match err.first() {
             Some(&err) => Err(err),
-            None => p.finish(),
+            None => p.finish(self.optional),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"{"iss":"i","sub":"s","aud":"a","exp":1900,"iat":1000,"jti":"j"}"#;
+    const BARE: &str = r#"{"iss":"i","sub":"s","aud":"a","exp":1900}"#;
+    const BOTH: Optional = Optional {
+        jti: true,
+        iat: true,
+    };
+
+    #[test]
+    fn jti_and_iat_are_required_unless_optional() {
+        assert_eq!(
+            Claims::from_json(BARE.as_bytes()),
+            Err(Error::MissingClaim("iat"))
+        );
+        let only_iat = Optional {
+            jti: false,
+            iat: true,
+        };
+        assert_eq!(
+            Claims::from_json_with(BARE.as_bytes(), only_iat),
+            Err(Error::MissingClaim("jti"))
+        );
+        let claims = Claims::from_json_with(BARE.as_bytes(), BOTH).expect("claims");
+        assert_eq!((claims.jti.as_str(), claims.iat), ("", Claims::NO_IAT));
+        assert_eq!((claims.token_id(), claims.issued_at()), (None, None));
+    }
+
+    #[test]
+    fn present_jti_and_iat_read_the_same_whether_optional_or_not() {
+        let strict = Claims::from_json(FULL.as_bytes()).expect("claims");
+        let relaxed = Claims::from_json_with(FULL.as_bytes(), BOTH).expect("claims");
+        assert_eq!(strict, relaxed);
+        assert_eq!(
+            (strict.token_id(), strict.issued_at()),
+            (Some("j"), Some(1000))
+        );
+    }
+
+    #[test]
+    fn an_empty_jti_is_refused_even_where_jti_is_optional() {
+        let empty = r#"{"iss":"i","sub":"s","aud":"a","exp":1900,"iat":1000,"jti":""}"#;
+        for optional in [Optional::NONE, BOTH] {
+            assert_eq!(
+                Claims::from_json_with(empty.as_bytes(), optional),
+                Err(Error::InvalidClaim("jti"))
+            );
+        }
+    }
+
+    #[test]
+    fn an_iat_that_is_present_is_never_read_as_absent() {
+        // No NumericDate a token may carry is NO_IAT.
+        let negative = r#"{"iss":"i","sub":"s","aud":"a","exp":1900,"iat":-1}"#;
+        assert_eq!(
+            Claims::from_json_with(negative.as_bytes(), BOTH),
+            Err(Error::InvalidClaim("iat"))
+        );
+    }
+
+    #[test]
+    fn claims_without_jti_or_iat_serialise_without_them() {
+        let claims = Claims::from_json_with(BARE.as_bytes(), BOTH).expect("claims");
+        let json = serde_json::to_vec(&claims).expect("json");
+        let text = String::from_utf8(json.clone()).expect("UTF-8");
+        assert!(!text.contains("jti") && !text.contains("iat"), "{text}");
+        assert_eq!(Claims::from_json_with(&json, BOTH), Ok(claims));
+    }
+
+    #[test]
+    fn the_first_missing_claim_is_reported_whatever_is_optional() {
+        let no_iss = r#"{"sub":"s","aud":"a","exp":1900}"#;
+        for optional in [Optional::NONE, BOTH] {
+            assert_eq!(
+                Claims::from_json_with(no_iss.as_bytes(), optional),
+                Err(Error::MissingClaim("iss"))
+            );
+        }
     }
 }

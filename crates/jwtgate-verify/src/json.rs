@@ -217,34 +217,62 @@ pub(crate) struct Header<'de> {
     pub(crate) kid: Option<Loose<'de>>,
 }
 
-pub(crate) struct HeaderSeed;
+/// Reads a header. `ignore` holds the parameters a policy lets a token carry beside `alg`,
+/// `typ` and `kid` (such as `x5t`), none of them one that [`NEVER_IGNORED`] lists.
+pub(crate) struct HeaderSeed<'p> {
+    pub(crate) ignore: &'p [String],
+}
 
-impl<'de> DeserializeSeed<'de> for HeaderSeed {
+/// Header parameters no policy may ignore, each refused wherever it appears: they ask the
+/// verifier to trust the token's own word about keys (`jwk`, `jku`, `x5u`, `x5c`), name
+/// extensions that must be understood (`crit`), change how the payload is read (`b64`,
+/// `zip`, `cty`), or belong to JWE (`enc`, `epk`, `apu`, `apv`, `iv`, `tag`, `p2s`, `p2c`).
+/// `alg`, `typ` and `kid` are read, never ignored.
+pub(crate) const NEVER_IGNORED: [&str; 19] = [
+    "alg", "typ", "kid", "crit", "jwk", "jku", "x5u", "x5c", "b64", "zip", "cty", "enc", "epk",
+    "apu", "apv", "iv", "tag", "p2s", "p2c",
+];
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed<'_> {
     type Value = Result<Header<'de>, Error>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for HeaderSeed {
+impl<'de> Visitor<'de> for HeaderSeed<'_> {
     type Value = Result<Header<'de>, Error>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JOSE header object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut header = Header::default();
+        // Which of `ignore` were seen: a second copy is a duplicate as for any other member.
+        let mut ignored_seen: Vec<usize> = Vec::new();
         while let Some(JsonKey(key)) = map.next_key()? {
             let slot = match key.as_ref() {
                 "alg" => &mut header.alg,
                 "typ" => &mut header.typ,
                 "kid" => &mut header.kid,
-                // jwk, jku, x5u, x5c, crit, b64, zip, enc, p2c, cty...: each either asks the
-                // verifier to trust the token's own word about keys or changes how the
-                // payload is read. jwtgate issues none of them, so none is accepted.
-                _ => {
-                    map.next_value::<Skip>()?;
-                    return Err(forbidden());
-                }
+                other => match self.ignore.iter().position(|name| name == other) {
+                    // Ignored, but still read strictly: no duplicate key inside it either.
+                    Some(index) => {
+                        map.next_value::<Loose<'de>>()?;
+                        if ignored_seen.contains(&index) {
+                            return Err(duplicate());
+                        }
+                        ignored_seen.push(index);
+                        continue;
+                    }
+                    // jwk, jku, x5u, x5c, crit, b64, zip, enc, p2c, cty...: each either asks
+                    // the verifier to trust the token's own word about keys or changes how the
+                    // payload is read. jwtgate issues none of them, so none is accepted; nor is
+                    // any other member a policy does not name.
+                    None => {
+                        map.next_value::<Skip>()?;
+                        return Err(forbidden());
+                    }
+                },
             };
             let value = map.next_value::<Loose<'de>>()?;
             if slot.replace(value).is_some() {

@@ -278,23 +278,50 @@ impl Key {
     /// A verification-only key from a public JWK.
     ///
     /// The algorithm comes from `alg`, or from the curve for `OKP` and `EC` keys; an RSA JWK
-    /// must name its algorithm, since RS256 and PS256 share key material. `alg` is read as
+    /// must name its algorithm, since RS256 and PS256 share key material (see
+    /// [`Key::from_jwk_assuming`] for issuers that publish none). `alg` is read as
     /// [`Algorithm::from_name`] reads it, so an `OKP` `Ed25519` key may say `EdDSA` or its
     /// RFC 9864 §2 name `Ed25519` (on any other key type or curve, either is a mismatch).
     /// `kid` defaults to the thumbprint.
     ///
     /// # Errors
-    /// [`KeyError::Unsupported`] for symmetric or unknown keys, [`KeyError::Invalid`] for
-    /// malformed ones, [`KeyError::RsaTooSmall`].
+    /// [`KeyError::Unsupported`] for symmetric or unknown keys, and for RSA keys without
+    /// `alg`; [`KeyError::Invalid`] for malformed ones, [`KeyError::RsaTooSmall`].
     pub fn from_jwk(jwk: &Jwk) -> Result<Key, KeyError> {
+        Key::from_jwk_with(jwk, None)
+    }
+
+    /// As [`Key::from_jwk`], but an RSA JWK without `alg` is taken to be for `rsa_alg`
+    /// (`RS256` or `PS256`), as node `jose`, PyJWT and Microsoft Entra publish their keys.
+    ///
+    /// An assumption, not something the JWK says: the key is then bound to `rsa_alg` alone,
+    /// so tokens signed with it under the other RSA algorithm are refused
+    /// ([`crate::Error::AlgorithmMismatch`]), never accepted. RS256 is what all three sign
+    /// with by default. An RSA JWK that names its `alg` keeps it; `EC` and `OKP` keys are
+    /// read as by [`Key::from_jwk`].
+    ///
+    /// # Errors
+    /// As [`Key::from_jwk`]; [`KeyError::Unsupported`] if `rsa_alg` is not an RSA algorithm.
+    pub fn from_jwk_assuming(jwk: &Jwk, rsa_alg: Algorithm) -> Result<Key, KeyError> {
+        Key::from_jwk_with(jwk, Some(rsa_assumption(rsa_alg)?))
+    }
+
+    fn from_jwk_with(jwk: &Jwk, rsa_alg: Option<Algorithm>) -> Result<Key, KeyError> {
         let named = jwk.alg.as_deref().map(Algorithm::from_name);
+        // A JWK without `alg` is read from its curve where the curve names one algorithm:
+        // RFC 7518 §3.4 defines ES256 on P-256 only and ES384 on P-384 only (with their one
+        // hash), and RFC 8037 EdDSA on Ed25519 is the only algorithm of that curve here, so
+        // a token naming any other algorithm for such a key is still refused. RSA moduli fit
+        // RS256 and PS256 alike, so an RSA JWK without `alg` needs an explicit assumption.
         let alg = match (jwk.kty.as_str(), jwk.crv.as_deref(), named) {
             (_, _, Some(None)) => return Err(KeyError::Unsupported("unsupported JWK alg")),
             ("OKP", Some("Ed25519"), None | Some(Some(Algorithm::EdDSA))) => Algorithm::EdDSA,
             ("EC", Some("P-256"), None | Some(Some(Algorithm::ES256))) => Algorithm::ES256,
             ("EC", Some("P-384"), None | Some(Some(Algorithm::ES384))) => Algorithm::ES384,
             ("RSA", _, Some(Some(alg @ (Algorithm::RS256 | Algorithm::PS256)))) => alg,
-            ("RSA", _, None) => return Err(KeyError::Unsupported("RSA JWK must name its alg")),
+            ("RSA", _, None) => {
+                rsa_alg.ok_or(KeyError::Unsupported("RSA JWK must name its alg"))?
+            }
             ("oct", ..) => {
                 return Err(KeyError::Unsupported(
                     "symmetric keys are never imported from a JWK",
@@ -537,6 +564,16 @@ impl Key {
     }
 }
 
+/// `alg` if it may be assumed for RSA JWKs without one: an RSA algorithm.
+pub(crate) fn rsa_assumption(alg: Algorithm) -> Result<Algorithm, KeyError> {
+    match alg {
+        Algorithm::RS256 | Algorithm::PS256 => Ok(alg),
+        _ => Err(KeyError::Unsupported(
+            "only RS256 or PS256 can be assumed for an RSA JWK without alg",
+        )),
+    }
+}
+
 /// One active signing key and any number of verification-only keys, looked up by `kid`.
 ///
 /// Rotation without logging anyone out (the Kanidm and Rauthy way): publish the next key
@@ -674,17 +711,34 @@ impl KeySet {
     }
 
     /// A verification-only set from a JWKS. Keys not meant for signatures (`use` other than
-    /// `sig`) or of unsupported types are skipped; a supported key that is malformed is an error.
+    /// `sig`) or of unsupported types are skipped, and so are RSA keys without `alg` (see
+    /// [`KeySet::from_jwks_assuming`]); a supported key that is malformed is an error.
     ///
     /// # Errors
     /// As [`Key::from_jwk`], and [`KeyError::DuplicateKid`].
     pub fn from_jwks(jwks: &Jwks) -> Result<KeySet, KeyError> {
+        KeySet::from_jwks_with(jwks, None)
+    }
+
+    /// As [`KeySet::from_jwks`], but RSA keys without `alg` are taken to be for `rsa_alg`
+    /// (`RS256` or `PS256`) instead of skipped: for issuers that publish RSA keys without
+    /// `alg` (node `jose`, PyJWT, Microsoft Entra). An assumption; see
+    /// [`Key::from_jwk_assuming`].
+    ///
+    /// # Errors
+    /// As [`KeySet::from_jwks`]; [`KeyError::Unsupported`] if `rsa_alg` is not an RSA
+    /// algorithm.
+    pub fn from_jwks_assuming(jwks: &Jwks, rsa_alg: Algorithm) -> Result<KeySet, KeyError> {
+        KeySet::from_jwks_with(jwks, Some(rsa_assumption(rsa_alg)?))
+    }
+
+    fn from_jwks_with(jwks: &Jwks, rsa_alg: Option<Algorithm>) -> Result<KeySet, KeyError> {
         let mut set = KeySet::empty();
         for jwk in &jwks.keys {
             if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
                 continue;
             }
-            match Key::from_jwk(jwk) {
+            match Key::from_jwk_with(jwk, rsa_alg) {
                 Ok(key) => set.add_verification_key(key)?,
                 Err(KeyError::Unsupported(_)) => continue,
                 Err(err) => return Err(err),
@@ -780,6 +834,80 @@ mod tests {
                 "{crv}"
             );
         }
+    }
+
+    fn without_alg(alg: Algorithm) -> Jwk {
+        let mut jwk = Key::generate(alg)
+            .expect("key")
+            .public_jwk()
+            .expect("public JWK");
+        jwk.alg = None;
+        jwk
+    }
+
+    #[test]
+    fn rsa_jwk_without_alg_is_refused_unless_an_algorithm_is_assumed() {
+        let jwk = without_alg(Algorithm::RS256);
+
+        assert_eq!(
+            Key::from_jwk(&jwk).expect_err("accepted"),
+            KeyError::Unsupported("RSA JWK must name its alg")
+        );
+        for assumed in [Algorithm::RS256, Algorithm::PS256] {
+            let key = Key::from_jwk_assuming(&jwk, assumed).expect("assumed");
+            assert_eq!(key.algorithm(), assumed);
+        }
+    }
+
+    #[test]
+    fn rsa_jwk_naming_its_alg_keeps_it_under_an_assumption() {
+        let (_, jwk) = public_jwk_saying(Algorithm::PS256, "PS256");
+
+        let key = Key::from_jwk_assuming(&jwk, Algorithm::RS256).expect("key");
+
+        assert_eq!(key.algorithm(), Algorithm::PS256);
+    }
+
+    #[test]
+    fn an_rsa_assumption_leaves_ec_and_okp_keys_to_their_curve() {
+        for alg in [Algorithm::ES256, Algorithm::ES384, Algorithm::EdDSA] {
+            let key = Key::from_jwk_assuming(&without_alg(alg), Algorithm::RS256).expect("key");
+            assert_eq!(key.algorithm(), alg);
+        }
+    }
+
+    #[test]
+    fn only_rsa_algorithms_can_be_assumed() {
+        let jwk = without_alg(Algorithm::RS256);
+        for alg in [
+            Algorithm::HS256,
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::EdDSA,
+        ] {
+            assert!(matches!(
+                Key::from_jwk_assuming(&jwk, alg),
+                Err(KeyError::Unsupported(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_jwks_of_rsa_keys_without_alg_is_empty_unless_assumed() {
+        let jwks = Jwks {
+            keys: vec![without_alg(Algorithm::RS256), without_alg(Algorithm::ES256)],
+        };
+
+        let skipped = KeySet::from_jwks(&jwks).expect("set");
+        let assumed = KeySet::from_jwks_assuming(&jwks, Algorithm::RS256).expect("set");
+
+        let algs = |set: &KeySet| {
+            let mut algs: Vec<_> = set.iter().map(|k| k.algorithm().name()).collect();
+            algs.sort_unstable();
+            algs
+        };
+        assert_eq!(algs(&skipped), ["ES256"]);
+        assert_eq!(algs(&assumed), ["ES256", "RS256"]);
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! ```
 //!
 //! - Keys are parsed once; the algorithm always comes from the key, never from the token.
+//! - [`Policy::new`] is the strict profile of jwtgate's own tokens; tokens of other issuers
+//!   (node `jose`, PyJWT, Microsoft Entra) pass under named relaxations
+//!   ([`Policy::for_other_issuers`]) and [`KeySet::from_jwks_assuming`].
 //! - [`Verifier`]'s module documents every check in order; each has a stable
 //!   [`Error::reason`] for logs while clients all get the same `invalid_token`.
 //! - Feature `axum`: an extractor for verified claims and a role guard (RFC 6750 answers).

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{ACCEPT, AGE, CACHE_CONTROL, HeaderMap, HeaderValue};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
-use crate::{Claims, Error, Jwks, KeyError, KeySet, Verifier};
+use crate::{Algorithm, Claims, Error, Jwks, KeyError, KeySet, Verifier};
 
 mod feed;
 pub use feed::{
@@ -108,7 +108,8 @@ pub enum RemoteError {
     /// A key in the set is malformed or too weak.
     #[error("JWKS holds an unusable key")]
     Keys(#[source] KeyError),
-    /// The set holds no key usable for signatures.
+    /// The set holds no key usable for signatures (RSA keys without `alg` are skipped unless
+    /// [`RemoteJwksBuilder::rsa_keys_without_alg_as`] says what they are for).
     #[error("JWKS holds no usable signature key")]
     NoKeys,
     /// The fetch task was cancelled (the runtime is shutting down).
@@ -193,6 +194,7 @@ pub struct RemoteJwksBuilder {
     connect_timeout: Duration,
     timeout: Duration,
     allow_plain_http: bool,
+    rsa_alg: Option<Algorithm>,
     clock: Clock,
 }
 
@@ -204,6 +206,7 @@ impl fmt::Debug for RemoteJwksBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("allow_plain_http", &self.allow_plain_http)
+            .field("rsa_alg", &self.rsa_alg)
             .finish_non_exhaustive()
     }
 }
@@ -257,6 +260,16 @@ impl RemoteJwksBuilder {
         self
     }
 
+    /// Reads RSA keys published without `alg` as keys for `alg` (`RS256` or `PS256`) instead
+    /// of skipping them, as [`KeySet::from_jwks_assuming`] does: for issuers such as node
+    /// `jose`, PyJWT and Microsoft Entra, whose JWKS name no `alg`. Off by default. An
+    /// assumption: such a key then verifies `alg` and nothing else.
+    #[must_use]
+    pub fn rsa_keys_without_alg_as(mut self, alg: Algorithm) -> Self {
+        self.rsa_alg = Some(alg);
+        self
+    }
+
     /// The monotonic clock for cooldowns and refresh deadlines (default [`Instant::now`]), so
     /// tests can move time without sleeping. The background task still sleeps in real time,
     /// for the duration this clock says is left.
@@ -270,9 +283,15 @@ impl RemoteJwksBuilder {
     /// (an unknown `kid` or [`RemoteJwks::refresh`] triggers one).
     ///
     /// # Errors
-    /// [`RemoteError::InvalidUrl`], [`RemoteError::InsecureUrl`], or
-    /// [`RemoteError::Http`] if the HTTP client cannot be built.
+    /// [`RemoteError::InvalidUrl`], [`RemoteError::InsecureUrl`],
+    /// [`RemoteError::Keys`] if [`RemoteJwksBuilder::rsa_keys_without_alg_as`] names no RSA
+    /// algorithm, or [`RemoteError::Http`] if the HTTP client cannot be built.
     pub fn build(self) -> Result<RemoteJwks, RemoteError> {
+        let rsa_alg = self
+            .rsa_alg
+            .map(crate::key::rsa_assumption)
+            .transpose()
+            .map_err(RemoteError::Keys)?;
         let url = reqwest::Url::parse(&self.url).map_err(|_| RemoteError::InvalidUrl)?;
         match url.scheme() {
             "https" => {}
@@ -295,6 +314,7 @@ impl RemoteJwksBuilder {
                 client,
                 verifier: self.verifier,
                 limits: self.limits,
+                rsa_alg,
                 fetch: Arc::new(Mutex::new(FetchState::default())),
                 attempts: AtomicU64::new(0),
                 finished: Notify::new(),
@@ -356,6 +376,8 @@ struct Inner {
     client: reqwest::Client,
     verifier: Arc<Verifier>,
     limits: Limits,
+    /// What RSA keys without `alg` are read as, if anything.
+    rsa_alg: Option<Algorithm>,
     clock: Clock,
     /// Held for the whole of a fetch, which is what makes it the single one in flight.
     fetch: Arc<Mutex<FetchState>>,
@@ -405,6 +427,7 @@ impl RemoteJwks {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             allow_plain_http: false,
+            rsa_alg: None,
             clock: Arc::new(Instant::now),
         }
     }
@@ -633,7 +656,11 @@ impl Inner {
         }
 
         let jwks: Jwks = serde_json::from_slice(&body).map_err(RemoteError::Json)?;
-        let keys = KeySet::from_jwks(&jwks).map_err(RemoteError::Keys)?;
+        let keys = match self.rsa_alg {
+            Some(alg) => KeySet::from_jwks_assuming(&jwks, alg),
+            None => KeySet::from_jwks(&jwks),
+        }
+        .map_err(RemoteError::Keys)?;
         if keys.is_empty() {
             return Err(RemoteError::NoKeys);
         }

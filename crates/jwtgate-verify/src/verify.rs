@@ -6,25 +6,37 @@
 //! 1. length cap ([`Policy::with_max_token_len`], default 8 KiB), before any decoding;
 //! 2. exactly three non-empty segments of canonical, unpadded base64url;
 //! 3. the header is a UTF-8 JSON object with no duplicate keys holding only `alg`, `typ` and
-//!    `kid`, all strings (`jwk`, `jku`, `x5u`, `x5c`, `crit`, `b64`, `zip`, `cty`... refused);
-//! 4. the key is found by `kid`; the header's `alg` must equal, byte for byte, the algorithm
+//!    `kid`, all strings (`jwk`, `jku`, `x5u`, `x5c`, `crit`, `b64`, `zip`, `cty`... refused),
+//!    and any parameters the policy ignores ([`Policy::ignore_header_params`], such as `x5t`:
+//!    read as strictly, then ignored; never one of those just listed);
+//! 4. the key is found by `kid` (a header without `kid` is refused, unless
+//!    [`Policy::allow_missing_kid_with_single_key`] and the key set holds exactly one key,
+//!    which is then the key); the header's `alg` must equal, byte for byte, the algorithm
 //!    bound to that key: the algorithm is never chosen by the token (RFC 8725 §3.1), so `none`,
 //!    `None`, `hs256` and key confusion (HS256 keyed with a public key) all fail here; an EdDSA
 //!    key also takes its RFC 9864 name `Ed25519` (never `Ed448`), no other key does;
 //! 5. `typ` must be the expected type (RFC 8725 §3.11); access tokens are `at+jwt` (RFC 9068),
 //!    compared case-insensitively with an optional `application/` prefix (RFC 7515 §4.1.9), so
-//!    no other kind of token can stand in for an access token;
+//!    no other kind of token can stand in for an access token. [`Policy::allow_typ`] adds types
+//!    (`JWT`), [`Policy::allow_missing_typ`] accepts a header without `typ`;
 //! 6. the signature verifies (HMAC compared in constant time; ECDSA only in fixed r||s form,
 //!    which rejects DER and r = s = 0; Ed25519 rejects non-canonical S);
 //! 7. the payload is a UTF-8 JSON object, no duplicate keys at any depth, with `iss`, `sub`,
 //!    `aud` (string or array of strings), `exp`, `iat` (integers in 0..=9999-12-31) and `jti`
-//!    present and correctly typed (`sub` non-empty; a mistyped copy of a claim is still a
-//!    duplicate); `nbf`, `sid`, `roles`, `plan`, `email` typed when present;
+//!    present and correctly typed (`sub` and `jti` non-empty; a mistyped copy of a claim is
+//!    still a duplicate); `nbf`, `sid`, `roles`, `plan`, `email` typed when present. `jti` may
+//!    be absent under [`Policy::allow_missing_jti`], `iat` under [`Policy::allow_missing_iat`];
 //! 8. `iss` equals the configured issuer and `aud` contains the configured audience;
-//! 9. `exp - iat` is at most [`Policy::with_max_lifetime`];
+//! 9. `exp - iat` is at most [`Policy::with_max_lifetime`] (without `iat`, see step 10);
 //! 10. time, against `now` with the leeway (default 30 s, at most 5 min): `exp` not passed,
-//!     `nbf` reached, `iat` not in the future;
+//!     `nbf` reached, `iat` not in the future; a token without `iat` instead has at most the
+//!     maximum lifetime (plus the leeway) left: `exp - now`;
 //! 11. the revocation view, if any.
+//!
+//! Every relaxation is off in [`Policy::new`], the profile of jwtgate's own tokens;
+//! [`Policy::for_other_issuers`] turns on the usual set. None touches steps 1, 2, 6, 8, 10
+//! (but for the lifetime without `iat`) or 11, the algorithm of step 4, or the refusals of
+//! step 3.
 //!
 //! With the cache enabled, a token seen before (exact bytes) skips steps 2 to 9; steps 10 and
 //! 11 run on every call. A verdict is kept from a token's second verification on (see
@@ -38,7 +50,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 
 use crate::b64::{self, decode_small};
-use crate::json::{HeaderSeed, Loose};
+use crate::claims::Optional;
+use crate::json::{HeaderSeed, Loose, NEVER_IGNORED};
 use crate::{Algorithm, Claims, Error, Key, KeySet, RevocationView};
 
 /// The `typ` of jwtgate access tokens (RFC 9068 §2.1).
@@ -64,24 +77,47 @@ const SMALL_SIGNATURE_BYTES: usize = 128;
 const STACK_PAYLOAD_BYTES: usize = 1024;
 
 /// What a verifier accepts: issuer, audience, token type, clock leeway and limits.
+///
+/// [`Policy::new`] is the strict profile of jwtgate's own tokens. Tokens of other issuers
+/// (node `jose`, PyJWT, Microsoft Entra, ...) often lack what it requires; each difference has
+/// a named switch that relaxes exactly it, and [`Policy::for_other_issuers`] turns on the usual
+/// set. No switch relaxes the algorithm bound to the key, `crit`, keys carried in the token
+/// (`jwk`, `jku`, `x5u`, `x5c`), duplicate keys, the signature, `exp`/`nbf`, `iss` or `aud`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     issuer: String,
     audience: String,
     typ: String,
+    /// Types accepted beside `typ` ([`Policy::allow_typ`]).
+    other_typs: Vec<String>,
+    /// A header without `typ` passes ([`Policy::allow_missing_typ`]).
+    missing_typ: bool,
+    /// A header without `kid` uses the set's only key
+    /// ([`Policy::allow_missing_kid_with_single_key`]).
+    missing_kid: bool,
+    /// Which of `jti` and `iat` a token may leave out.
+    optional: Optional,
+    /// Header parameters read and ignored ([`Policy::ignore_header_params`]).
+    ignored_header_params: Vec<String>,
     leeway: i64,
     max_lifetime: i64,
     max_token_len: usize,
 }
 
 impl Policy {
-    /// A policy for access tokens (`typ: at+jwt`) of `issuer` meant for `audience`.
+    /// A policy for access tokens (`typ: at+jwt`) of `issuer` meant for `audience`: the
+    /// strict profile of jwtgate's own tokens, every relaxation off.
     #[must_use]
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Policy {
         Policy {
             issuer: issuer.into(),
             audience: audience.into(),
             typ: ACCESS_TOKEN_TYP.to_owned(),
+            other_typs: Vec::new(),
+            missing_typ: false,
+            missing_kid: false,
+            optional: Optional::NONE,
+            ignored_header_params: Vec::new(),
             leeway: i64::from(DEFAULT_LEEWAY),
             max_lifetime: i64::from(DEFAULT_MAX_LIFETIME),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
@@ -92,6 +128,117 @@ impl Policy {
     #[must_use]
     pub fn with_typ(mut self, typ: impl Into<String>) -> Policy {
         self.typ = typ.into();
+        self
+    }
+
+    /// The usual relaxations for tokens of other issuers, all at once:
+    /// [`Policy::allow_missing_typ`], [`Policy::allow_typ`]`(["JWT"])`,
+    /// [`Policy::allow_missing_kid_with_single_key`], [`Policy::allow_missing_jti`],
+    /// [`Policy::allow_missing_iat`] and [`Policy::ignore_header_params`]`(["x5t", "x5t#S256"])`.
+    ///
+    /// This is what node `jose` (no `typ` unless set, no `kid`, no `iat` or `jti` unless set),
+    /// PyJWT (`typ: JWT`, no `kid`) and Microsoft Entra (`typ: JWT`, `x5t`) issue. Their
+    /// JWKS name no `alg` for RSA keys: read it with [`crate::KeySet::from_jwks_assuming`].
+    #[must_use]
+    pub fn for_other_issuers(self) -> Policy {
+        self.allow_missing_typ()
+            .allow_typ(["JWT"])
+            .allow_missing_kid_with_single_key()
+            .allow_missing_jti()
+            .allow_missing_iat()
+            .ignore_header_params(["x5t", "x5t#S256"])
+    }
+
+    /// Accepts a header without `typ` (node `jose`'s default).
+    ///
+    /// Gives up explicit typing (RFC 8725 §3.11) for such tokens: another kind of token of the
+    /// same issuer, for the same audience and signed with the same key, would pass for an
+    /// access token. A `typ` that is present must still be one this policy accepts.
+    #[must_use]
+    pub fn allow_missing_typ(mut self) -> Policy {
+        self.missing_typ = true;
+        self
+    }
+
+    /// Accepts these token types beside the policy's own (`at+jwt` unless
+    /// [`Policy::with_typ`]), compared as that one is: case-insensitively, with an optional
+    /// `application/` prefix. `JWT` is PyJWT's default and Microsoft's; it says only that the
+    /// token is a JWT, so it gives up explicit typing as [`Policy::allow_missing_typ`] does.
+    #[must_use]
+    pub fn allow_typ<I, S>(mut self, typs: I) -> Policy
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for typ in typs {
+            let typ = typ.into();
+            if !self.other_typs.contains(&typ) {
+                self.other_typs.push(typ);
+            }
+        }
+        self
+    }
+
+    /// Accepts a header without `kid` when the key set holds exactly one key, which is then
+    /// the key (PyJWT and node `jose` write no `kid` unless told to). With several keys, a
+    /// token without `kid` is still refused ([`Error::MissingHeader`]); with none,
+    /// [`Error::UnknownKey`]. The header's `alg` must still be that key's algorithm.
+    ///
+    /// Such a token never triggers a remote JWKS refetch, which only an unknown `kid` does:
+    /// once the issuer publishes a second key, its tokens need a `kid`.
+    #[must_use]
+    pub fn allow_missing_kid_with_single_key(mut self) -> Policy {
+        self.missing_kid = true;
+        self
+    }
+
+    /// Accepts a token without `jti`. [`Claims::jti`] is then empty ([`Claims::token_id`] is
+    /// `None`), and such a token cannot be revoked by id, only by session or user cut-off.
+    /// A `jti` that is present must still be a non-empty string.
+    #[must_use]
+    pub fn allow_missing_jti(mut self) -> Policy {
+        self.optional.jti = true;
+        self
+    }
+
+    /// Accepts a token without `iat`. [`Claims::iat`] is then [`Claims::NO_IAT`]
+    /// ([`Claims::issued_at`] is `None`), so any per-user "issued before" cut-off refuses it.
+    ///
+    /// The lifetime is still bounded: without `iat`, what is left of it, `exp - now`, must be
+    /// at most [`Policy::with_max_lifetime`] plus the leeway, checked at every verification
+    /// (cached or not) with the other time checks. A token valid for longer than the maximum
+    /// is refused until it is within the maximum of its expiry. An `iat` that is present is
+    /// checked as always.
+    #[must_use]
+    pub fn allow_missing_iat(mut self) -> Policy {
+        self.optional.iat = true;
+        self
+    }
+
+    /// Lets a header carry these parameters beside `alg`, `typ` and `kid`; they are read (as
+    /// strictly as the rest: no duplicates, at any depth) and ignored. For `x5t` and
+    /// `x5t#S256`, certificate thumbprints Microsoft's tokens carry beside `kid`: the key is
+    /// still found by `kid` alone.
+    ///
+    /// Parameters that must never be ignored are dropped from the list, so they stay refused
+    /// ([`Error::ForbiddenHeader`]) whatever is passed here: `crit`; the keys a token could
+    /// bring (`jwk`, `jku`, `x5u`, `x5c`); `b64`, `zip`, `cty`, which change how the payload is
+    /// read; JWE's (`enc`, `epk`, `apu`, `apv`, `iv`, `tag`, `p2s`, `p2c`). `alg`, `typ`
+    /// and `kid` are always read, never ignored. See [`Policy::ignored_header_params`].
+    #[must_use]
+    pub fn ignore_header_params<I, S>(mut self, names: I) -> Policy
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for name in names {
+            let name = name.into();
+            if !NEVER_IGNORED.contains(&name.as_str())
+                && !self.ignored_header_params.contains(&name)
+            {
+                self.ignored_header_params.push(name);
+            }
+        }
         self
     }
 
@@ -140,6 +287,13 @@ impl Policy {
         self.leeway
     }
 
+    /// The header parameters this policy ignores: those given to
+    /// [`Policy::ignore_header_params`], less any that must never be ignored.
+    #[must_use]
+    pub fn ignored_header_params(&self) -> &[String] {
+        &self.ignored_header_params
+    }
+
     fn typ_matches(&self, typ: &str) -> bool {
         fn bare(t: &str) -> &str {
             match t.get(..12) {
@@ -147,7 +301,12 @@ impl Policy {
                 _ => t,
             }
         }
-        bare(typ).eq_ignore_ascii_case(bare(&self.typ))
+        let typ = bare(typ);
+        typ.eq_ignore_ascii_case(bare(&self.typ))
+            || self
+                .other_typs
+                .iter()
+                .any(|other| typ.eq_ignore_ascii_case(bare(other)))
     }
 
     fn check_time(&self, claims: &Claims, now: i64) -> Result<(), Error> {
@@ -157,8 +316,16 @@ impl Policy {
         if claims.nbf.is_some_and(|nbf| nbf > now + self.leeway) {
             return Err(Error::NotYetValid);
         }
-        if claims.iat > now + self.leeway {
-            return Err(Error::IssuedInFuture);
+        match claims.issued_at() {
+            Some(iat) if iat > now + self.leeway => return Err(Error::IssuedInFuture),
+            Some(_) => {}
+            // Only under `allow_missing_iat`: the part of the lifetime still ahead is bounded
+            // instead of the whole (step 9 needs `iat`). Saturating: `now` may be anything.
+            None => {
+                if claims.exp.saturating_sub(now) > self.max_lifetime + self.leeway {
+                    return Err(Error::LifetimeTooLong);
+                }
+            }
         }
         Ok(())
     }
@@ -244,7 +411,8 @@ pub struct Verifier {
     generation: Arc<AtomicU64>,
     policy: Policy,
     /// Whether the policy's `typ` is exactly `at+jwt`, so the key set's precomputed
-    /// access-token headers may be matched byte for byte.
+    /// access-token headers may be matched byte for byte. Such a header (`alg`, `typ: at+jwt`,
+    /// `kid`) passes every relaxation of the policy too, which only accept more headers.
     access_typ: bool,
     revocation: Option<Arc<RevocationView>>,
     cache: Option<VerdictCache>,
@@ -433,18 +601,29 @@ impl Verifier {
     fn key_from_header<'k>(&self, keys: &'k KeySet, header_b64: &str) -> Result<&'k Key, Error> {
         let mut header_buf = [0u8; MAX_HEADER_BYTES];
         let header_bytes = decode_small(header_b64, &mut header_buf)?;
-        let header = crate::json::parse(header_bytes, HeaderSeed)?;
-        let kid = header_str(header.kid, "kid")?;
+        let seed = HeaderSeed {
+            ignore: &self.policy.ignored_header_params,
+        };
+        let header = crate::json::parse(header_bytes, seed)?;
+        let kid = optional_header_str(header.kid, "kid", self.policy.missing_kid)?;
         let alg = header_str(header.alg, "alg")?;
-        let typ = header_str(header.typ, "typ")?;
-        let key = keys.get(&kid).ok_or(Error::UnknownKey)?;
+        let typ = optional_header_str(header.typ, "typ", self.policy.missing_typ)?;
+        let key = match kid {
+            Some(kid) => keys.get(&kid).ok_or(Error::UnknownKey)?,
+            // Only under `allow_missing_kid_with_single_key`: the one key, or none to choose.
+            None => match keys.len() {
+                0 => return Err(Error::UnknownKey),
+                1 => keys.iter().next().ok_or(Error::UnknownKey)?,
+                _ => return Err(Error::MissingHeader("kid")),
+            },
+        };
         // The header's name must be one the key's own algorithm answers to (exact, case-
         // sensitive): `Ed25519` reads as EdDSA, so it passes for an Ed25519 key and for no
         // other. The key still decides the algorithm; the name is only checked against it.
         if Algorithm::from_name(&alg) != Some(key.algorithm()) {
             return Err(Error::AlgorithmMismatch);
         }
-        if !self.policy.typ_matches(&typ) {
+        if typ.is_some_and(|typ| !self.policy.typ_matches(&typ)) {
             return Err(Error::WrongType);
         }
         Ok(key)
@@ -492,14 +671,18 @@ impl Verifier {
             payload_heap = b64::decode(payload_b64)?;
             &payload_heap
         };
-        let claims = Claims::from_json(payload)?;
+        let claims = Claims::from_json_with(payload, self.policy.optional)?;
         if claims.iss != self.policy.issuer {
             return Err(Error::WrongIssuer);
         }
         if !claims.aud.contains(&self.policy.audience) {
             return Err(Error::WrongAudience);
         }
-        if claims.exp - claims.iat > self.policy.max_lifetime {
+        // Without `iat` (only under `allow_missing_iat`) the lifetime is bounded in step 10.
+        if claims
+            .issued_at()
+            .is_some_and(|iat| claims.exp - iat > self.policy.max_lifetime)
+        {
             return Err(Error::LifetimeTooLong);
         }
         Ok(claims)
@@ -514,6 +697,18 @@ fn header_str<'a>(
         None => Err(Error::MissingHeader(name)),
         Some(Loose::Str(s)) => Ok(s),
         Some(_) => Err(Error::InvalidHeader(name)),
+    }
+}
+
+/// A header string that may be absent if `may_be_absent`; present, it must be a string.
+fn optional_header_str<'a>(
+    value: Option<Loose<'a>>,
+    name: &'static str,
+    may_be_absent: bool,
+) -> Result<Option<std::borrow::Cow<'a, str>>, Error> {
+    match value {
+        None if may_be_absent => Ok(None),
+        value => header_str(value, name).map(Some),
     }
 }
 
@@ -684,6 +879,89 @@ mod tests {
                 "{alg}"
             );
         }
+    }
+
+    #[test]
+    fn for_other_issuers_is_exactly_its_named_relaxations() {
+        let policy = Policy::new("https://auth.example.com", "api");
+        let each = policy
+            .clone()
+            .allow_missing_typ()
+            .allow_typ(["JWT"])
+            .allow_missing_kid_with_single_key()
+            .allow_missing_jti()
+            .allow_missing_iat()
+            .ignore_header_params(["x5t", "x5t#S256"]);
+        assert_eq!(policy.clone().for_other_issuers(), each);
+        assert_ne!(policy.clone().for_other_issuers(), policy);
+        // Applying it twice changes nothing.
+        assert_eq!(each.clone().for_other_issuers(), each);
+    }
+
+    #[test]
+    fn allowed_types_are_compared_like_the_policy_s_own() {
+        let policy = Policy::new("https://auth.example.com", "api").allow_typ(["JWT"]);
+        for typ in [
+            "JWT",
+            "jwt",
+            "application/JWT",
+            "APPLICATION/jwt",
+            "at+jwt",
+            "AT+JWT",
+        ] {
+            assert!(policy.typ_matches(typ), "{typ}");
+        }
+        for typ in [
+            "JWT2",
+            "",
+            "application/application/JWT",
+            "refresh+jwt",
+            "id+jwt",
+        ] {
+            assert!(!policy.typ_matches(typ), "{typ}");
+        }
+        let strict = Policy::new("https://auth.example.com", "api");
+        assert!(!strict.typ_matches("JWT"));
+    }
+
+    #[test]
+    fn header_params_that_must_never_be_ignored_are_dropped_from_the_list() {
+        let policy = Policy::new("https://auth.example.com", "api")
+            .ignore_header_params(NEVER_IGNORED)
+            .ignore_header_params(["x5t", "nonce", "x5t"]);
+        assert_eq!(policy.ignored_header_params(), ["x5t", "nonce"]);
+    }
+
+    #[test]
+    fn a_token_without_iat_has_at_most_the_maximum_lifetime_left() {
+        let mut claims = claims(1);
+        claims.iat = Claims::NO_IAT;
+        let policy = Policy::new("https://auth.example.com", "api").with_max_lifetime(600);
+        // exp is NOW + 900: 900 s left is more than 600 + 30.
+        assert_eq!(policy.check_time(&claims, NOW), Err(Error::LifetimeTooLong));
+        assert_eq!(policy.check_time(&claims, NOW + 270), Ok(()));
+        assert_eq!(
+            policy.check_time(&claims, NOW + 269),
+            Err(Error::LifetimeTooLong)
+        );
+        // Never issued in the future: it says nothing about when it was issued.
+        assert_eq!(
+            policy.check_time(&claims, i64::MIN),
+            Err(Error::LifetimeTooLong)
+        );
+    }
+
+    #[test]
+    fn own_tokens_take_the_precomputed_header_path_under_every_relaxation() {
+        let key = Key::generate(Algorithm::ES256).expect("key");
+        let keys = KeySet::new(key).expect("keys");
+        let token = token(&keys, 1);
+        let header = token.split('.').next().expect("header");
+        assert!(keys.by_access_header(header).is_some());
+        let relaxed = Policy::new("https://auth.example.com", "api").for_other_issuers();
+        let verifier = Verifier::new(keys, relaxed);
+        assert!(verifier.access_typ);
+        assert!(verifier.verify_at(&token, NOW).is_ok());
     }
 
     #[test]

@@ -4,26 +4,57 @@
 //! Malicious tokens are built by hand. Where an attack needs a valid signature to be
 //! interesting, it is made with the real private key, so the check under test is the only thing
 //! standing between the token and acceptance.
+//!
+//! Every refusal is asserted twice: under jwtgate's own policy and under the policy for tokens
+//! of other issuers (`Policy::for_other_issuers`, every relaxation on), with the same error. The
+//! few tokens a relaxation exists for (no `typ`, `typ: JWT`, no `jti`, no `iat`) say so with
+//! `assert_refused_by_default_only`. Attacks on the relaxations themselves are at the end.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::hmac;
-use common::{AUD, ISS, NOW, b64, claims, fixtures, unb64, verifier};
-use jwtgate_verify::{Error, Jwk, Key, KeySet, Policy, Verifier};
+use common::{AUD, ISS, NOW, b64, claims, fixtures, relaxed_verifier, unb64, verifier};
+use jwtgate_verify::{Algorithm, Error, Jwk, Key, KeySet, Policy, Verifier};
 
-fn refused(token: &str) -> Error {
-    match verifier().verify_at(token, NOW) {
-        Ok(claims) => panic!("accepted: {claims:?}"),
+fn refused_by(verifier: &Verifier, policy: &str, token: &str, now: i64) -> Error {
+    match verifier.verify_at(token, now) {
+        Ok(claims) => panic!("accepted under the {policy} policy: {claims:?}"),
         Err(err) => err,
     }
 }
 
-fn assert_refused(token: &str, expected: Error) {
-    let err = refused(token);
-    assert_eq!(err, expected, "refused as {} instead", err.reason());
+fn assert_refused_by(verifier: &Verifier, policy: &str, token: &str, now: i64, expected: Error) {
+    let err = refused_by(verifier, policy, token, now);
+    assert_eq!(
+        err,
+        expected,
+        "refused under the {policy} policy as {} instead",
+        err.reason()
+    );
     assert_eq!(err.reason(), expected.reason());
+}
+
+/// Refused as `expected` under jwtgate's own policy and, alike, under the policy for other
+/// issuers: no relaxation reaches what the attack relies on.
+fn assert_refused(token: &str, expected: Error) {
+    assert_refused_at(token, NOW, expected);
+}
+
+/// As [`assert_refused`], verifying at `now`.
+fn assert_refused_at(token: &str, now: i64, expected: Error) {
+    assert_refused_by(&verifier(), "default", token, now, expected);
+    assert_refused_by(&relaxed_verifier(), "other issuers'", token, now, expected);
+}
+
+/// A token refused as `expected` under jwtgate's own policy that the policy for other issuers
+/// accepts on purpose: the one difference it was made to let through.
+fn assert_refused_by_default_only(token: &str, expected: Error) {
+    assert_refused_by(&verifier(), "default", token, NOW, expected);
+    if let Err(err) = relaxed_verifier().verify_at(token, NOW) {
+        panic!("refused for other issuers as {}", err.reason());
+    }
 }
 
 /// A token for the HS256 key with this raw header, signed with the real secret.
@@ -513,7 +544,7 @@ fn hmac_key_with_an_empty_kid_cannot_be_made() {
 #[test]
 fn typ_jwt_is_refused() {
     let token = hs_with_header(r#"{"alg":"HS256","typ":"JWT","kid":"hs-1"}"#);
-    assert_refused(&token, Error::WrongType);
+    assert_refused_by_default_only(&token, Error::WrongType);
 }
 
 #[test]
@@ -525,7 +556,7 @@ fn typ_refresh_jwt_is_refused() {
 #[test]
 fn typ_missing_is_refused() {
     let token = hs_with_header(r#"{"alg":"HS256","kid":"hs-1"}"#);
-    assert_refused(&token, Error::MissingHeader("typ"));
+    assert_refused_by_default_only(&token, Error::MissingHeader("typ"));
 }
 
 #[test]
@@ -777,7 +808,7 @@ fn exp_missing_is_refused() {
 
 #[test]
 fn iat_missing_is_refused() {
-    assert_refused(
+    assert_refused_by_default_only(
         &hs_with_claims(&[("iat", None)]),
         Error::MissingClaim("iat"),
     );
@@ -785,9 +816,18 @@ fn iat_missing_is_refused() {
 
 #[test]
 fn jti_missing_is_refused() {
-    assert_refused(
+    assert_refused_by_default_only(
         &hs_with_claims(&[("jti", None)]),
         Error::MissingClaim("jti"),
+    );
+}
+
+#[test]
+fn jti_empty_is_refused() {
+    // An empty `jti` identifies no token; it is also what an absent one reads as.
+    assert_refused(
+        &hs_with_claims(&[("jti", Some(r#""""#))]),
+        Error::InvalidClaim("jti"),
     );
 }
 
@@ -832,10 +872,7 @@ fn nbf_in_the_future_is_refused() {
 #[test]
 fn exp_passed_beyond_the_leeway_is_refused() {
     let token = hs_with_claims(&[]);
-    assert_eq!(
-        verifier().verify_at(&token, NOW + 900 + 30),
-        Err(Error::Expired)
-    );
+    assert_refused_at(&token, NOW + 900 + 30, Error::Expired);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1156,14 +1193,265 @@ fn verification_at_the_end_of_time_is_refused_without_overflow() {
     // `verify` falls back to i64::MAX for a clock it cannot read; that must be "expired", not
     // an arithmetic overflow.
     let token = fixtures().hs.token(&[]);
-    assert_eq!(verifier().verify_at(&token, i64::MAX), Err(Error::Expired));
+    assert_refused_at(&token, i64::MAX, Error::Expired);
 }
 
 #[test]
 fn verification_at_the_start_of_time_is_refused_without_overflow() {
     let token = fixtures().hs.token(&[]);
+    assert_refused_at(&token, i64::MIN, Error::NotYetValid);
+}
+
+#[test]
+fn verification_of_a_token_without_iat_at_the_start_of_time_is_refused_without_overflow() {
+    // `exp - now` with `now` = i64::MIN overflows unless saturated.
+    let token = hs_with_claims(&[("iat", None), ("nbf", None)]);
     assert_eq!(
-        verifier().verify_at(&token, i64::MIN),
-        Err(Error::NotYetValid)
+        relaxed_verifier().verify_at(&token, i64::MIN),
+        Err(Error::LifetimeTooLong)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The relaxations for other issuers, attacked. Each lets exactly one difference through and
+// nothing beside it.
+
+/// A verifier for other issuers trusting only `key`, as it would trust PyJWT's single key.
+fn relaxed_with_only(key: Key) -> Verifier {
+    let keys = KeySet::empty().with_verification_key(key).expect("set");
+    Verifier::new(keys, Policy::new(ISS, AUD).for_other_issuers())
+}
+
+#[test]
+fn control_a_token_without_kid_is_accepted_with_a_single_key() {
+    let rs = &fixtures().rs;
+    let token = rs.forge(r#"{"alg":"RS256"}"#, claims(&[]));
+    assert!(relaxed_with_only(rs.key()).verify_at(&token, NOW).is_ok());
+}
+
+#[test]
+fn alg_none_without_kid_on_a_single_key_is_refused() {
+    let rs = &fixtures().rs;
+    let verifier = relaxed_with_only(rs.key());
+    for header in [r#"{"alg":"none"}"#, r#"{"alg":"None","typ":"JWT"}"#] {
+        let token = rs.forge(header, claims(&[]));
+        assert_eq!(
+            verifier.verify_at(&token, NOW),
+            Err(Error::AlgorithmMismatch),
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn hs256_keyed_with_the_public_key_without_kid_on_a_single_key_is_refused() {
+    let rs = &fixtures().rs;
+    let verifier = relaxed_with_only(rs.key());
+    for secret in [public_pem(rs), rs.public_der(), public_jwk_text(rs)] {
+        let input = format!("{}.{}", b64(r#"{"alg":"HS256"}"#), b64(claims(&[])));
+        let tag = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            input.as_bytes(),
+        );
+        let token = format!("{input}.{}", b64(tag));
+        assert_eq!(
+            verifier.verify_at(&token, NOW),
+            Err(Error::AlgorithmMismatch)
+        );
+    }
+}
+
+#[test]
+fn alg_ps256_without_kid_on_a_single_rs256_key_is_refused() {
+    let rs = &fixtures().rs;
+    let token = rs.forge(r#"{"alg":"PS256"}"#, claims(&[]));
+    assert_eq!(
+        relaxed_with_only(rs.key()).verify_at(&token, NOW),
+        Err(Error::AlgorithmMismatch)
+    );
+}
+
+#[test]
+fn kid_missing_with_no_key_at_all_is_an_unknown_key() {
+    // UnknownKey, so a remote JWKS not fetched yet is fetched (MissingHeader would not be).
+    let verifier = Verifier::new(KeySet::empty(), Policy::new(ISS, AUD).for_other_issuers());
+    let token = fixtures().rs.forge(r#"{"alg":"RS256"}"#, claims(&[]));
+    assert_eq!(verifier.verify_at(&token, NOW), Err(Error::UnknownKey));
+}
+
+#[test]
+fn kid_missing_with_a_single_key_of_another_issuer_is_a_bad_signature() {
+    let token = fixtures().rs.forge(r#"{"alg":"RS256"}"#, claims(&[]));
+    let other = Key::generate(Algorithm::RS256).expect("key");
+    assert_eq!(
+        relaxed_with_only(other).verify_at(&token, NOW),
+        Err(Error::BadSignature)
+    );
+}
+
+#[test]
+fn ignored_header_param_does_not_stand_in_for_kid() {
+    // The default policy refuses `x5t` itself; the relaxed one ignores it and still needs `kid`.
+    let token = hs_with_header(r#"{"alg":"HS256","typ":"at+jwt","x5t":"hs-1"}"#);
+    assert_refused_by(&verifier(), "default", &token, NOW, Error::ForbiddenHeader);
+    assert_refused_by(
+        &relaxed_verifier(),
+        "other issuers'",
+        &token,
+        NOW,
+        Error::MissingHeader("kid"),
+    );
+}
+
+#[test]
+fn ignored_header_param_twice_is_refused() {
+    let token =
+        hs_with_header(r#"{"alg":"HS256","typ":"at+jwt","kid":"hs-1","x5t":"a","x5t":"b"}"#);
+    assert_refused_by(
+        &relaxed_verifier(),
+        "other issuers'",
+        &token,
+        NOW,
+        Error::DuplicateKey,
+    );
+}
+
+#[test]
+fn duplicate_key_inside_an_ignored_header_param_is_refused() {
+    let policy = Policy::new(ISS, AUD).ignore_header_params(["ext"]);
+    let verifier = Verifier::new(fixtures().key_set(), policy);
+    let token =
+        hs_with_header(r#"{"alg":"HS256","typ":"at+jwt","kid":"hs-1","ext":{"a":1,"a":2}}"#);
+    assert_eq!(verifier.verify_at(&token, NOW), Err(Error::DuplicateKey));
+    let control = hs_with_header(r#"{"alg":"HS256","typ":"at+jwt","kid":"hs-1","ext":{"a":1}}"#);
+    assert!(verifier.verify_at(&control, NOW).is_ok());
+}
+
+#[test]
+fn crit_naming_an_ignored_header_param_is_refused() {
+    let token =
+        hs_with_header(r#"{"alg":"HS256","typ":"JWT","kid":"hs-1","x5t":"AAAA","crit":["x5t"]}"#);
+    assert_refused_by(
+        &relaxed_verifier(),
+        "other issuers'",
+        &token,
+        NOW,
+        Error::ForbiddenHeader,
+    );
+}
+
+#[test]
+fn header_params_that_must_never_be_ignored_stay_refused_when_a_policy_lists_them() {
+    let never = [
+        "alg", "typ", "kid", "crit", "jwk", "jku", "x5u", "x5c", "b64", "zip", "cty", "enc", "epk",
+        "apu", "apv", "iv", "tag", "p2s", "p2c",
+    ];
+    let policy = Policy::new(ISS, AUD)
+        .for_other_issuers()
+        .ignore_header_params(never);
+    assert_eq!(policy.ignored_header_params(), ["x5t", "x5t#S256"]);
+    let verifier = Verifier::new(fixtures().key_set(), policy);
+    let jwk = String::from_utf8(public_jwk_text(&fixtures().ed)).expect("UTF-8");
+    for extra in [
+        format!(r#""jwk":{jwk}"#),
+        r#""jku":"https://evil.example/jwks.json""#.to_owned(),
+        r#""x5u":"https://evil.example/cert.pem""#.to_owned(),
+        r#""x5c":["MIIBszCCAVmgAw"]"#.to_owned(),
+        r#""crit":["exp"],"exp":1800000900"#.to_owned(),
+        r#""b64":false"#.to_owned(),
+        r#""zip":"DEF""#.to_owned(),
+        r#""cty":"JWT""#.to_owned(),
+        r#""enc":"A256GCM""#.to_owned(),
+        r#""p2c":2147483647"#.to_owned(),
+    ] {
+        let token = hs_with_header(&format!(
+            r#"{{"alg":"HS256","typ":"at+jwt","kid":"hs-1",{extra}}}"#
+        ));
+        assert_eq!(
+            verifier.verify_at(&token, NOW),
+            Err(Error::ForbiddenHeader),
+            "{extra}"
+        );
+    }
+}
+
+#[test]
+fn iat_missing_with_more_than_the_maximum_lifetime_left_is_refused() {
+    let token = hs_with_claims(&[("iat", None), ("exp", Some(&(NOW + 3600 + 31).to_string()))]);
+    assert_refused_by(
+        &relaxed_verifier(),
+        "other issuers'",
+        &token,
+        NOW,
+        Error::LifetimeTooLong,
+    );
+    // The leeway allows for the issuer's clock running ahead, as it does for `iat`.
+    let within = hs_with_claims(&[("iat", None), ("exp", Some(&(NOW + 3600 + 30).to_string()))]);
+    assert!(relaxed_verifier().verify_at(&within, NOW).is_ok());
+}
+
+#[test]
+fn iat_missing_lifetime_is_checked_on_every_verification_cached_or_not() {
+    let verifier = relaxed_verifier().with_cache(16);
+    let token = hs_with_claims(&[("iat", None), ("exp", Some(&(NOW + 7200).to_string()))]);
+    // An hour before expiry: within the maximum, and cached from the second time.
+    for _ in 0..3 {
+        assert!(verifier.verify_at(&token, NOW + 3600).is_ok());
+    }
+    assert_eq!(verifier.verify_at(&token, NOW), Err(Error::LifetimeTooLong));
+}
+
+#[test]
+fn iat_missing_is_refused_by_any_per_user_cut_off() {
+    // Read as Claims::NO_IAT, earlier than any cut-off: a token that does not say when it was
+    // issued may have been issued before any of them.
+    let view = std::sync::Arc::new(jwtgate_verify::RevocationView::new());
+    let verifier = relaxed_verifier().with_revocation(std::sync::Arc::clone(&view));
+    let token = hs_with_claims(&[("iat", None)]);
+    let claims = verifier.verify_at(&token, NOW).expect("accepted");
+    assert_eq!(claims.issued_at(), None);
+    view.revoke_user_tokens_issued_before("user-1", 0, NOW + 3600);
+    assert_eq!(verifier.verify_at(&token, NOW), Err(Error::Revoked));
+}
+
+#[test]
+fn jwks_entry_claiming_hs256_is_not_imported_under_an_rsa_assumption_either() {
+    let mut jwk = fixtures().rs.key().public_jwk().expect("public JWK");
+    jwk.alg = Some("HS256".into());
+    let jwks = jwtgate_verify::Jwks { keys: vec![jwk] };
+    let keys = KeySet::from_jwks_assuming(&jwks, Algorithm::RS256).expect("import");
+    assert!(keys.is_empty());
+}
+
+#[test]
+fn an_rsa_assumption_of_a_non_rsa_algorithm_is_refused() {
+    let jwks = jwtgate_verify::Jwks::default();
+    for alg in [Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA] {
+        assert!(
+            matches!(
+                KeySet::from_jwks_assuming(&jwks, alg),
+                Err(jwtgate_verify::KeyError::Unsupported(_))
+            ),
+            "{alg}"
+        );
+    }
+}
+
+#[test]
+fn rsa_jwk_without_alg_assumed_rs256_refuses_a_ps256_token() {
+    let rs = &fixtures().rs;
+    let mut jwk = rs.key().public_jwk().expect("public JWK");
+    jwk.alg = None;
+    let jwks = jwtgate_verify::Jwks { keys: vec![jwk] };
+    let keys = KeySet::from_jwks_assuming(&jwks, Algorithm::RS256).expect("import");
+    let verifier = Verifier::new(keys, Policy::new(ISS, AUD));
+    let token = rs.forge(
+        r#"{"alg":"PS256","typ":"at+jwt","kid":"rs-1"}"#,
+        claims(&[]),
+    );
+    assert_eq!(
+        verifier.verify_at(&token, NOW),
+        Err(Error::AlgorithmMismatch)
+    );
+    assert!(verifier.verify_at(&rs.token(&[]), NOW).is_ok(), "control");
 }

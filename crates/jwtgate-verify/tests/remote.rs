@@ -645,3 +645,47 @@ async fn readme_resource_server_in_a_dozen_lines() {
         .expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn rsa_keys_published_without_alg_need_the_builder_to_say_what_they_are_for() {
+    // As node jose, PyJWT and Microsoft publish them.
+    let key = Key::generate(Algorithm::RS256).expect("key");
+    let mut jwk = key.public_jwk().expect("public");
+    jwk.alg = None;
+    let body = serde_json::to_string(&Jwks { keys: vec![jwk] }).expect("json");
+    let signer = Keys {
+        signers: vec![KeySet::new(key).expect("set")],
+        public: Vec::new(),
+    };
+    let server = Server::start(published(body)).await;
+
+    let skipped = RemoteJwks::connect(&server.url, verifier()).await;
+    assert!(matches!(skipped, Err(RemoteError::NoKeys)), "{skipped:?}");
+
+    let remote = RemoteJwks::builder(&server.url, verifier())
+        .rsa_keys_without_alg_as(Algorithm::RS256)
+        .connect()
+        .await
+        .expect("assumed RS256");
+    let claims = remote.verify(&signer.token(0)).await.expect("verified");
+    assert_eq!(claims.sub, "user-0");
+}
+
+#[test]
+fn only_an_rsa_algorithm_can_be_assumed_for_rsa_keys_without_alg() {
+    let build = |alg| {
+        RemoteJwks::builder("https://issuer.example/jwks", verifier())
+            .rsa_keys_without_alg_as(alg)
+            .build()
+    };
+    assert!(build(Algorithm::PS256).is_ok());
+    for alg in [Algorithm::ES256, Algorithm::HS256, Algorithm::EdDSA] {
+        assert!(
+            matches!(
+                build(alg),
+                Err(RemoteError::Keys(jwtgate_verify::KeyError::Unsupported(_)))
+            ),
+            "{alg}"
+        );
+    }
+}

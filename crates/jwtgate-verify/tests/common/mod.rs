@@ -61,6 +61,11 @@ impl Fixture {
             .expect("generated key")
             .to_pkcs8_pem()
             .expect("private PEM");
+        Fixture::from_pem(alg, kid, pem)
+    }
+
+    /// A fixture for a private key made elsewhere (PKCS#8 PEM), such as another library's.
+    pub fn from_pem(alg: Algorithm, kid: &'static str, pem: String) -> Fixture {
         let pkcs8 = pem::parse(&pem).expect("PEM").into_contents();
         let raw = match alg {
             Algorithm::EdDSA => Raw::Ed25519(Ed25519KeyPair::from_pkcs8(&pkcs8).expect("Ed25519")),
@@ -226,4 +231,12 @@ impl Fixtures {
 /// An access-token verifier (`at+jwt`, default leeway and lifetime) trusting every fixture key.
 pub fn verifier() -> Verifier {
     Verifier::new(fixtures().key_set(), Policy::new(ISS, AUD))
+}
+
+/// The same, under the policy for tokens of other issuers (every relaxation on).
+pub fn relaxed_verifier() -> Verifier {
+    Verifier::new(
+        fixtures().key_set(),
+        Policy::new(ISS, AUD).for_other_issuers(),
+    )
 }
