@@ -39,5 +39,5 @@ pub use key::{Key, KeySet};
 pub use revocation::RevocationView;
 pub use verify::{
     ACCESS_TOKEN_TYP, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, DEFAULT_MAX_TOKEN_LEN, MAX_LEEWAY,
-    Policy, Verifier,
+    Policy, PolicyIssuer, Verifier,
 };

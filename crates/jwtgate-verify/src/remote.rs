@@ -33,7 +33,8 @@
 //! use jwtgate_verify::remote::RemoteJwks;
 //!
 //! # async fn example(token: &str) -> Result<(), Box<dyn std::error::Error>> {
-//! let verifier = Verifier::new(KeySet::empty(), Policy::new("https://auth.example.com", "orders"));
+//! let policy = Policy::issued_by("https://auth.example.com").for_audience("orders");
+//! let verifier = Verifier::new(KeySet::empty(), policy);
 //! let jwks = "https://auth.example.com/.well-known/jwks.json";
 //! let remote = Arc::new(RemoteJwks::connect(jwks, Arc::new(verifier.with_cache(10_000))).await?);
 //! tokio::spawn(Arc::clone(&remote).run(std::future::pending()));

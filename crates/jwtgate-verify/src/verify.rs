@@ -26,7 +26,8 @@
 //!    present and correctly typed (`sub` and `jti` non-empty; a mistyped copy of a claim is
 //!    still a duplicate); `nbf`, `sid`, `roles`, `plan`, `email` typed when present. `jti` may
 //!    be absent under [`Policy::allow_missing_jti`], `iat` under [`Policy::allow_missing_iat`];
-//! 8. `iss` equals the configured issuer and `aud` contains the configured audience;
+//! 8. `iss` equals the configured issuer (or one of [`Policy::also_issuer`]) and `aud` contains
+//!    the configured audience (or one of [`Policy::also_audience`]);
 //! 9. `exp - iat` is at most [`Policy::with_max_lifetime`] (without `iat`, see step 10);
 //! 10. time, against `now` with the leeway (default 30 s, at most 5 min): `exp` not passed,
 //!     `nbf` reached, `iat` not in the future; a token without `iat` instead has at most the
@@ -87,6 +88,10 @@ const STACK_PAYLOAD_BYTES: usize = 1024;
 pub struct Policy {
     issuer: String,
     audience: String,
+    /// Issuers accepted beside `issuer` ([`Policy::also_issuer`]).
+    other_issuers: Vec<String>,
+    /// Audiences accepted beside `audience` ([`Policy::also_audience`]).
+    other_audiences: Vec<String>,
     typ: String,
     /// Types accepted beside `typ` ([`Policy::allow_typ`]).
     other_typs: Vec<String>,
@@ -104,14 +109,37 @@ pub struct Policy {
     max_token_len: usize,
 }
 
+/// The first half of a [`Policy`]: who issues the tokens. Its one method names the other half,
+/// so the two strings cannot be swapped unnoticed:
+/// `Policy::issued_by("https://auth.example.com").for_audience("orders")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a policy needs its audience: .for_audience(...)"]
+pub struct PolicyIssuer(String);
+
+impl PolicyIssuer {
+    /// The policy for tokens of this issuer meant for `audience` (as [`Policy::new`]).
+    pub fn for_audience(self, audience: impl Into<String>) -> Policy {
+        Policy::new(self.0, audience)
+    }
+}
+
 impl Policy {
+    /// Starts a policy for tokens issued by `issuer` (its `iss`, exactly); the audience follows
+    /// by name: `Policy::issued_by(iss).for_audience(aud)`.
+    pub fn issued_by(issuer: impl Into<String>) -> PolicyIssuer {
+        PolicyIssuer(issuer.into())
+    }
+
     /// A policy for access tokens (`typ: at+jwt`) of `issuer` meant for `audience`: the
-    /// strict profile of jwtgate's own tokens, every relaxation off.
+    /// strict profile of jwtgate's own tokens, every relaxation off. The issuer comes first;
+    /// [`Policy::issued_by`] says so by name.
     #[must_use]
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Policy {
         Policy {
             issuer: issuer.into(),
             audience: audience.into(),
+            other_issuers: Vec::new(),
+            other_audiences: Vec::new(),
             typ: ACCESS_TOKEN_TYP.to_owned(),
             other_typs: Vec::new(),
             missing_typ: false,
@@ -263,13 +291,37 @@ impl Policy {
         self
     }
 
-    /// The expected issuer.
+    /// Also accept tokens whose `aud` names `audience` (a service answering to its own name
+    /// and to a shared one, say). A token passes when its `aud` holds any accepted audience.
+    #[must_use]
+    pub fn also_audience(mut self, audience: impl Into<String>) -> Policy {
+        self.other_audiences.push(audience.into());
+        self
+    }
+
+    /// Also accept tokens of `issuer` (an issuer moving to a new URL, say). Keys are not tied
+    /// to issuers: give the verifier only keys of issuers you trust for all of them.
+    #[must_use]
+    pub fn also_issuer(mut self, issuer: impl Into<String>) -> Policy {
+        self.other_issuers.push(issuer.into());
+        self
+    }
+
+    /// The expected issuer (the first, with [`Policy::also_issuer`]).
     #[must_use]
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
 
-    /// The expected audience.
+    fn accepts_issuer(&self, iss: &str) -> bool {
+        iss == self.issuer || self.other_issuers.iter().any(|other| other == iss)
+    }
+
+    fn accepts_audience(&self, aud: &crate::Audience) -> bool {
+        aud.contains(&self.audience) || self.other_audiences.iter().any(|other| aud.contains(other))
+    }
+
+    /// The expected audience (the first, with [`Policy::also_audience`]).
     #[must_use]
     pub fn audience(&self) -> &str {
         &self.audience
@@ -672,10 +724,10 @@ impl Verifier {
             &payload_heap
         };
         let claims = Claims::from_json_with(payload, self.policy.optional)?;
-        if claims.iss != self.policy.issuer {
+        if !self.policy.accepts_issuer(&claims.iss) {
             return Err(Error::WrongIssuer);
         }
-        if !claims.aud.contains(&self.policy.audience) {
+        if !self.policy.accepts_audience(&claims.aud) {
             return Err(Error::WrongAudience);
         }
         // Without `iat` (only under `allow_missing_iat`) the lifetime is bounded in step 10.

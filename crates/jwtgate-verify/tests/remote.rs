@@ -616,7 +616,8 @@ async fn readme_resource_server_in_a_dozen_lines() {
     let jwks = server.url.as_str();
 
     // --- as in the README ---
-    let verifier = Verifier::new(KeySet::empty(), Policy::new(ISS, AUD)).with_cache(10_000);
+    let verifier =
+        Verifier::new(KeySet::empty(), Policy::issued_by(ISS).for_audience(AUD)).with_cache(10_000);
     let remote = Arc::new(
         RemoteJwks::connect(jwks, Arc::new(verifier))
             .await

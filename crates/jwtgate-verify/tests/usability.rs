@@ -199,3 +199,32 @@ async fn the_scope_guard_lets_a_granted_scope_through_and_answers_403_otherwise(
         )
     );
 }
+
+#[test]
+fn a_policy_names_its_issuer_and_audience_and_may_accept_more_of_each() {
+    let named = Policy::issued_by(ISS).for_audience(AUD);
+    assert_eq!(named, Policy::new(ISS, AUD));
+    assert_eq!((named.issuer(), named.audience()), (ISS, AUD));
+
+    let fixture = &fixtures().es;
+    let shared = fixture.token(&[("aud", Some(r#"["billing","shared-api"]"#))]);
+    let moved = fixture.token(&[("iss", Some(r#""https://id.example.com""#))]);
+    let strict = Verifier::new(fixtures().key_set(), named.clone());
+    assert_eq!(strict.verify_at(&shared, NOW), Err(Error::WrongAudience));
+    assert_eq!(strict.verify_at(&moved, NOW), Err(Error::WrongIssuer));
+
+    let wider = Verifier::new(
+        fixtures().key_set(),
+        named
+            .also_audience("shared-api")
+            .also_issuer("https://id.example.com"),
+    );
+    assert!(wider.verify_at(&shared, NOW).is_ok());
+    assert!(wider.verify_at(&moved, NOW).is_ok());
+    assert!(
+        wider.verify_at(&fixture.token(&[]), NOW).is_ok(),
+        "the first ones still"
+    );
+    let elsewhere = fixture.token(&[("aud", Some(r#""billing""#))]);
+    assert_eq!(wider.verify_at(&elsewhere, NOW), Err(Error::WrongAudience));
+}

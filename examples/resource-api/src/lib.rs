@@ -125,7 +125,7 @@ pub async fn service(config: &Config) -> Result<Service, RemoteError> {
     );
     let verifier = Verifier::new(
         KeySet::empty(),
-        Policy::new(issuer, config.audience.clone()),
+        Policy::issued_by(issuer).for_audience(config.audience.clone()),
     )
     .with_revocation(feed.view())
     .with_cache(10_000);

@@ -36,7 +36,8 @@
 //!
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let feed = Arc::new(RevocationFeed::builder("https://auth.example.com", "jgf_…").build()?);
-//! let verifier = Verifier::new(KeySet::empty(), Policy::new("https://auth.example.com", "orders"))
+//! let policy = Policy::issued_by("https://auth.example.com").for_audience("orders");
+//! let verifier = Verifier::new(KeySet::empty(), policy)
 //!     .with_revocation(feed.view());
 //! let jwks = "https://auth.example.com/.well-known/jwks.json";
 //! let remote = Arc::new(RemoteJwks::connect(jwks, Arc::new(verifier)).await?);
