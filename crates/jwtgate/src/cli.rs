@@ -67,6 +67,10 @@ enum Command {
     },
     /// Print the effective settings (secrets redacted) and exit non-zero if they are invalid.
     CheckConfig,
+    /// Check a deployment: configuration, keys and master key, data directory, database
+    /// (reachable, migrated, addresses), issuer and public URL, clock. A line per check; exits
+    /// non-zero if any failed. Reads only.
+    Doctor,
     /// Manage the signing keys (every node sharing the database follows within seconds).
     Keys {
         #[command(subcommand)]
@@ -258,6 +262,19 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Keys { command } => keys(settings(&cli, None)?, command).await,
         Command::FeedCredential { command } => {
             feed_credential(settings(&cli, None)?, command).await
+        }
+        Command::Doctor => {
+            let settings = match settings(&cli, None) {
+                Ok(settings) => settings,
+                Err(e) => {
+                    println!("FAIL {:<15} {e:#}", "configuration");
+                    std::process::exit(1);
+                }
+            };
+            if !crate::doctor::run(&settings).await {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::CheckConfig => {
             let settings = settings(&cli, None)?;

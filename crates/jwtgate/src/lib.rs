@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+mod doctor;
 mod domain;
 mod files;
 mod http;

@@ -142,6 +142,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Row, SqlitePool};
 
 mod audit;
+mod doctor;
 mod feed;
 mod keys;
 mod mail;

@@ -555,3 +555,159 @@ fn feed_credentials_are_made_listed_and_revoked_from_the_cli_and_the_secret_is_s
     assert!(!empty.status.success());
     assert!(text(&empty.stderr).contains("1 to 100 printable characters"));
 }
+
+/// `jwtgate doctor` against `app`'s data dir and database, with `env` besides; its lines and
+/// whether it exited 0.
+async fn doctor(app: &crate::helpers::TestApp, env: &[(&str, &str)]) -> (Vec<String>, bool) {
+    let mut args = vec![
+        "doctor".to_owned(),
+        "--data-dir".to_owned(),
+        app.data_dir.display().to_string(),
+    ];
+    if let Some(url) = &app.settings.database_url {
+        args.extend(["--database-url".to_owned(), url.expose().to_owned()]);
+    }
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    if !env.iter().any(|(k, _)| k == "JWTGATE_ISSUER") {
+        env.push(("JWTGATE_ISSUER".to_owned(), app.settings.issuer()));
+    }
+    // The server answers the doctor's requests meanwhile: run it off this runtime's thread.
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        jwtgate(&args, &env, "")
+    })
+    .await
+    .expect("doctor ran");
+    let lines = text(&out.stdout).lines().map(str::to_owned).collect();
+    (lines, out.status.success())
+}
+
+fn verdict<'a>(lines: &'a [String], check: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l[5..].starts_with(check))
+        .unwrap_or_else(|| panic!("no {check} line in {lines:#?}"))
+}
+
+#[tokio::test]
+async fn doctor_passes_a_healthy_deployment_and_names_each_fault() {
+    let app = crate::helpers::spawn_app().await;
+    app.signed_in("ada@example.com").await;
+    app.signed_in("bob@example.com").await;
+    // The harness's temporary directory follows the umask (755); a real one is made 700.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&app.data_dir, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+    }
+
+    let (lines, ok) = doctor(&app, &[]).await;
+    assert!(ok, "{lines:#?}");
+    for check in [
+        "configuration",
+        "keys",
+        "data directory",
+        "database",
+        "addresses",
+        "sealed keys",
+        "redis",
+        "issuer",
+        "clock",
+    ] {
+        assert!(verdict(&lines, check).starts_with("ok "), "{lines:#?}");
+    }
+
+    // An issuer where no jwtgate answers.
+    let (lines, ok) = doctor(&app, &[("JWTGATE_ISSUER", "http://127.0.0.1:9")]).await;
+    assert!(!ok);
+    assert!(verdict(&lines, "issuer").starts_with("FAIL"), "{lines:#?}");
+    // Not https, and not loopback.
+    let (lines, ok) = doctor(&app, &[("JWTGATE_ISSUER", "http://auth.example.com")]).await;
+    assert!(!ok);
+    assert!(
+        verdict(&lines, "issuer").contains("is not https"),
+        "{lines:#?}"
+    );
+
+    // Two accounts whose addresses are one once normalised (written around the server).
+    app.store()
+        .test_sql("UPDATE users SET email = 'ADA@example.com' WHERE email = 'bob@example.com'")
+        .await
+        .expect("sql");
+    let (lines, ok) = doctor(&app, &[]).await;
+    assert!(!ok);
+    assert!(
+        verdict(&lines, "addresses").starts_with("FAIL"),
+        "{lines:#?}"
+    );
+    assert!(
+        verdict(&lines, "addresses").contains("1 address(es)"),
+        "{lines:#?}"
+    );
+
+    // A data directory other local users can read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&app.data_dir, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let (lines, _) = doctor(&app, &[]).await;
+        assert!(
+            verdict(&lines, "data directory").contains("chmod 700"),
+            "{lines:#?}"
+        );
+        std::fs::set_permissions(&app.data_dir, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+    }
+
+    // Another master key than the one that sealed the stored keys.
+    let other = tempfile::tempdir().expect("tempdir");
+    let key = other.path().join("other.key");
+    std::fs::write(&key, text(&jwtgate(&["secret"], &[], "").stdout)).expect("key");
+    let (lines, ok) = doctor(
+        &app,
+        &[("JWTGATE_MASTER_KEY_FILE", key.to_str().expect("utf-8"))],
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        verdict(&lines, "sealed keys").contains("does not open"),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn doctor_refuses_a_database_not_made_or_not_migrated_and_makes_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let env = [("JWTGATE_ISSUER", "http://127.0.0.1:9")];
+    let out = jwtgate(&["doctor", "--data-dir", data], &env, "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stdout).contains("no database at"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !dir.path().join("jwtgate.db").exists(),
+        "the doctor made nothing"
+    );
+    assert!(
+        !dir.path().join("master.key").exists(),
+        "the doctor made nothing"
+    );
+
+    std::fs::write(dir.path().join("jwtgate.db"), b"").expect("an empty database");
+    let out = jwtgate(&["doctor", "--data-dir", data], &env, "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stdout).contains("migration(s) not applied"),
+        "{}",
+        text(&out.stdout)
+    );
+}
