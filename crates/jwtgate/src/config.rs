@@ -215,6 +215,9 @@ pub struct Settings {
     /// Seconds a client has to send a whole request, head and body, from its first byte; a body
     /// still arriving then is answered 408 and the connection closed.
     pub request_timeout_secs: u64,
+    /// On SIGTERM, how long requests in flight may take to finish before their connections
+    /// are closed.
+    pub shutdown_grace_secs: u64,
     /// The longest a refusal (429, 503 `server_busy`) to an address that keeps being refused
     /// waits before it is sent (`shared::tarpit`); 0 answers every refusal at once.
     pub refusal_delay_max_ms: u64,
@@ -384,6 +387,7 @@ impl Default for Settings {
             header_read_timeout_secs: 10,
             refusal_delay_max_ms: 2000,
             request_timeout_secs: 30,
+            shutdown_grace_secs: 10,
             login_free_attempts_account: 5,
             login_free_attempts_ip: 20,
             login_window_secs: 15 * 60,
@@ -442,6 +446,7 @@ pub const ENV_KEYS: &[&str] = &[
     "header_read_timeout_secs",
     "refusal_delay_max_ms",
     "request_timeout_secs",
+    "shutdown_grace_secs",
     "login_free_attempts_account",
     "login_free_attempts_ip",
     "login_window_secs",
@@ -579,6 +584,7 @@ impl Settings {
                     self.header_read_timeout_secs = num(&value).map_err(bad)?
                 }
                 "request_timeout_secs" => self.request_timeout_secs = num(&value).map_err(bad)?,
+                "shutdown_grace_secs" => self.shutdown_grace_secs = num(&value).map_err(bad)?,
                 "refusal_delay_max_ms" => self.refusal_delay_max_ms = num(&value).map_err(bad)?,
                 "login_free_attempts_account" => {
                     self.login_free_attempts_account = num(&value).map_err(bad)?
@@ -724,6 +730,9 @@ impl Settings {
         }
         if self.request_timeout_secs == 0 || self.request_timeout_secs > 3600 {
             return invalid("request_timeout_secs must be between 1 and 3600");
+        }
+        if self.shutdown_grace_secs == 0 || self.shutdown_grace_secs > 3600 {
+            return invalid("shutdown_grace_secs must be between 1 and 3600");
         }
         if self.refusal_delay_max_ms > 2000 {
             return invalid("refusal_delay_max_ms must be at most 2000 (0 = off)");

@@ -582,6 +582,7 @@ impl Application {
             header_read_timeout: Duration::from_secs(state.settings.header_read_timeout_secs),
             request_timeout: Duration::from_secs(state.settings.request_timeout_secs),
             max_connections: http::serve::connection_cap(),
+            shutdown_grace: Duration::from_secs(state.settings.shutdown_grace_secs),
         };
         let mut stop = shutdown.subscribe();
         let feed_stop = state.feed_stop.clone();

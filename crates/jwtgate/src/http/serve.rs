@@ -43,6 +43,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Open connections at most (see [`connection_cap`]).
     pub max_connections: usize,
+    /// Once shutdown begins, how long requests in flight may take before their connections
+    /// are closed.
+    pub shutdown_grace: Duration,
 }
 
 /// The error a request body yields once its deadline has passed.
@@ -163,8 +166,18 @@ pub async fn serve(
             drop(place);
         });
     }
+    // No new connection from here; requests in flight finish (idle keep-alive connections
+    // close at once), within the grace.
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = limits.shutdown_grace.as_secs(),
+            "requests still in flight after the shutdown grace: their connections are closed"
+        );
+    }
 }
 
 /// When the request now arriving on a connection began: the first byte read after the

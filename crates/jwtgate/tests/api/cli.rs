@@ -711,3 +711,193 @@ fn doctor_refuses_a_database_not_made_or_not_migrated_and_makes_none() {
         text(&out.stdout)
     );
 }
+
+/// `jwtgate serve` as a process on a port of its own over `data`; its URL.
+async fn serve_process(data: &str, env: &[(&str, &str)]) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_jwtgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data])
+        .env_remove("JWT_SECRET")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn jwtgate serve");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let banner = lines.next_line().await.expect("stdout").expect("a banner");
+    let url = banner
+        .strip_prefix("jwtgate listening on ")
+        .unwrap_or_else(|| panic!("banner: {banner}"))
+        .to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+async fn access_token(client: &reqwest::Client, url: &str, credentials: &Value) -> String {
+    let login: Value = client
+        .post(format!("{url}/auth/login"))
+        .json(credentials)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    login["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_a_burst_of_writes_loses_no_acknowledged_one_and_cuts_no_answer_short() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+    let env = [
+        ("JWTGATE_ALLOW_WEAK_PASSWORD_HASHING", "true"),
+        ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
+        ("JWTGATE_ARGON2_ITERATIONS", "1"),
+        ("JWTGATE_RATE_LIMITS", "off"),
+        ("JWTGATE_SHUTDOWN_GRACE_SECS", "10"),
+    ];
+    let (mut server, url) = serve_process(&data, &env).await;
+    let client = reqwest::Client::new();
+    let body = json!({"email": "ada@example.com", "password": "correct horse battery staple"});
+    let r = client
+        .post(format!("{url}/auth/register"))
+        .json(&body)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token = access_token(&client, &url, &body).await;
+
+    // 16 writers, 40 writes each; SIGTERM once 150 writes have been answered.
+    let (answered, mut progress) = tokio::sync::watch::channel(0usize);
+    let answered = std::sync::Arc::new(answered);
+    let mut writers = tokio::task::JoinSet::new();
+    for w in 0..16 {
+        let (client, url, token, answered) = (
+            client.clone(),
+            url.clone(),
+            token.clone(),
+            std::sync::Arc::clone(&answered),
+        );
+        writers.spawn(async move {
+            let (mut acked, mut refused, mut cut) = (0usize, 0usize, 0usize);
+            for i in 0..40 {
+                let sent = client
+                    .post(format!("{url}/api/todos"))
+                    .bearer_auth(&token)
+                    .json(&json!({"title": format!("w{w} #{i}")}))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) => {
+                        let status = r.status();
+                        // A complete answer has a whole JSON body: one cut short does not parse.
+                        match r.json::<Value>().await {
+                            Ok(todo) if status == StatusCode::CREATED => {
+                                assert!(todo["todo"]["id"].is_string(), "{todo}");
+                                acked += 1;
+                            }
+                            Ok(other) => panic!("HTTP {status}: {other}"),
+                            Err(_) => cut += 1,
+                        }
+                        answered.send_modify(|n| *n += 1);
+                    }
+                    // Not answered: the server stopped taking connections or requests.
+                    Err(_) => refused += 1,
+                }
+            }
+            (acked, refused, cut)
+        });
+    }
+    progress
+        .wait_for(|n| *n >= 150)
+        .await
+        .expect("writes answered");
+    let pid = server.id().expect("pid").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let (mut acked, mut refused, mut cut) = (0, 0, 0);
+    while let Some(counts) = writers.join_next().await {
+        let (a, r, c) = counts.expect("writer");
+        (acked, refused, cut) = (acked + a, refused + r, cut + c);
+    }
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(20), server.wait())
+        .await
+        .expect("stopped within the grace")
+        .expect("exit status");
+    assert!(exit.success(), "a clean stop: {exit:?}");
+    assert_eq!(cut, 0, "no answer was cut short");
+    assert!(refused > 0, "SIGTERM came mid-burst ({acked} acknowledged)");
+
+    // Every acknowledged write is there after a restart; at most the unanswered ones besides.
+    let (mut again, url) = serve_process(&data, &env).await;
+    let todos: Value = client
+        .get(format!("{url}/api/todos"))
+        .bearer_auth(access_token(&client, &url, &body).await)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let stored = todos["todos"].as_array().expect("todos").len();
+    assert!(
+        acked <= stored && stored <= acked + refused,
+        "{acked} acknowledged, {refused} unanswered, {stored} stored"
+    );
+    let _ = again.kill().await;
+}
+
+#[tokio::test]
+async fn a_request_still_arriving_at_sigterm_holds_the_stop_no_longer_than_the_grace() {
+    use tokio::io::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+    let env = [
+        ("JWTGATE_SHUTDOWN_GRACE_SECS", "1"),
+        ("JWTGATE_REQUEST_TIMEOUT_SECS", "600"),
+    ];
+    let (mut server, url) = serve_process(&data, &env).await;
+    // A body that never finishes arriving (its deadline is ten minutes away).
+    let mut slow = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    slow.write_all(
+        b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"email\":",
+    )
+    .await
+    .expect("write");
+    // The server has the request once it answers another one on a new connection.
+    assert!(
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .expect("healthz")
+            .status()
+            .is_success()
+    );
+    let pid = server.id().expect("pid").to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(10), server.wait())
+        .await
+        .expect("the grace bounds the stop")
+        .expect("exit status");
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "the request in flight had its grace"
+    );
+    drop(slow);
+}
