@@ -16,7 +16,7 @@ use jwtgate_verify::remote::RemoteJwks;
 use jwtgate_verify::{Algorithm, Jwks, Key, KeySet, Policy, Verifier};
 
 use crate::clock::Clock;
-use crate::config::{SecretString, Settings};
+use crate::config::{LogFormat, SecretString, Settings};
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::password::Password;
 use crate::shared::keys::random_key_bytes;
@@ -185,6 +185,9 @@ fn settings(cli: &Cli, listen: Option<SocketAddr>) -> anyhow::Result<Settings> {
 /// Entry point of the binary.
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The settings' log format, if they load (a command that fails on them says so itself).
+    let format = settings(&cli, None).map_or(LogFormat::Text, |s| s.log_format);
+    init_logging(format);
     match &cli.command {
         Command::Serve { listen } => serve(settings(&cli, *listen)?).await,
         Command::Migrate => {
@@ -428,6 +431,19 @@ async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
     };
     state.core.close().await;
     Ok(result?)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text or JSON lines.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 /// `jwtgate feed-credential ...`.

@@ -83,6 +83,26 @@ impl std::str::FromStr for SameSite {
     }
 }
 
+/// How the log is written: `text` for people, `json` (one object a line) for collectors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("log_format must be text or json, not {other:?}")),
+        }
+    }
+}
+
 /// An address block in CIDR notation (`10.0.0.0/8`, `::1/128`; a bare address is a block of
 /// one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,6 +251,11 @@ pub struct Settings {
     /// Successful sign-ins per account per minute at most (then 429 `too_many_sign_ins`).
     pub login_successes_per_minute: u32,
     pub trust_proxy_headers: bool,
+    /// `text` or `json` lines on stderr.
+    pub log_format: LogFormat,
+    /// One line per request (target `jwtgate::access`): method, route template, status,
+    /// latency, request id; never a token or a query string.
+    pub access_log: bool,
     /// The proxies whose `X-Forwarded-For` entries are believed (with `trust_proxy_headers`):
     /// only hops added by these count; the first other address is the client.
     pub trusted_proxies: Vec<Cidr>,
@@ -395,6 +420,8 @@ impl Default for Settings {
             max_sessions_per_user: 50,
             login_successes_per_minute: 10,
             trust_proxy_headers: false,
+            log_format: LogFormat::Text,
+            access_log: true,
             trusted_proxies: ["127.0.0.0/8", "::1/128"]
                 .iter()
                 .filter_map(|c| c.parse().ok())
@@ -454,6 +481,8 @@ pub const ENV_KEYS: &[&str] = &[
     "max_sessions_per_user",
     "login_successes_per_minute",
     "trust_proxy_headers",
+    "log_format",
+    "access_log",
     "trusted_proxies",
     "db_max_connections",
     "rate_limits",
@@ -601,6 +630,8 @@ impl Settings {
                     self.login_successes_per_minute = num(&value).map_err(bad)?
                 }
                 "trust_proxy_headers" => self.trust_proxy_headers = boolean(&value).map_err(bad)?,
+                "log_format" => self.log_format = value.parse().map_err(bad)?,
+                "access_log" => self.access_log = boolean(&value).map_err(bad)?,
                 "trusted_proxies" => {
                     self.trusted_proxies = value
                         .split(',')

@@ -1,6 +1,7 @@
 //! Owns what every request passes through on its way in and every answer on its way out: the
-//! per-plan limit of `/api/*` (`ratelimit`), problem+json for every error, the security
-//! headers, and the refusal tarpit (`shared::tarpit`). Must not import sqlx or the domain's
+//! request id (`X-Request-Id` on every answer, and in the log), the per-plan limit of `/api/*`
+//! (`ratelimit`), problem+json for every error, the security headers, the refusal tarpit
+//! (`shared::tarpit`) and the access log line. Must not import sqlx or the domain's
 //! services.
 //!
 //! A tower `Layer` written out rather than `axum::middleware::from_fn`: `from_fn` boxes a
@@ -17,8 +18,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, header};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tower::{Layer, Service, ServiceExt};
 
@@ -26,6 +27,30 @@ use super::error::{ApiError, Refused};
 use super::{AppState, extract, ratelimit};
 use crate::config::Cidr;
 use crate::shared::tarpit::Tarpit;
+
+tokio::task_local! {
+    /// The id of the request being served (what a 500's body and the log name it by).
+    pub static REQUEST_ID: Arc<str>;
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id a request goes by: the one a trusted proxy gave it (`X-Request-Id`, 1 to 64 of
+/// `A-Za-z0-9._-`, so it cannot forge log lines), else a fresh random one.
+fn request_id(edge: &Edge, request: &Request) -> Arc<str> {
+    if edge.trust_proxy_headers
+        && let Some(given) = request.headers().get(&X_REQUEST_ID)
+        && (1..=64).contains(&given.len())
+        && given
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(b))
+        && let Ok(given) = given.to_str()
+    {
+        return Arc::from(given);
+    }
+    Arc::from(crate::domain::tokens::random_id())
+}
 
 /// The outermost layer of the router.
 #[derive(Clone, Debug)]
@@ -39,6 +64,7 @@ impl EdgeLayer {
             tarpit: Tarpit::new(Duration::from_millis(settings.refusal_delay_max_ms)),
             trust_proxy_headers: settings.trust_proxy_headers,
             trusted_proxies: settings.trusted_proxies.clone(),
+            access_log: settings.access_log,
         }))
     }
 }
@@ -62,6 +88,7 @@ struct Edge {
     tarpit: Tarpit,
     trust_proxy_headers: bool,
     trusted_proxies: Vec<Cidr>,
+    access_log: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -94,13 +121,22 @@ where
         let is_auth = path.starts_with("/auth/");
         let limited = path.starts_with("/api/") && edge.app.limits.is_some();
         let client = Client::of(&edge, &request);
-        Box::pin(async move {
+        let id = request_id(&edge, &request);
+        // The route template, never the path itself (it may hold ids) nor the query.
+        let line = edge.access_log.then(|| {
+            let route = request.extensions().get::<MatchedPath>().cloned();
+            (Instant::now(), request.method().clone(), route)
+        });
+        Box::pin(REQUEST_ID.scope(Arc::clone(&id), async move {
             let response = if limited {
                 Box::pin(limit(Arc::clone(&edge), ready, request)).await
             } else {
                 ready.oneshot(request).await?
             };
-            let response = security_headers(problem_only(response), is_auth);
+            let mut response = security_headers(problem_only(response), is_auth);
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(X_REQUEST_ID, value);
+            }
             if response.extensions().get::<Refused>().is_some()
                 && let Some(client) = client.address(&edge)
             {
@@ -109,8 +145,18 @@ where
                     tokio::time::sleep(wait).await;
                 }
             }
+            if let Some((started, method, route)) = line {
+                tracing::info!(
+                    target: "jwtgate::access",
+                    %method,
+                    route = route.as_ref().map_or("(no route)", MatchedPath::as_str),
+                    status = response.status().as_u16(),
+                    latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    request_id = %id,
+                );
+            }
             Ok(response)
-        })
+        }))
     }
 }
 

@@ -132,9 +132,12 @@ impl ApiError {
         Self::client(status, code, detail)
     }
 
-    /// Logs `cause` with a fresh request id and returns the opaque 500.
+    /// Logs `cause` under the request's id (the one its answer carries in `X-Request-Id`) and
+    /// returns the opaque 500.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        let request_id = crate::domain::tokens::random_id();
+        let request_id = super::edge::REQUEST_ID
+            .try_with(|id| id.to_string())
+            .unwrap_or_else(|_| crate::domain::tokens::random_id());
         tracing::error!(%request_id, error = %cause, "internal error");
         Self::Internal { request_id }
     }

@@ -901,3 +901,105 @@ async fn a_request_still_arriving_at_sigterm_holds_the_stop_no_longer_than_the_g
     );
     drop(slow);
 }
+
+#[tokio::test]
+async fn access_lines_are_json_with_route_status_and_request_id_and_never_a_token() {
+    use tokio::io::AsyncBufReadExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_jwtgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", data])
+        .env_remove("JWT_SECRET")
+        .env_remove("RUST_LOG")
+        .envs([
+            ("JWTGATE_LOG_FORMAT", "json"),
+            ("JWTGATE_ALLOW_WEAK_PASSWORD_HASHING", "true"),
+            ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
+            ("JWTGATE_ARGON2_ITERATIONS", "1"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut out = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let banner = out.next_line().await.expect("stdout").expect("banner");
+    let url = banner
+        .strip_prefix("jwtgate listening on ")
+        .expect("banner")
+        .to_owned();
+    let client = reqwest::Client::new();
+    let body = json!({"email": "ada@example.com", "password": "correct horse battery staple"});
+    client
+        .post(format!("{url}/auth/register"))
+        .json(&body)
+        .send()
+        .await
+        .expect("register");
+    let token = access_token(&client, &url, &body).await;
+    let me = client
+        .get(format!("{url}/api/me?probe=1"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    let todo = client
+        .get(format!("{url}/api/todos/{}", "0f".repeat(8)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("todo");
+    let wanted = [
+        (
+            "GET",
+            "/api/me",
+            200,
+            me.headers()["x-request-id"]
+                .to_str()
+                .expect("id")
+                .to_owned(),
+        ),
+        (
+            "GET",
+            "/api/todos/{id}",
+            404,
+            todo.headers()["x-request-id"]
+                .to_str()
+                .expect("id")
+                .to_owned(),
+        ),
+    ];
+
+    // Every stderr line is one JSON object; read until both access lines have come.
+    let mut err = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut found = 0;
+    let mut all = String::new();
+    while found < wanted.len() {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(10), err.next_line())
+            .await
+            .expect("the access lines within 10 s")
+            .expect("stderr")
+            .expect("the server still running");
+        all.push_str(&line);
+        let entry: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if entry["target"] != "jwtgate::access" {
+            continue;
+        }
+        for (method, route, status, id) in &wanted {
+            if entry["request_id"] == json!(id) {
+                assert_eq!(entry["method"], json!(method), "{line}");
+                assert_eq!(entry["route"], json!(route), "{line}");
+                assert_eq!(entry["status"], json!(status), "{line}");
+                assert!(entry["latency_us"].is_u64(), "{line}");
+                found += 1;
+            }
+        }
+    }
+    assert!(!all.contains(&token), "a token reached the log");
+    assert!(!all.contains("probe=1"), "a query string reached the log");
+    assert!(
+        !all.contains(&"0f".repeat(8)),
+        "a path (not its template) reached the log"
+    );
+    let _ = child.kill().await;
+}

@@ -21,6 +21,7 @@ mod keys;
 mod lockout;
 mod login;
 mod logout;
+mod logs;
 mod mail_limits;
 mod outbox;
 mod password;
