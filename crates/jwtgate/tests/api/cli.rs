@@ -913,6 +913,7 @@ async fn access_lines_are_json_with_route_status_and_request_id_and_never_a_toke
         .env_remove("RUST_LOG")
         .envs([
             ("JWTGATE_LOG_FORMAT", "json"),
+            ("JWTGATE_ACCESS_LOG", "true"),
             ("JWTGATE_ALLOW_WEAK_PASSWORD_HASHING", "true"),
             ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
             ("JWTGATE_ARGON2_ITERATIONS", "1"),

@@ -209,6 +209,28 @@ impl TestApp {
 }
 
 /// Status and problem `code` of an error response (asserting it is problem+json).
+/// Fault injection: from now on, ending a session fails in the database (as a crash at that
+/// step would). Returns the SQL that heals it.
+pub async fn fail_ending_sessions(app: &TestApp) -> &'static str {
+    let (inject, remove) = if app.store().backend() == "postgres" {
+        (
+            "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
+             CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
+             FOR EACH ROW EXECUTE FUNCTION injected_fault()",
+            "DROP TRIGGER injected_fault ON sessions",
+        )
+    } else {
+        (
+            "CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+            "DROP TRIGGER injected_fault",
+        )
+    };
+    app.store().test_sql(inject).await.expect("trigger");
+    remove
+}
+
 pub async fn problem(response: Response) -> (StatusCode, String, Value) {
     let status = response.status();
     let content_type = response

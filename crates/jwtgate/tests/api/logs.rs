@@ -33,22 +33,7 @@ async fn every_answer_carries_a_request_id_and_a_500_names_the_same_one() {
     }
 
     let signed = app.signed_in("ada@example.com").await;
-    let (inject, remove) = if app.store().backend() == "postgres" {
-        (
-            "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
-             CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
-             FOR EACH ROW EXECUTE FUNCTION injected_fault()",
-            "DROP TRIGGER injected_fault ON sessions",
-        )
-    } else {
-        (
-            "CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
-             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
-            "DROP TRIGGER injected_fault",
-        )
-    };
-    app.store().test_sql(inject).await.expect("trigger");
+    let remove = crate::helpers::fail_ending_sessions(&app).await;
     let response = app
         .logout(signed["access_token"].as_str().expect("token"))
         .await;

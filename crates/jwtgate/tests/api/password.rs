@@ -494,22 +494,7 @@ async fn a_password_change_or_reset_that_fails_midway_changes_nothing() {
         };
         // Fault injection: the step that ends the sessions fails, as a crash between writing
         // the new hash and ending the sessions would leave things.
-        let (inject, remove) = if app.store().backend() == "postgres" {
-            (
-                "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS \
-                 $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
-                 CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
-                 FOR EACH ROW EXECUTE FUNCTION injected_fault()",
-                "DROP TRIGGER injected_fault ON sessions",
-            )
-        } else {
-            (
-                "CREATE TRIGGER injected_fault BEFORE UPDATE OF ended_at ON sessions \
-                 BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
-                "DROP TRIGGER injected_fault",
-            )
-        };
-        app.store().test_sql(inject).await.expect("trigger");
+        let remove = crate::helpers::fail_ending_sessions(&app).await;
         let response = match &link {
             Some(token) => {
                 app.post_json(
