@@ -101,7 +101,11 @@ enum FeedCredentialCommand {
         json: bool,
     },
     /// Revoke a credential: refused at once, its open streams end at their next read.
-    Revoke { id: String },
+    Revoke {
+        /// The credential's id, as `list` shows it (it may begin with a `-`).
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,7 +120,11 @@ enum KeysCommand {
     Rotate,
     /// Revoke a leaked key: out of the JWKS, and every token it signed refused by every running
     /// node within seconds. Revoking the signing key makes the next one sign at once.
-    Revoke { kid: String },
+    Revoke {
+        /// The key's kid, as `list` shows it (it may begin with a `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -655,7 +663,32 @@ async fn verify(
 
 #[cfg(test)]
 mod tests {
-    use super::utc;
+    use clap::Parser;
+
+    use super::{Cli, utc};
+
+    /// Kids and credential ids are base64url, so about one in 32 begins with a `-`: it is
+    /// still the value, wherever the options stand.
+    #[test]
+    fn an_id_beginning_with_a_hyphen_is_a_value_not_an_option() {
+        for args in [
+            &["jwtgate", "keys", "revoke", "-Yk1", "--data-dir", "/d"][..],
+            &["jwtgate", "--data-dir", "/d", "keys", "revoke", "-Yk1"][..],
+            &[
+                "jwtgate",
+                "feed-credential",
+                "revoke",
+                "-Yk1",
+                "--data-dir",
+                "/d",
+            ][..],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parses");
+            let shown = format!("{cli:?}");
+            assert!(shown.contains("\"-Yk1\""), "{shown}");
+            assert!(shown.contains("\"/d\""), "{shown}");
+        }
+    }
 
     #[test]
     fn utc_formats_known_instants() {
