@@ -77,7 +77,7 @@ export async function startServer(env = {}) {
     const timer = setTimeout(() => reject(new Error(`jwtgate did not start:\n${logs.join('')}`)), 30_000);
     const onData = (chunk) => {
       logs.push(chunk.toString());
-      const match = /jwtgate listening on (http:\/\/[\d.:]+)/.exec(logs.join(''));
+      const match = /jwtgate listening on (https?:\/\/[\d.:]+)/.exec(logs.join(''));
       if (match) {
         clearTimeout(timer);
         resolveUrl(match[1]);

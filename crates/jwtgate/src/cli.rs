@@ -306,7 +306,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let hs256 = settings.jwt_secret.is_some();
     let data_dir = settings.data_dir.clone();
     let app = Application::build(settings).await?;
-    let url = format!("http://{}", app.local_addr());
+    let scheme = if app.settings().tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let url = format!("{scheme}://{}", app.local_addr());
     let signer = app.handle().signing().signer()?;
     println!("jwtgate listening on {url}");
     println!("  data dir:  {}", data_dir.display());

@@ -180,6 +180,11 @@ impl<'de> Deserialize<'de> for Cidr {
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// A PEM certificate chain (leaf first): with `tls_key_file`, the listener speaks TLS
+    /// (HTTP/2 and HTTP/1.1) and re-reads both files on SIGHUP.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of `tls_cert_file` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key_file: Option<PathBuf>,
     pub data_dir: PathBuf,
     /// The database: `postgres://user:pass@host/db` (several nodes share it) or `sqlite:PATH`;
     /// unset, the SQLite file `jwtgate.db` under `data_dir`.
@@ -384,6 +389,8 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert_file: None,
+            tls_key_file: None,
             data_dir: PathBuf::from("./data"),
             database_url: None,
             issuer: None,
@@ -445,6 +452,8 @@ impl Default for Settings {
 /// The environment variables read, in the order of the fields.
 pub const ENV_KEYS: &[&str] = &[
     "listen",
+    "tls_cert_file",
+    "tls_key_file",
     "data_dir",
     "database_url",
     "issuer",
@@ -593,6 +602,8 @@ impl Settings {
                         .map(|s| SecretString::new(s.to_owned()))
                         .collect();
                 }
+                "tls_cert_file" => self.tls_cert_file = Some(PathBuf::from(value)),
+                "tls_key_file" => self.tls_key_file = Some(PathBuf::from(value)),
                 "signing_key_file" => self.signing_key_file = Some(PathBuf::from(value)),
                 "signing_key_alg" => self.signing_key_alg = value.parse().map_err(bad)?,
                 "master_key_file" => self.master_key_file = Some(PathBuf::from(value)),
@@ -763,6 +774,9 @@ impl Settings {
         if self.request_timeout_secs == 0 || self.request_timeout_secs > 3600 {
             return invalid("request_timeout_secs must be between 1 and 3600");
         }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return invalid("tls_cert_file and tls_key_file go together: set both or neither");
+        }
         if self.shutdown_grace_secs == 0 || self.shutdown_grace_secs > 3600 {
             return invalid("shutdown_grace_secs must be between 1 and 3600");
         }
@@ -856,12 +870,19 @@ impl Settings {
         })
     }
 
-    /// The issuer: as configured, or `http://` + `listen` (the address actually bound, once
-    /// the server has bound it: `--listen 127.0.0.1:18250` moves links and discovery with it).
+    /// The issuer: as configured, or `http://` (`https://` with TLS) + `listen` (the address
+    /// actually bound, once the server has bound it: `--listen 127.0.0.1:18250` moves links
+    /// and discovery with it).
     pub fn issuer(&self) -> String {
-        self.issuer
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
+        self.issuer.clone().unwrap_or_else(|| {
+            let scheme = if self.tls() { "https" } else { "http" };
+            format!("{scheme}://{}", self.listen)
+        })
+    }
+
+    /// Whether the listener speaks TLS.
+    pub fn tls(&self) -> bool {
+        self.tls_cert_file.is_some() && self.tls_key_file.is_some()
     }
 
     /// The base of the links in mails: `public_url`, or the issuer.
@@ -1096,6 +1117,21 @@ mod tests {
         assert_eq!(moved.effective_public_url(), "http://127.0.0.1:18250");
         assert!(load(&[("JWTGATE_PUBLIC_URL", "app.example.org")]).is_err());
         assert!(load(&[("JWTGATE_SMTP_URL", "mail.example.org:25")]).is_err());
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_and_its_key_together_and_makes_the_issuer_https() {
+        let err = load(&[("JWTGATE_TLS_CERT_FILE", "/etc/jwtgate/cert.pem")])
+            .expect_err("a certificate without its key");
+        assert!(err.to_string().contains("set both or neither"), "{err}");
+        assert!(load(&[("JWTGATE_TLS_KEY_FILE", "/etc/jwtgate/key.pem")]).is_err());
+        let s = load(&[
+            ("JWTGATE_TLS_CERT_FILE", "/etc/jwtgate/cert.pem"),
+            ("JWTGATE_TLS_KEY_FILE", "/etc/jwtgate/key.pem"),
+        ])
+        .expect("both");
+        assert!(s.tls());
+        assert_eq!(s.issuer(), "https://127.0.0.1:8080");
     }
 
     #[test]

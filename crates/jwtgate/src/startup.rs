@@ -440,6 +440,8 @@ pub struct Application {
     addr: SocketAddr,
     state: AppState,
     shutdown: watch::Sender<bool>,
+    /// The listener's certificate, when it speaks TLS.
+    tls: Option<Arc<http::tls::Certificates>>,
 }
 
 impl Application {
@@ -449,6 +451,12 @@ impl Application {
 
     /// As [`Application::build`], with an injected clock (tests move it instead of sleeping).
     pub async fn build_with_clock(mut settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        // The certificate before anything else: a server told to speak TLS never starts
+        // without it.
+        let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+            (Some(cert), Some(key)) => Some(Arc::new(http::tls::Certificates::load(cert, key)?)),
+            _ => None,
+        };
         let listen = settings.listen;
         let listener = TcpListener::bind(listen)
             .await
@@ -466,6 +474,7 @@ impl Application {
             addr,
             state,
             shutdown,
+            tls,
         })
     }
 
@@ -501,6 +510,7 @@ impl Application {
             listener,
             state,
             shutdown,
+            tls,
             ..
         } = self;
         let signal_tx = shutdown.clone();
@@ -508,6 +518,10 @@ impl Application {
             os_signal().await;
             signal_tx.send_replace(true);
         });
+        let acceptor = tls.as_ref().map(http::tls::Certificates::acceptor);
+        if let Some(certificates) = tls {
+            tokio::spawn(reload_on_sighup(certificates, shutdown.subscribe()));
+        }
 
         let sweeper = {
             let core = Arc::clone(&state.core);
@@ -586,13 +600,19 @@ impl Application {
         };
         let mut stop = shutdown.subscribe();
         let feed_stop = state.feed_stop.clone();
-        http::serve::serve(listener, http::router(state), limits, async move {
-            let _ = stop.wait_for(|s| *s).await;
-            tracing::info!("shutting down: draining in-flight requests");
-            // Feed streams never finish on their own: they end now, their readers reconnect
-            // to another node.
-            feed_stop.send_replace(true);
-        })
+        http::serve::serve(
+            listener,
+            http::router(state),
+            limits,
+            acceptor,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+                tracing::info!("shutting down: draining in-flight requests");
+                // Feed streams never finish on their own: they end now, their readers reconnect
+                // to another node.
+                feed_stop.send_replace(true);
+            },
+        )
         .await;
         let _ = sweeper.await;
         let _ = key_poll.await;
@@ -610,6 +630,36 @@ impl Application {
         core.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Re-reads the certificate and key on every SIGHUP until shutdown: new handshakes present
+/// the new pair, open connections keep theirs; a pair that cannot be used is logged and the
+/// one in use stays.
+async fn reload_on_sighup(
+    certificates: Arc<http::tls::Certificates>,
+    mut stop: watch::Receiver<bool>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the TLS certificate is read at start only");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hangups.recv() => match certificates.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate and key"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: the TLS certificate in use stays"),
+                },
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (certificates, stop.wait_for(|s| *s).await);
     }
 }
 

@@ -15,6 +15,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod serve;
 pub mod sessions;
+pub mod tls;
 pub mod todos;
 pub mod web;
 pub mod wellknown;

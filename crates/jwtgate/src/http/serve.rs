@@ -1,5 +1,6 @@
 //! Owns the listener loop: accepts TCP connections and serves the router on each over HTTP/1.1,
-//! with the peer address as `ConnectInfo`. Must not import the domain or sqlx.
+//! or over TLS (`tls`) with HTTP/2 or HTTP/1.1 as ALPN chose, with the peer address as
+//! `ConnectInfo`. Must not import the domain or sqlx.
 //!
 //! Why not `axum::serve`: it gives hyper no timer and no deadlines, so a client can hold a
 //! connection (and a file descriptor) for as long as it likes. Here:
@@ -11,6 +12,8 @@
 //! - **Connections are capped** below the process's descriptor limit (raised to its hard
 //!   limit first), so the listener never runs out of descriptors: at the cap it stops
 //!   accepting and new connections wait in the kernel's backlog until one ends.
+//! - **A TLS handshake** must finish within `header_read_timeout` too. HTTP/2 has no request
+//!   head to time: each stream's body deadline runs from its head's arrival.
 //! - **Accept errors** back off (10 ms, doubling to 1 s) and are logged at most once a second,
 //!   with a count of the ones not logged.
 
@@ -27,13 +30,14 @@ use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// How long each connection may take over its parts.
@@ -90,6 +94,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -122,46 +127,31 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let started = RequestStart::default();
-        let io = TokioIo::new(Timed {
-            io: stream,
-            started: started.clone(),
-        });
-        let router = router.clone();
-        let request_timeout = limits.request_timeout;
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let deadline = started.began() + request_timeout;
-            let (mut parts, body) = request.into_parts();
-            parts.extensions.insert(ConnectInfo::<SocketAddr>(peer));
-            let body = Body::new(Deadline {
-                body,
-                deadline,
-                sleep: None,
-                connection: started.clone(),
-            });
-            let response = router.clone().oneshot(Request::from_parts(parts, body));
-            let started = started.clone();
-            async move {
-                let mut response = response.await?;
-                // The next bytes on this connection begin the next request.
-                if started.arm() {
-                    // What is left of this request's body is still on the wire: the
-                    // connection cannot carry another request.
-                    response
-                        .headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
-                Ok::<_, std::convert::Infallible>(response)
-            }
-        });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout.min(limits.request_timeout))
-            .serve_connection(io, service);
-        let connection = graceful.watch(connection);
+        let connection = Connection {
+            router: router.clone(),
+            limits,
+            peer,
+            tls: tls.is_some(),
+        };
+        let tls = tls.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection closed with an error");
+            match tls {
+                None => connection.http1(stream, watcher).await,
+                Some(acceptor) => {
+                    // The handshake is held to the same bound as a request head (slowloris).
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                            .await;
+                    match handshake {
+                        Ok(Ok(stream)) if stream.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                            connection.http2(stream, watcher).await;
+                        }
+                        Ok(Ok(stream)) => connection.http1(stream, watcher).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
             }
             drop(place);
         });
@@ -178,6 +168,128 @@ pub async fn serve(
             "requests still in flight after the shutdown grace: their connections are closed"
         );
     }
+}
+
+/// One accepted connection: what serving it needs.
+struct Connection {
+    router: Router,
+    limits: Limits,
+    peer: SocketAddr,
+    /// Whether it came over TLS (its answers then carry `Strict-Transport-Security`).
+    tls: bool,
+}
+
+impl Connection {
+    /// HTTP/1.1: the head within `header_read_timeout`, the whole request within
+    /// `request_timeout` of its first byte (see the module documentation).
+    async fn http1<I>(self, io: I, watcher: Watcher)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            router,
+            limits,
+            peer,
+            tls,
+        } = self;
+        let started = RequestStart::default();
+        let io = TokioIo::new(Timed {
+            io,
+            started: started.clone(),
+        });
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let deadline = started.began() + limits.request_timeout;
+            let response =
+                router
+                    .clone()
+                    .oneshot(prepare(request, peer, deadline, started.clone()));
+            let started = started.clone();
+            async move {
+                let mut response = response.await?;
+                // The next bytes on this connection begin the next request.
+                if started.arm() {
+                    // What is left of this request's body is still on the wire: the
+                    // connection cannot carry another request.
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, std::convert::Infallible>(finish(response, tls))
+            }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout.min(limits.request_timeout))
+            .serve_connection(io, service);
+        if let Err(e) = watcher.watch(connection).await {
+            tracing::debug!(error = %e, "connection closed with an error");
+        }
+    }
+
+    /// HTTP/2 (over TLS, by ALPN): streams are multiplexed, so each request's deadline runs
+    /// from its head's arrival.
+    async fn http2<I>(self, io: I, watcher: Watcher)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            router,
+            limits,
+            peer,
+            tls,
+        } = self;
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let deadline = Instant::now() + limits.request_timeout;
+            let response =
+                router
+                    .clone()
+                    .oneshot(prepare(request, peer, deadline, RequestStart::default()));
+            async move { Ok::<_, std::convert::Infallible>(finish(response.await?, tls)) }
+        });
+        let connection = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .serve_connection(TokioIo::new(io), service);
+        if let Err(e) = watcher.watch(connection).await {
+            tracing::debug!(error = %e, "connection closed with an error");
+        }
+    }
+}
+
+/// The request as the router takes it: the peer's address, and a body held to `deadline`.
+fn prepare(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    deadline: Instant,
+    connection: RequestStart,
+) -> Request<Body> {
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(ConnectInfo::<SocketAddr>(peer));
+    // HTTP/2 names the host in the `:authority` pseudo-header, not in `Host`: the handlers
+    // (the sign-in's origin check) read `Host` whichever version carried the request.
+    if !parts.headers.contains_key(header::HOST)
+        && let Some(authority) = parts.uri.authority()
+        && let Ok(host) = HeaderValue::from_str(authority.as_str())
+    {
+        parts.headers.insert(header::HOST, host);
+    }
+    let body = Body::new(Deadline {
+        body,
+        deadline,
+        sleep: None,
+        connection,
+    });
+    Request::from_parts(parts, body)
+}
+
+/// Over TLS, every answer tells the browser to come back over TLS only.
+fn finish(mut response: axum::response::Response, tls: bool) -> axum::response::Response {
+    if tls {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(super::tls::HSTS),
+        );
+    }
+    response
 }
 
 /// When the request now arriving on a connection began: the first byte read after the

@@ -72,7 +72,8 @@ pub async fn boot(settings: Settings, clock: Clock, dir: Option<tempfile::TempDi
     let app = Application::build_with_clock(settings.clone(), clock.clone())
         .await
         .expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let scheme = if settings.tls() { "https" } else { "http" };
+    let address = format!("{scheme}://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_handle();
     // What the app runs with: the port it bound, and the issuer that follows it. A restart
     // binds the same port again, so tokens keep their issuer.

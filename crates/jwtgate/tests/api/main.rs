@@ -31,6 +31,7 @@ mod refresh;
 mod register;
 mod revocation_log;
 mod sessions;
+mod tls;
 mod todos;
 mod tokens;
 mod web;
