@@ -399,8 +399,10 @@ pub struct CacheStats {
 struct VerdictCache {
     verdicts: Cache,
     doorkeeper: Doorkeeper,
-    /// Verifications answered from the cache, and those that were not (relaxed counters: one
-    /// atomic add a verification, read by whoever reports them).
+    /// Verifications answered from the cache, and those that were not, counted only when asked
+    /// for ([`Verifier::with_cache_stats`]): one relaxed atomic add a verification, on a cache
+    /// line every core shares.
+    counting: bool,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -549,18 +551,31 @@ impl Verifier {
         self.cache = (capacity > 0).then(|| VerdictCache {
             verdicts: Cache::new(capacity),
             doorkeeper: Doorkeeper::new(capacity),
+            counting: false,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         });
         self
     }
 
+    /// Counts the cache's hits and misses from now on (see [`Verifier::cache_stats`]); call it
+    /// after [`Verifier::with_cache`]. Off by default: nothing is counted unless someone reads it.
+    #[must_use]
+    pub fn with_cache_stats(mut self) -> Verifier {
+        if let Some(cache) = &mut self.cache {
+            cache.counting = true;
+        }
+        self
+    }
+
     /// How often the cache answered a verification, and how often it could not (the token was
-    /// not in it, or was cached under keys since replaced), since the verifier was made.
-    /// `None` without a cache. For metrics: this crate keeps the counts, the caller reports them.
+    /// not in it, or was cached under keys since replaced), since counting began. `None`
+    /// without a cache or without [`Verifier::with_cache_stats`]. For metrics: this crate keeps
+    /// the counts, the caller reports them.
     #[must_use]
     pub fn cache_stats(&self) -> Option<CacheStats> {
-        self.cache.as_ref().map(|cache| CacheStats {
+        let cache = self.cache.as_ref().filter(|cache| cache.counting)?;
+        Some(CacheStats {
             hits: cache.hits.load(Ordering::Relaxed),
             misses: cache.misses.load(Ordering::Relaxed),
         })
@@ -649,12 +664,14 @@ impl Verifier {
                 .verdicts
                 .get(token)
                 .filter(|(_, cached_generation)| *cached_generation == generation);
-            let counter = if found.is_some() {
-                &cache.hits
-            } else {
-                &cache.misses
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
+            if cache.counting {
+                let counter = if found.is_some() {
+                    &cache.hits
+                } else {
+                    &cache.misses
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
             found
         });
         let (claims, fresh) = match cached {
@@ -873,8 +890,10 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_counts_its_hits_and_misses_and_a_key_change_makes_misses() {
+    fn the_cache_counts_its_hits_and_misses_when_asked_and_a_key_change_makes_misses() {
         let (verifier, keys) = verifier(100);
+        assert_eq!(verifier.cache_stats(), None, "counted unasked");
+        let verifier = verifier.with_cache_stats();
         let token = token(&keys, 1);
         for _ in 0..3 {
             verifier.verify_at(&token, NOW).expect("valid");

@@ -225,11 +225,15 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         .with_leeway(leeway)
         .with_max_lifetime(max_lifetime);
     // Empty until the signing keys hand it theirs (and again at every change).
-    let verifier = Arc::new(
-        Verifier::new(KeySet::empty(), policy)
-            .with_revocation(Arc::clone(revocations.view()))
-            .with_cache(10_000),
-    );
+    let verifier = Verifier::new(KeySet::empty(), policy)
+        .with_revocation(Arc::clone(revocations.view()))
+        .with_cache(10_000);
+    // The cache's hits are counted only for the metrics (an atomic add per verification).
+    let verifier = Arc::new(if metrics.is_on() {
+        verifier.with_cache_stats()
+    } else {
+        verifier
+    });
     let signing = Arc::new(
         SigningKeys::open(
             store.clone(),
