@@ -38,6 +38,6 @@ pub use jwk::{Jwk, Jwks};
 pub use key::{Key, KeySet};
 pub use revocation::RevocationView;
 pub use verify::{
-    ACCESS_TOKEN_TYP, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, DEFAULT_MAX_TOKEN_LEN, MAX_LEEWAY,
-    Policy, PolicyIssuer, Verifier,
+    ACCESS_TOKEN_TYP, CacheStats, DEFAULT_LEEWAY, DEFAULT_MAX_LIFETIME, DEFAULT_MAX_TOKEN_LEN,
+    MAX_LEEWAY, Policy, PolicyIssuer, Verifier,
 };

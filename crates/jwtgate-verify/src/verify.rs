@@ -385,11 +385,26 @@ impl Policy {
 
 type Cache = quick_cache::sync::Cache<String, (Arc<Claims>, u64)>;
 
+/// What [`Verifier::cache_stats`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Verifications answered from the cache (time and revocation still checked).
+    pub hits: u64,
+    /// Verifications that checked the signature.
+    pub misses: u64,
+}
+
 /// The verdict cache and its admission rule.
 #[derive(Debug)]
 struct VerdictCache {
     verdicts: Cache,
     doorkeeper: Doorkeeper,
+    /// Verifications answered from the cache, and those that were not, counted only when asked
+    /// for ([`Verifier::with_cache_stats`]): one relaxed atomic add a verification, on a cache
+    /// line every core shares.
+    counting: bool,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// Admits a token's verdict to the cache only at its second verification (TinyLFU's
@@ -536,8 +551,34 @@ impl Verifier {
         self.cache = (capacity > 0).then(|| VerdictCache {
             verdicts: Cache::new(capacity),
             doorkeeper: Doorkeeper::new(capacity),
+            counting: false,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         });
         self
+    }
+
+    /// Counts the cache's hits and misses from now on (see [`Verifier::cache_stats`]); call it
+    /// after [`Verifier::with_cache`]. Off by default: nothing is counted unless someone reads it.
+    #[must_use]
+    pub fn with_cache_stats(mut self) -> Verifier {
+        if let Some(cache) = &mut self.cache {
+            cache.counting = true;
+        }
+        self
+    }
+
+    /// How often the cache answered a verification, and how often it could not (the token was
+    /// not in it, or was cached under keys since replaced), since counting began. `None`
+    /// without a cache or without [`Verifier::with_cache_stats`]. For metrics: this crate keeps
+    /// the counts, the caller reports them.
+    #[must_use]
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        let cache = self.cache.as_ref().filter(|cache| cache.counting)?;
+        Some(CacheStats {
+            hits: cache.hits.load(Ordering::Relaxed),
+            misses: cache.misses.load(Ordering::Relaxed),
+        })
     }
 
     /// A verifier with another policy sharing these keys and this revocation view (for other
@@ -618,11 +659,21 @@ impl Verifier {
             return Err(Error::TooLarge);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let cached = self
-            .cache
-            .as_ref()
-            .and_then(|cache| cache.verdicts.get(token))
-            .filter(|(_, cached_generation)| *cached_generation == generation);
+        let cached = self.cache.as_ref().and_then(|cache| {
+            let found = cache
+                .verdicts
+                .get(token)
+                .filter(|(_, cached_generation)| *cached_generation == generation);
+            if cache.counting {
+                let counter = if found.is_some() {
+                    &cache.hits
+                } else {
+                    &cache.misses
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            found
+        });
         let (claims, fresh) = match cached {
             Some((claims, _)) => (claims, false),
             None => {
@@ -836,6 +887,24 @@ mod tests {
         assert!(!cached(&verifier, &token), "kept at first sight");
         verifier.verify_at(&token, NOW).expect("valid");
         assert!(cached(&verifier, &token), "not kept at second sight");
+    }
+
+    #[test]
+    fn the_cache_counts_its_hits_and_misses_when_asked_and_a_key_change_makes_misses() {
+        let (verifier, keys) = verifier(100);
+        assert_eq!(verifier.cache_stats(), None, "counted unasked");
+        let verifier = verifier.with_cache_stats();
+        let token = token(&keys, 1);
+        for _ in 0..3 {
+            verifier.verify_at(&token, NOW).expect("valid");
+        }
+        let stats = verifier.cache_stats().expect("a cache");
+        assert_eq!((stats.hits, stats.misses), (1, 2));
+        verifier.set_keys(keys);
+        verifier.verify_at(&token, NOW).expect("valid");
+        assert_eq!(verifier.cache_stats().expect("a cache").misses, 3);
+        let uncached = Verifier::new(KeySet::empty(), Policy::new("https://a.example", "api"));
+        assert_eq!(uncached.cache_stats(), None);
     }
 
     #[test]

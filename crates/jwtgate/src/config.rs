@@ -262,6 +262,9 @@ pub struct Settings {
     /// latency, request id; never a token or a query string. Off by default: the line costs
     /// about 4 µs of CPU on a 12 µs request and is written synchronously (BENCHMARKS.md).
     pub access_log: bool,
+    /// Where `GET /metrics` (Prometheus text) is served, on a listener of its own (never the
+    /// public one); unset, no metrics are kept. Port 0 picks a free port.
+    pub metrics_listen: Option<SocketAddr>,
     /// The proxies whose `X-Forwarded-For` entries are believed (with `trust_proxy_headers`):
     /// only hops added by these count; the first other address is the client.
     pub trusted_proxies: Vec<Cidr>,
@@ -430,6 +433,7 @@ impl Default for Settings {
             trust_proxy_headers: false,
             log_format: LogFormat::Text,
             access_log: false,
+            metrics_listen: None,
             trusted_proxies: ["127.0.0.0/8", "::1/128"]
                 .iter()
                 .filter_map(|c| c.parse().ok())
@@ -493,6 +497,7 @@ pub const ENV_KEYS: &[&str] = &[
     "trust_proxy_headers",
     "log_format",
     "access_log",
+    "metrics_listen",
     "trusted_proxies",
     "db_max_connections",
     "rate_limits",
@@ -644,6 +649,12 @@ impl Settings {
                 "trust_proxy_headers" => self.trust_proxy_headers = boolean(&value).map_err(bad)?,
                 "log_format" => self.log_format = value.parse().map_err(bad)?,
                 "access_log" => self.access_log = boolean(&value).map_err(bad)?,
+                "metrics_listen" => {
+                    self.metrics_listen = match value.trim() {
+                        "" | "off" => None,
+                        addr => Some(num(addr).map_err(bad)?),
+                    }
+                }
                 "trusted_proxies" => {
                     self.trusted_proxies = value
                         .split(',')
@@ -776,6 +787,12 @@ impl Settings {
         }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             return invalid("tls_cert_file and tls_key_file go together: set both or neither");
+        }
+        if self
+            .metrics_listen
+            .is_some_and(|m| m.port() != 0 && m == self.listen)
+        {
+            return invalid("metrics_listen must be another address than listen");
         }
         if self.shutdown_grace_secs == 0 || self.shutdown_grace_secs > 3600 {
             return invalid("shutdown_grace_secs must be between 1 and 3600");
@@ -918,6 +935,14 @@ impl Settings {
                 "issuer {issuer} is a loopback address but the server listens on {}: set issuer \
                  (and public_url) to the URL clients reach",
                 self.listen
+            ));
+        }
+        if let Some(metrics) = self.metrics_listen
+            && !metrics.ip().is_loopback()
+        {
+            warnings.push(format!(
+                "metrics_listen {metrics} is not a loopback address: the metrics show the \
+                 shape of the traffic to anyone who reaches it; keep it behind a firewall"
             ));
         }
         warnings
@@ -1175,6 +1200,27 @@ mod tests {
         assert!(s.warnings().is_empty());
         let local = load(&[]).expect("defaults");
         assert!(local.warnings().is_empty());
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_a_public_metrics_listener_is_warned_about() {
+        assert_eq!(load(&[]).expect("defaults").metrics_listen, None);
+        let local = load(&[("JWTGATE_METRICS_LISTEN", "127.0.0.1:9464")]).expect("valid");
+        assert_eq!(
+            local.metrics_listen,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
+        assert!(local.warnings().is_empty());
+        let public = load(&[("JWTGATE_METRICS_LISTEN", "0.0.0.0:9464")]).expect("valid");
+        assert!(
+            public.warnings()[0].contains("metrics_listen"),
+            "{:?}",
+            public.warnings()
+        );
+        let file: Settings = toml::from_str("metrics_listen = \"127.0.0.1:0\"").expect("toml");
+        assert_eq!(file.metrics_listen.map(|a| a.port()), Some(0));
+        assert!(load(&[("JWTGATE_METRICS_LISTEN", "127.0.0.1:8080")]).is_err());
+        assert!(load(&[("JWTGATE_METRICS_LISTEN", "nowhere")]).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod doctor;
 mod domain;
 mod files;
 mod http;
+mod metrics;
 mod shared;
 pub mod startup;
 pub mod store;

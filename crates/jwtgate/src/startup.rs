@@ -25,6 +25,7 @@ use crate::domain::sessions::{SessionRules, Sessions};
 use crate::domain::signing::{self, KeyRules, SigningKeys};
 use crate::domain::todos::Todos;
 use crate::http::{self, AppState, Services};
+use crate::metrics::Metrics;
 use crate::shared::keys;
 use crate::shared::limits::PlanLimiter;
 use crate::shared::revocation::Revocations;
@@ -206,23 +207,33 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         .await
         .context("cannot load the server secrets")?;
     let horizon = settings.access_token_ttl_secs + settings.leeway_secs;
+    let metrics = if settings.metrics_listen.is_some() {
+        Metrics::on()
+    } else {
+        Metrics::off()
+    };
     // On PostgreSQL other nodes may revoke: the view follows the log, under a lease.
     let revocations = if store.is_postgres() {
         Revocations::leased(horizon)
     } else {
         Revocations::new(horizon)
-    };
+    }
+    .with_metrics(metrics.clone());
     let leeway = u32::try_from(settings.leeway_secs).unwrap_or(30);
     let max_lifetime = u32::try_from(settings.access_token_ttl_secs).unwrap_or(900);
     let policy = Policy::new(settings.issuer(), settings.audience.clone())
         .with_leeway(leeway)
         .with_max_lifetime(max_lifetime);
     // Empty until the signing keys hand it theirs (and again at every change).
-    let verifier = Arc::new(
-        Verifier::new(KeySet::empty(), policy)
-            .with_revocation(Arc::clone(revocations.view()))
-            .with_cache(10_000),
-    );
+    let verifier = Verifier::new(KeySet::empty(), policy)
+        .with_revocation(Arc::clone(revocations.view()))
+        .with_cache(10_000);
+    // The cache's hits are counted only for the metrics (an atomic add per verification).
+    let verifier = Arc::new(if metrics.is_on() {
+        verifier.with_cache_stats()
+    } else {
+        verifier
+    });
     let signing = Arc::new(
         SigningKeys::open(
             store.clone(),
@@ -259,7 +270,8 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     let workers = settings.effective_hash_workers();
     let hasher = PasswordHasher::new(hash_params(&settings), workers, settings.hash_queue)
         .await
-        .context("cannot set up password hashing")?;
+        .context("cannot set up password hashing")?
+        .with_metrics(metrics.clone());
     let throttle = LoginThrottle::new(ThrottleConfig {
         free_account: settings.login_free_attempts_account,
         free_ip: settings.login_free_attempts_ip,
@@ -275,6 +287,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
     } else {
         throttle
     });
+    read_at_scrape(&metrics, &store, &verifier, &hasher, &revocations);
     let core = Arc::new(Core::new(
         store.clone(),
         clock.clone(),
@@ -310,6 +323,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
             max_sessions: settings.max_sessions_per_user,
             sign_ins_per_minute: settings.login_successes_per_minute,
         },
+        metrics.clone(),
     );
     // Each node allows its share of a quota, by the live nodes the revocation follower sees.
     let limits = PlanLimiter::shared(
@@ -358,6 +372,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         feed: Feed::new(Arc::clone(&core)),
         feed_streams: Arc::default(),
         feed_stop: watch::channel(false).0,
+        metrics,
         todos: Arc::new(Todos::new(store, clock)),
         sessions: Arc::new(sessions),
         accounts: Arc::new(accounts),
@@ -365,6 +380,77 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         settings: Arc::new(settings),
         access: Arc::new(access),
     }))
+}
+
+/// The metrics read at each scrape rather than counted as they happen: the database pool, the
+/// verification cache, the hashing queue and, on PostgreSQL, how current this node's
+/// revocation view is. Nothing when metrics are off.
+fn read_at_scrape(
+    metrics: &Metrics,
+    store: &Store,
+    verifier: &Arc<Verifier>,
+    hasher: &PasswordHasher,
+    revocations: &Revocations,
+) {
+    if !metrics.is_on() {
+        return;
+    }
+    let pool = store.clone();
+    metrics.gauges_at_scrape(
+        "jwtgate_db_pool_connections",
+        "Database pool connections: idle, in use, and the most it opens.",
+        "state",
+        move || {
+            let usage = pool.pool_usage();
+            vec![
+                ("idle", f64::from(usage.idle)),
+                ("in_use", f64::from(usage.open.saturating_sub(usage.idle))),
+                ("max", f64::from(usage.max)),
+            ]
+        },
+    );
+    let cache = Arc::clone(verifier);
+    metrics.counters_at_scrape(
+        "jwtgate_verify_cache_lookups",
+        "Access-token verifications answered from the verified-token cache (hit) or not (miss).",
+        "result",
+        move || {
+            let stats = cache.cache_stats().unwrap_or_default();
+            vec![("hit", stats.hits), ("miss", stats.misses)]
+        },
+    );
+    let queue = hasher.clone();
+    metrics.gauge_at_scrape(
+        "jwtgate_password_hash_queue_depth",
+        "Password hashes waiting for a hashing thread.",
+        move || queue.queued() as f64,
+    );
+    if store.is_postgres() {
+        let view = revocations.clone();
+        metrics.gauge_at_scrape(
+            "jwtgate_revocation_view_fresh",
+            "1 while this node's revocation view is within its lease (tokens are checked), else 0.",
+            move || if view.is_fresh() { 1.0 } else { 0.0 },
+        );
+        let applied = revocations.applied();
+        metrics.gauge_at_scrape(
+            "jwtgate_revocation_log_applied_seq",
+            "The last entry of the revocation log this node has applied.",
+            move || *applied.borrow() as f64,
+        );
+        let synced = revocations.clone();
+        metrics.gauge_at_scrape(
+            "jwtgate_revocation_sync_lag_seconds",
+            "Seconds since this node last read the revocation log to its end (-1: not yet).",
+            move || synced.since_synced().map_or(-1.0, |d| d.as_secs_f64()),
+        );
+        let live = revocations.live_nodes();
+        metrics.gauge_at_scrape(
+            "jwtgate_cluster_live_nodes",
+            "Nodes following the revocation log, this one included.",
+            move || live.load(std::sync::atomic::Ordering::Acquire) as f64,
+        );
+    }
 }
 
 /// A running application's operations that are not HTTP routes.
@@ -438,6 +524,8 @@ impl ShutdownHandle {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
+    /// `metrics_listen`'s listener, bound with the main one (port 0 resolved).
+    metrics: Option<(TcpListener, SocketAddr)>,
     state: AppState,
     shutdown: watch::Sender<bool>,
     /// The listener's certificate, when it speaks TLS.
@@ -464,6 +552,17 @@ impl Application {
         let addr = listener.local_addr()?;
         // The address actually bound (port 0 resolved): an unset issuer follows it.
         settings.listen = addr;
+        let metrics = match settings.metrics_listen {
+            Some(at) => {
+                let listener = TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {at}"))?;
+                let bound = listener.local_addr()?;
+                settings.metrics_listen = Some(bound);
+                Some((listener, bound))
+            }
+            None => None,
+        };
         for warning in settings.warnings() {
             tracing::warn!("{warning}");
         }
@@ -472,6 +571,7 @@ impl Application {
         Ok(Self {
             listener,
             addr,
+            metrics,
             state,
             shutdown,
             tls,
@@ -484,6 +584,11 @@ impl Application {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `GET /metrics` is served, when `metrics_listen` is set (port 0 resolved).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     /// What a test suite (or a program embedding the server) may do besides HTTP.
@@ -508,6 +613,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Self {
             listener,
+            metrics,
             state,
             shutdown,
             tls,
@@ -598,6 +704,21 @@ impl Application {
             max_connections: http::serve::connection_cap(),
             shutdown_grace: Duration::from_secs(state.settings.shutdown_grace_secs),
         };
+        // The metrics on a listener of their own, stopped by the same signal as the rest; plain
+        // HTTP even beside TLS (a scraper on the machine or its private network).
+        let metrics = metrics.map(|(listener, addr)| {
+            tracing::info!(%addr, "serving metrics at /metrics");
+            let mut stop = shutdown.subscribe();
+            tokio::spawn(http::serve::serve(
+                listener,
+                http::metrics::router(state.metrics.clone()),
+                limits,
+                None,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            ))
+        });
         let mut stop = shutdown.subscribe();
         let feed_stop = state.feed_stop.clone();
         http::serve::serve(
@@ -614,6 +735,9 @@ impl Application {
             },
         )
         .await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         let _ = sweeper.await;
         let _ = key_poll.await;
         if let Some(follower) = follower {

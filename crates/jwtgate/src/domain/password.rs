@@ -7,12 +7,15 @@
 //! memory without bound.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{Semaphore, oneshot};
+
+use crate::metrics::Metrics;
 
 /// A password as typed by the user. `Debug` never shows it.
 #[derive(Clone)]
@@ -121,6 +124,10 @@ pub struct PasswordHasher {
     max_wait: Duration,
     jobs: mpsc::Sender<Job>,
     dummy_hash: Arc<str>,
+    /// Jobs sent that no thread has started yet (the queue's depth).
+    queued: Arc<AtomicUsize>,
+    /// Records how long each job waited.
+    metrics: Metrics,
 }
 
 /// A unit of hashing work, run on a pool thread with that thread's Argon2 memory.
@@ -274,6 +281,8 @@ impl PasswordHasher {
             max_wait: MAX_QUEUE_WAIT,
             jobs: spawn_workers(workers, blocks)?,
             dummy_hash: Arc::from(""),
+            queued: Arc::default(),
+            metrics: Metrics::off(),
         };
         let p = pool.params.clone();
         let dummy = pool
@@ -283,6 +292,17 @@ impl PasswordHasher {
             .await?;
         pool.dummy_hash = dummy.into();
         Ok(pool)
+    }
+
+    /// Records how long each hash waits for a thread in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Hashes waiting for a thread now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a hashing thread, or refuses at once when every thread and queue place is taken.
@@ -297,10 +317,15 @@ impl PasswordHasher {
             .map_err(|_| HashError::Busy)?;
         let (answer, answered) = oneshot::channel();
         let (enqueued, max_wait) = (Instant::now(), self.max_wait);
+        let (queued, metrics) = (Arc::clone(&self.queued), self.metrics.clone());
+        queued.fetch_add(1, Ordering::Relaxed);
         // The permit moves into the job: if the client disconnects, the hash still runs to
         // completion and keeps its place until then, so the bound holds.
         let job: Job = Box::new(move |memory| {
-            let result = if enqueued.elapsed() > max_wait {
+            queued.fetch_sub(1, Ordering::Relaxed);
+            let waited = enqueued.elapsed();
+            metrics.hash_waited(waited);
+            let result = if waited > max_wait {
                 Err(HashError::Busy)
             } else {
                 f(memory)
@@ -309,9 +334,10 @@ impl PasswordHasher {
             drop(admitted);
             let _ = answer.send(result);
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| HashError::Internal("the hashing threads have stopped".into()))?;
+        self.jobs.send(job).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            HashError::Internal("the hashing threads have stopped".into())
+        })?;
         answered
             .await
             .map_err(|_| HashError::Internal("a hashing thread stopped mid-job".into()))?

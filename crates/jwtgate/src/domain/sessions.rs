@@ -17,6 +17,7 @@ use crate::domain::error::AuthError;
 use crate::domain::password::{Password, PasswordHasher, Verified};
 use crate::domain::reason::EndReason;
 use crate::domain::tokens::{self, RefreshToken};
+use crate::metrics::Metrics;
 use crate::shared::throttle::{Attempt, LoginThrottle};
 use crate::store::{Created, NewSession, SessionLimits, SessionRow, UserRow};
 
@@ -127,6 +128,25 @@ pub struct Sessions {
     hasher: PasswordHasher,
     throttle: Arc<LoginThrottle>,
     rules: SessionRules,
+    metrics: Metrics,
+}
+
+/// The metrics' name for how a sign-in or a refresh ended: a fixed set, whatever the error.
+fn outcome<T>(result: &Result<T, AuthError>) -> &'static str {
+    match result {
+        Ok(_) => "success",
+        Err(AuthError::InvalidCredentials) => "invalid_credentials",
+        Err(AuthError::Throttled(_)) => "throttled",
+        Err(AuthError::Busy) => "busy",
+        Err(AuthError::TooManySignIns) => "too_many_sign_ins",
+        Err(AuthError::AccountDisabled) => "account_disabled",
+        Err(AuthError::EmailNotVerified) => "email_not_verified",
+        Err(AuthError::InvalidRefreshToken) => "invalid_token",
+        Err(AuthError::SessionEnded(EndReason::RefreshTokenReused)) => "reused",
+        Err(AuthError::SessionEnded(_)) => "session_ended",
+        Err(AuthError::CsrfFailed) => "csrf_failed",
+        Err(_) => "error",
+    }
 }
 
 impl Sessions {
@@ -135,16 +155,24 @@ impl Sessions {
         hasher: PasswordHasher,
         throttle: Arc<LoginThrottle>,
         rules: SessionRules,
+        metrics: Metrics,
     ) -> Self {
         Self {
             core,
             hasher,
             throttle,
             rules,
+            metrics,
         }
     }
 
     pub async fn login(&self, req: LoginRequest<'_>) -> Result<Issued, AuthError> {
+        let result = self.sign_in(req).await;
+        self.metrics.sign_in(outcome(&result));
+        result
+    }
+
+    async fn sign_in(&self, req: LoginRequest<'_>) -> Result<Issued, AuthError> {
         let core = &self.core;
         let store = core.store();
         let now = core.clock().now();
@@ -332,6 +360,12 @@ impl Sessions {
         presented: &RefreshToken,
         csrf: Csrf<'_>,
     ) -> Result<Issued, AuthError> {
+        let result = self.rotate(presented, csrf).await;
+        self.metrics.refresh(outcome(&result));
+        result
+    }
+
+    async fn rotate(&self, presented: &RefreshToken, csrf: Csrf<'_>) -> Result<Issued, AuthError> {
         let store = self.core.store();
         let now = self.core.clock().now();
         let hash = presented.hash();
@@ -427,8 +461,10 @@ impl Sessions {
     async fn reused(&self, session: &SessionRow) -> AuthError {
         let why = EndReason::RefreshTokenReused;
         if let Err(e) = self.core.end_session(&session.id, why).await {
+            self.metrics.reuse_detected("error");
             return e;
         }
+        self.metrics.reuse_detected("session_revoked");
         tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reused; session revoked");
         self.core
             .audit()

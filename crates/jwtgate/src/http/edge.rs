@@ -1,8 +1,9 @@
 //! Owns what every request passes through on its way in and every answer on its way out: the
 //! request id (`X-Request-Id` on every answer, and in the log), the per-plan limit of `/api/*`
 //! (`ratelimit`), problem+json for every error, the security headers, the refusal tarpit
-//! (`shared::tarpit`) and the access log line. Must not import sqlx or the domain's
-//! services.
+//! (`shared::tarpit`), the access log line and the request metrics (route template, method,
+//! status, latency; read from the clock only when one of the two is on). Must not import sqlx
+//! or the domain's services.
 //!
 //! A tower `Layer` written out rather than `axum::middleware::from_fn`: `from_fn` boxes a
 //! cloned inner service into `Next` and boxes a future as large as its largest branch for
@@ -33,6 +34,9 @@ tokio::task_local! {
     pub static REQUEST_ID: Arc<str>;
 }
 
+/// The route of a request no route matched (an unknown path): one label for all of them.
+const NO_ROUTE: &str = "(no route)";
+
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The id a request goes by: the one a trusted proxy gave it (`X-Request-Id`, 1 to 64 of
@@ -59,12 +63,14 @@ pub struct EdgeLayer(Arc<Edge>);
 impl EdgeLayer {
     pub fn new(app: AppState) -> Self {
         let settings = Arc::clone(&app.settings);
+        let metrics = app.metrics.clone();
         Self(Arc::new(Edge {
             app,
             tarpit: Tarpit::new(Duration::from_millis(settings.refusal_delay_max_ms)),
             trust_proxy_headers: settings.trust_proxy_headers,
             trusted_proxies: settings.trusted_proxies.clone(),
             access_log: settings.access_log,
+            metrics,
         }))
     }
 }
@@ -89,6 +95,7 @@ struct Edge {
     trust_proxy_headers: bool,
     trusted_proxies: Vec<Cidr>,
     access_log: bool,
+    metrics: crate::metrics::Metrics,
 }
 
 #[derive(Clone, Debug)]
@@ -123,7 +130,7 @@ where
         let client = Client::of(&edge, &request);
         let id = request_id(&edge, &request);
         // The route template, never the path itself (it may hold ids) nor the query.
-        let line = edge.access_log.then(|| {
+        let line = (edge.access_log || edge.metrics.is_on()).then(|| {
             let route = request.extensions().get::<MatchedPath>().cloned();
             (Instant::now(), request.method().clone(), route)
         });
@@ -137,23 +144,29 @@ where
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(X_REQUEST_ID, value);
             }
-            if response.extensions().get::<Refused>().is_some()
-                && let Some(client) = client.address(&edge)
-            {
-                let wait = edge.tarpit.refusal(client, Instant::now());
-                if !wait.is_zero() {
-                    tokio::time::sleep(wait).await;
+            if let Some(&Refused(code)) = response.extensions().get::<Refused>() {
+                edge.metrics.refused(code);
+                if let Some(client) = client.address(&edge) {
+                    let wait = edge.tarpit.refusal(client, Instant::now());
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
             }
             if let Some((started, method, route)) = line {
-                tracing::info!(
-                    target: "jwtgate::access",
-                    %method,
-                    route = route.as_ref().map_or("(no route)", MatchedPath::as_str),
-                    status = response.status().as_u16(),
-                    latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                    request_id = %id,
-                );
+                let (took, status) = (started.elapsed(), response.status().as_u16());
+                let route = route.as_ref().map_or(NO_ROUTE, MatchedPath::as_str);
+                edge.metrics.request(method.as_str(), route, status, took);
+                if edge.access_log {
+                    tracing::info!(
+                        target: "jwtgate::access",
+                        %method,
+                        route,
+                        status,
+                        latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+                        request_id = %id,
+                    );
+                }
             }
             Ok(response)
         }))

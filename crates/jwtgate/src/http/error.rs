@@ -393,18 +393,18 @@ impl IntoResponse for ApiError {
                 headers.append(header::SET_COOKIE, clear);
             }
         }
-        if retry.is_some() {
+        if let ApiError::RetryLater { code, .. } = &self {
             // A refusal: the edge middleware may hold it for an address that keeps coming back.
-            response.extensions_mut().insert(Refused);
+            response.extensions_mut().insert(Refused(code));
         }
         response
     }
 }
 
 /// Marks a response as a refusal to come back later (429, 503 `server_busy`): what the
-/// refusal tarpit (`shared::tarpit`) counts.
+/// refusal tarpit (`shared::tarpit`) counts, with its problem code (what the metrics count).
 #[derive(Debug, Clone, Copy)]
-pub struct Refused;
+pub struct Refused(pub &'static str);
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod feed;
 pub mod health;
 pub mod me;
+pub mod metrics;
 pub mod password;
 pub mod ratelimit;
 pub mod serve;
@@ -87,6 +88,8 @@ pub struct Services {
     pub feed_streams: Arc<std::sync::atomic::AtomicUsize>,
     /// Set when the server shuts down: open feed streams end (they would hold the drain open).
     pub feed_stop: tokio::sync::watch::Sender<bool>,
+    /// What is counted for `metrics_listen` (nothing when it is unset).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl FromRef<AppState> for Arc<AccessAuth> {

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use jwtgate_verify::RevocationView;
 use tokio::sync::watch;
 
+use crate::metrics::Metrics;
 use crate::store::{LogListener, LogPage, LogSignal, Revoked, Store, StoreError};
 
 tokio::task_local! {
@@ -51,6 +52,11 @@ pub struct Revocations {
     acks: Arc<Acks>,
     /// How many nodes are live, this one included (1 alone), as the follower last saw.
     live: Arc<std::sync::atomic::AtomicUsize>,
+    /// When the follower last read the log to its end, in milliseconds after `since`, plus
+    /// one (0: never).
+    synced: Arc<(Instant, std::sync::atomic::AtomicU64)>,
+    /// Counts the revocations made here.
+    metrics: Metrics,
 }
 
 /// What [`Revocations::restore`] put back.
@@ -68,7 +74,31 @@ impl Revocations {
             applied: Arc::new(watch::channel(0).0),
             acks: Arc::new(Acks::default()),
             live: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
+            synced: Arc::new((Instant::now(), std::sync::atomic::AtomicU64::new(0))),
+            metrics: Metrics::off(),
         }
+    }
+
+    /// Counts the revocations made here in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// How long ago the follower last read the log to its end; `None` before it first has
+    /// (and always on a single node, which has no follower).
+    pub fn since_synced(&self) -> Option<Duration> {
+        let (since, synced) = &*self.synced;
+        let at = synced
+            .load(std::sync::atomic::Ordering::Acquire)
+            .checked_sub(1)?;
+        Some(since.elapsed().saturating_sub(Duration::from_millis(at)))
+    }
+
+    fn note_synced(&self) {
+        let (since, synced) = &*self.synced;
+        let at = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        synced.store(at + 1, std::sync::atomic::Ordering::Release);
     }
 
     /// How many nodes are live, this one included, kept current by the follower (the plan
@@ -142,12 +172,14 @@ impl Revocations {
     /// Refuses every token of `session_id`, from `now` on.
     pub fn session(&self, session_id: &str, now: i64) {
         note_revoked();
+        self.metrics.revoked("session", 1);
         self.view.revoke_session(session_id, now + self.horizon);
     }
 
     /// Refuses every token of `user_id` issued before `cutoff`, from `now` on.
     pub fn user(&self, user_id: &str, cutoff: i64, now: i64) {
         note_revoked();
+        self.metrics.revoked("user", 1);
         self.view
             .revoke_user_tokens_issued_before(user_id, cutoff, now + self.horizon);
     }
@@ -308,6 +340,7 @@ impl Follower {
                     }
                     if !full {
                         self.revocations.view.renew_until(asked + LEASE);
+                        self.revocations.note_synced();
                         let announce = page.last > self.announced;
                         if let Ok(live) = self
                             .reader

@@ -160,6 +160,16 @@ pub use revocations::{LogEntry, LogListener, LogPage, LogSignal, Revoked};
 pub use sessions::{EndSessions, SessionListRow};
 pub use throttle::ThrottleRow;
 
+/// The connections of a store's pool at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Open: idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    /// The most the pool opens (`db_max_connections`).
+    pub max: u32,
+}
+
 /// Which uniqueness a write ran into.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unique {
@@ -449,6 +459,18 @@ impl Store {
 
     pub(crate) fn is_postgres(&self) -> bool {
         matches!(self.pool, Pool::Postgres(_))
+    }
+
+    /// The pool's connections now: (open, idle, at most). Read at each metrics scrape; no
+    /// query.
+    pub fn pool_usage(&self) -> PoolUsage {
+        with_pool!(self, pool, {
+            PoolUsage {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        })
     }
 
     /// Which backend, for logs and readiness: `sqlite` or `postgres`.
