@@ -36,7 +36,7 @@ pub struct SessionRules {
 }
 
 /// The public view of an account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -92,7 +92,7 @@ pub struct LoginRequest<'a> {
 }
 
 /// One line of the session list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub device: String,

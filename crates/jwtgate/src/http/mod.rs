@@ -11,6 +11,7 @@ pub mod extract;
 pub mod feed;
 pub mod health;
 pub mod me;
+pub mod openapi;
 pub mod password;
 pub mod ratelimit;
 pub mod serve;
@@ -27,6 +28,8 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use jwtgate_verify::axum::Auth as AccessAuth;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
@@ -86,6 +89,8 @@ pub struct Services {
     pub feed_streams: Arc<std::sync::atomic::AtomicUsize>,
     /// Set when the server shuts down: open feed streams end (they would hold the drain open).
     pub feed_stop: tokio::sync::watch::Sender<bool>,
+    /// The OpenAPI document ([`contract`]) as `GET /openapi.json` serves it.
+    pub openapi: axum::body::Bytes,
 }
 
 impl FromRef<AppState> for Arc<AccessAuth> {
@@ -94,8 +99,10 @@ impl FromRef<AppState> for Arc<AccessAuth> {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let router = Router::new()
+/// Every route but the web client's files, each registered together with its description
+/// (`utoipa_axum::routes!`): the one list that both the router and the contract are made from.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
@@ -106,6 +113,17 @@ pub fn router(state: AppState) -> Router {
         .merge(wellknown::router())
         .merge(health::router())
         .merge(feed::router())
+        .routes(routes!(openapi::serve))
+}
+
+/// The OpenAPI 3.1 document of [`api`].
+pub fn contract() -> utoipa::openapi::OpenApi {
+    openapi::document(api().into_openapi())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api().split_for_parts();
+    let router = api
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

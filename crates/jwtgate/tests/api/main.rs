@@ -23,6 +23,7 @@ mod login;
 mod logout;
 mod logs;
 mod mail_limits;
+mod openapi;
 mod outbox;
 mod password;
 mod proxy;
