@@ -35,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 struct RegisterBody {
     email: String,
+    /// 8 to 128 characters, and not easy to guess (zxcvbn score 3 or more).
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 

@@ -48,6 +48,8 @@ fn accepted() -> Response {
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ChangeBody {
     current_password: String,
+    /// 8 to 128 characters, and not easy to guess.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
@@ -135,6 +137,8 @@ async fn forgot(
 #[derive(Deserialize, utoipa::ToSchema)]
 struct ResetBody {
     token: String,
+    /// 8 to 128 characters, and not easy to guess.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
@@ -257,6 +261,7 @@ struct ChangeEmailBody {
         (status = 409, description = "`email_taken`", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_email`, `missing_field`, `invalid_field`", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = super::error::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 async fn change_email(
     State(state): State<AppState>,
@@ -328,6 +333,7 @@ struct DeleteBody {
         (status = 404, description = "`not_found`: the account is already gone", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`last_admin`", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = super::error::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 async fn delete_account(
     State(state): State<AppState>,

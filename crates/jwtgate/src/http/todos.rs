@@ -90,6 +90,7 @@ async fn list(
 #[expect(dead_code, reason = "describes the body `create` reads")]
 struct NewTodo {
     /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1)]
     title: String,
     /// `false` unless given.
     done: Option<bool>,
@@ -99,6 +100,8 @@ struct NewTodo {
 #[derive(utoipa::ToSchema)]
 #[expect(dead_code, reason = "describes the body `update` reads")]
 struct TodoChange {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1)]
     title: Option<String>,
     done: Option<bool>,
 }
