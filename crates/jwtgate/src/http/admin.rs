@@ -213,7 +213,7 @@ async fn set_plan(
 }
 
 /// Disables the user and ends their sessions.
-#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+#[utoipa::path(post, operation_id = "disable_user", path = "/api/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses((status = 200, description = "The user", body = UserBody), AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`cannot_modify_self` or `last_admin`", body = super::error::Problem, content_type = "application/problem+json")))]
 async fn disable(
@@ -227,7 +227,7 @@ async fn disable(
     Ok(Json(UserBody { user }))
 }
 
-#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+#[utoipa::path(post, operation_id = "enable_user", path = "/api/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses((status = 200, description = "The user", body = UserBody), AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json")))]
 async fn enable(
     State(state): State<AppState>,
@@ -246,7 +246,7 @@ struct EndedBody {
 }
 
 /// Ends every session of the user.
-#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+#[utoipa::path(delete, operation_id = "end_user_sessions", path = "/api/admin/users/{id}/sessions", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses((status = 200, description = "How many sessions ended", body = EndedBody), AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json")))]
 async fn end_sessions(
     State(state): State<AppState>,
@@ -275,7 +275,7 @@ struct PlansBody {
 }
 
 /// The configured plans, for the admin page's plan picker.
-#[utoipa::path(get, path = "/api/admin/plans", tag = "admin", security(("bearer" = []), ("cookie" = [])),
+#[utoipa::path(get, operation_id = "list_plans", path = "/api/admin/plans", tag = "admin", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "The plans", body = PlansBody), AdminRole, PlanLimit))]
 async fn plans(State(state): State<AppState>, _admin: Admin) -> Json<PlansBody> {
     let limits = &state.settings.rate_limits;

@@ -465,7 +465,7 @@ struct CsrfBody {
 
 /// The CSRF token of the cookie session (after a page reload the script no longer has it).
 /// A refused access cookie is no obstacle: the refresh cookie alone names the session.
-#[utoipa::path(get, path = "/auth/csrf", tag = "auth",
+#[utoipa::path(get, operation_id = "csrf_token", path = "/auth/csrf", tag = "auth",
     security(("cookie" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The session's CSRF token", body = CsrfBody),

@@ -108,7 +108,7 @@ fn no_store(mut response: Response) -> Response {
 }
 
 /// One page of the revocation log after `after`.
-#[utoipa::path(get, path = "/revocations", tag = "feed", params(FeedQuery), security(("feed" = [])),
+#[utoipa::path(get, operation_id = "read_revocations", path = "/revocations", tag = "feed", params(FeedQuery), security(("feed" = [])),
     responses((status = 200, description = "A page of the log", body = FeedPage), Internal, (status = 400, description = "`invalid_query` (`after`, `Last-Event-ID`), `invalid_request`", body = super::error::Problem, content_type = "application/problem+json"), (status = 401, description = "`missing_credentials` or `invalid_token` (unknown or revoked feed credential)", body = super::error::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`...")))))]
 async fn page(
     State(state): State<AppState>,
@@ -125,7 +125,7 @@ async fn page(
 
 /// The revocation log as server-sent events (`hello`, then `revoked` with `id:` = seq, and
 /// `: heartbeat` comments), resumed from `Last-Event-ID`.
-#[utoipa::path(get, path = "/revocations/stream", tag = "feed", params(FeedQuery,
+#[utoipa::path(get, operation_id = "stream_revocations", path = "/revocations/stream", tag = "feed", params(FeedQuery,
         ("Last-Event-ID" = Option<String>, Header, description = "The last `id:` received (wins over `after`)")),
     security(("feed" = [])),
     responses(

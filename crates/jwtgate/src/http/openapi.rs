@@ -108,7 +108,7 @@ pub fn to_json(document: &OpenApi) -> axum::body::Bytes {
 }
 
 #[utoipa::path(
-    get,
+    get, operation_id = "openapi",
     path = "/openapi.json",
     tag = "discovery",
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)),

@@ -66,7 +66,7 @@ struct ChangedBody {
 /// 200 with the new access token; 400 `wrong_password` when the current password is wrong
 /// (not 401: the caller's token is fine, and a 401 would make clients refresh or sign out);
 /// 422 `weak_password`.
-#[utoipa::path(post, path = "/auth/password/change", tag = "account", request_body = ChangeBody,
+#[utoipa::path(post, operation_id = "change_password", path = "/auth/password/change", tag = "account", request_body = ChangeBody,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Changed; this session's new access token (in the body, or the cookie)", body = ChangedBody),
@@ -123,7 +123,7 @@ struct ForgotBody {
 }
 
 /// Always 202, at once: the work (and any mail) happens in the background.
-#[utoipa::path(post, path = "/auth/password/forgot", tag = "account", request_body = ForgotBody,
+#[utoipa::path(post, operation_id = "forgot_password", path = "/auth/password/forgot", tag = "account", request_body = ForgotBody,
     responses((status = 202, description = "`check_your_email`, whether or not the address has an account", body = AcceptedBody), JsonBody))]
 async fn forgot(
     State(state): State<AppState>,
@@ -143,7 +143,7 @@ struct ResetBody {
 }
 
 /// 204 and every session ended; 400 `token_used` / `token_expired` / `invalid_token`.
-#[utoipa::path(post, path = "/auth/password/reset", tag = "account", request_body = ResetBody,
+#[utoipa::path(post, operation_id = "reset_password", path = "/auth/password/reset", tag = "account", request_body = ResetBody,
     responses(
         (status = 204, description = "Reset; every session ended"),
         JsonBody, Internal, (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
@@ -197,7 +197,7 @@ struct ResentBody {
 /// Signed in: 202 `{status: "sent" | "held" | "already_verified", next_in_secs}` (the
 /// account's holder may know its own mail ration). Not signed in, with `{email}`: always 202
 /// `{status: "check_your_email"}`, rationed like forgot-password.
-#[utoipa::path(post, path = "/auth/email/verify/resend", tag = "account",
+#[utoipa::path(post, operation_id = "resend_verification", path = "/auth/email/verify/resend", tag = "account",
     request_body(content = Option<ResendBody>, description = "`{email}` when not signed in"),
     security(("bearer" = []), ("cookie" = [], "csrf" = []), ()),
     responses(

@@ -27,7 +27,7 @@ struct SessionsBody {
 }
 
 /// The caller's live sessions.
-#[utoipa::path(get, path = "/auth/sessions", tag = "auth",
+#[utoipa::path(get, operation_id = "list_sessions", path = "/auth/sessions", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, description = "The caller's sessions", body = SessionsBody), AccessToken, Internal))]
 async fn list(
@@ -42,7 +42,7 @@ async fn list(
 }
 
 /// 204; 404 `not_found` for a session that is not the caller's (or no longer live).
-#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth",
+#[utoipa::path(delete, operation_id = "revoke_session", path = "/auth/sessions/{id}", tag = "auth",
     params(("id" = String, Path, description = "A session id from the list")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses((status = 204, description = "The session has ended"), AccessToken, Internal,

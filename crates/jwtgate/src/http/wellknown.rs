@@ -64,7 +64,7 @@ struct Discovery {
 }
 
 /// Discovery metadata (OpenID Connect Discovery's names where they apply).
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+#[utoipa::path(get, operation_id = "openid_configuration", path = "/.well-known/openid-configuration", tag = "discovery",
     responses((status = 200, description = "The issuer's metadata", body = Discovery)))]
 async fn discovery(State(state): State<AppState>) -> Response {
     let issuer = state.core.rules().issuer.clone();

@@ -74,7 +74,7 @@ fn registered() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 #[tokio::test]
-async fn the_contract_is_public_openapi_3_1() {
+async fn the_contract_is_public_openapi_3_1_with_unique_operation_ids() {
     let app = spawn_app().await;
     let doc = contract(&app).await;
     assert!(
@@ -91,6 +91,15 @@ async fn the_contract_is_public_openapi_3_1() {
     assert_eq!(schemes["cookie"]["in"], "cookie");
     assert_eq!(schemes["cookie"]["name"], "__Host-jwtgate_at");
     assert_eq!(schemes["csrf"]["name"], "X-CSRF-Token");
+    // OpenAPI requires each operation's id to be unique (clients name their methods by it).
+    let mut ids = BTreeSet::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for method in METHODS {
+            if let Some(id) = item[method]["operationId"].as_str() {
+                assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+            }
+        }
+    }
 }
 
 #[tokio::test]
