@@ -67,9 +67,19 @@ async fn page(
 }
 
 /// The caller's own audit events, newest first.
-#[utoipa::path(get, operation_id = "list_own_activity", path = "/auth/activity", tag = "auth", params(PageQuery),
+#[utoipa::path(
+    get,
+    operation_id = "list_own_activity",
+    path = "/auth/activity",
+    tag = "auth",
+    params(PageQuery),
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "A page of events", body = AuditPage), AccessToken, Internal))]
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        AccessToken,
+        Internal,
+    ),
+)]
 async fn own(
     State(state): State<AppState>,
     Authenticated { claims, .. }: Authenticated,
@@ -80,9 +90,20 @@ async fn own(
 
 /// Administrators only, through the library's role guard: 401 without credentials, 403
 /// `insufficient_scope` without the `admin` role.
-#[utoipa::path(get, operation_id = "list_audit_events", path = "/api/admin/audit", tag = "admin", params(PageQuery),
+#[utoipa::path(
+    get,
+    operation_id = "list_audit_events",
+    path = "/api/admin/audit",
+    tag = "admin",
+    params(PageQuery),
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "A page of events", body = AuditPage), AdminRole, PlanLimit, Internal))]
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        AdminRole,
+        PlanLimit,
+        Internal,
+    ),
+)]
 async fn all(
     State(state): State<AppState>,
     _admin: Admin,

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{Admin, ApiJson, ApiPath, ClientIp};
 use super::openapi::{AdminRole, Internal, JsonBody, PlanLimit};
 use crate::domain::admin::{AdminError, AdminUser, Roles, UserPage};
@@ -120,8 +120,19 @@ struct ListQuery {
 }
 
 /// Users, by address, a page at a time.
-#[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "A page of users", body = UserPage), AdminRole, PlanLimit, Internal))]
+#[utoipa::path(
+    get,
+    path = "/api/admin/users",
+    tag = "admin",
+    params(ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        AdminRole,
+        PlanLimit,
+        Internal,
+    ),
+)]
 async fn list_users(
     State(state): State<AppState>,
     _admin: Admin,
@@ -150,8 +161,20 @@ struct UserBody {
     user: AdminUser,
 }
 
-#[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The user", body = UserBody), AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn show_user(
     State(state): State<AppState>,
     _admin: Admin,
@@ -167,9 +190,23 @@ struct RolesBody {
 }
 
 /// Replaces the user's roles.
-#[utoipa::path(put, path = "/api/admin/users/{id}/roles", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])), request_body = RolesBody,
-    responses((status = 200, description = "The user", body = UserBody), JsonBody, AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`cannot_modify_self` or `last_admin`", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    put,
+    path = "/api/admin/users/{id}/roles",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    request_body = RolesBody,
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        JsonBody,
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cannot_modify_self` or `last_admin`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn set_roles(
     State(state): State<AppState>,
     admin: Admin,
@@ -189,8 +226,22 @@ struct PlanBody {
 }
 
 /// Sets the user's plan (one of `GET /api/admin/plans`).
-#[utoipa::path(put, path = "/api/admin/users/{id}/plan", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])), request_body = PlanBody,
-    responses((status = 200, description = "The user", body = UserBody), JsonBody, AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    put,
+    path = "/api/admin/users/{id}/plan",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    request_body = PlanBody,
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        JsonBody,
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn set_plan(
     State(state): State<AppState>,
     admin: Admin,
@@ -213,9 +264,22 @@ async fn set_plan(
 }
 
 /// Disables the user and ends their sessions.
-#[utoipa::path(post, operation_id = "disable_user", path = "/api/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 200, description = "The user", body = UserBody), AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`cannot_modify_self` or `last_admin`", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    post,
+    operation_id = "disable_user",
+    path = "/api/admin/users/{id}/disable",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cannot_modify_self` or `last_admin`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn disable(
     State(state): State<AppState>,
     admin: Admin,
@@ -227,8 +291,21 @@ async fn disable(
     Ok(Json(UserBody { user }))
 }
 
-#[utoipa::path(post, operation_id = "enable_user", path = "/api/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 200, description = "The user", body = UserBody), AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    post,
+    operation_id = "enable_user",
+    path = "/api/admin/users/{id}/enable",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn enable(
     State(state): State<AppState>,
     admin: Admin,
@@ -246,8 +323,21 @@ struct EndedBody {
 }
 
 /// Ends every session of the user.
-#[utoipa::path(delete, operation_id = "end_user_sessions", path = "/api/admin/users/{id}/sessions", tag = "admin", params(("id" = String, Path, description = "A user id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 200, description = "How many sessions ended", body = EndedBody), AdminRole, PlanLimit, Internal, (status = 404, description = "`not_found`: no such user", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    delete,
+    operation_id = "end_user_sessions",
+    path = "/api/admin/users/{id}/sessions",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "How many sessions ended", body = EndedBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn end_sessions(
     State(state): State<AppState>,
     admin: Admin,
@@ -275,8 +365,14 @@ struct PlansBody {
 }
 
 /// The configured plans, for the admin page's plan picker.
-#[utoipa::path(get, operation_id = "list_plans", path = "/api/admin/plans", tag = "admin", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The plans", body = PlansBody), AdminRole, PlanLimit))]
+#[utoipa::path(
+    get,
+    operation_id = "list_plans",
+    path = "/api/admin/plans",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The plans", body = PlansBody), AdminRole, PlanLimit),
+)]
 async fn plans(State(state): State<AppState>, _admin: Admin) -> Json<PlansBody> {
     let limits = &state.settings.rate_limits;
     Json(PlansBody {
@@ -299,8 +395,17 @@ struct KeysBody {
 }
 
 /// Every signing key with its state (what `jwtgate keys list --json` prints).
-#[utoipa::path(get, path = "/api/admin/keys", tag = "admin", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The signing keys", body = KeysBody), AdminRole, PlanLimit))]
+#[utoipa::path(
+    get,
+    path = "/api/admin/keys",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The signing keys", body = KeysBody),
+        AdminRole,
+        PlanLimit,
+    ),
+)]
 async fn list_keys(State(state): State<AppState>, _admin: Admin) -> Json<KeysBody> {
     Json(KeysBody {
         keys: state.core.signing().list(),
@@ -313,9 +418,19 @@ struct KeyBody {
 }
 
 /// Publishes the next key now (it signs after the pre-publication time); the waiting key.
-#[utoipa::path(post, path = "/api/admin/keys/rotate", tag = "admin", security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 200, description = "The waiting key", body = KeyBody), AdminRole, PlanLimit, Internal,
-        (status = 409, description = "`keys_from_secret`: signing uses JWT_SECRET", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/rotate",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The waiting key", body = KeyBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 409, description = "`keys_from_secret`: signing uses JWT_SECRET", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn rotate_key(
     State(state): State<AppState>,
     admin: Admin,
@@ -328,11 +443,21 @@ async fn rotate_key(
 }
 
 /// Revokes a key: out of the JWKS and every node's key set within a key poll.
-#[utoipa::path(post, path = "/api/admin/keys/{kid}/revoke", tag = "admin", security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/{kid}/revoke",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     params(("kid" = String, Path, description = "A key id")),
-    responses((status = 200, description = "The revoked key", body = KeyBody), AdminRole, PlanLimit, Internal,
-        (status = 404, description = "`not_found`: no such key", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`keys_from_secret`: signing uses JWT_SECRET", body = super::error::Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, description = "The revoked key", body = KeyBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`keys_from_secret`: signing uses JWT_SECRET", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     admin: Admin,

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::cookies::{ACCESS_COOKIE, DEVICE_COOKIE, REFRESH_COOKIE, clearing_cookies};
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{
     ApiJson, Authenticated, ClientIp, OptionalJson, cookie, csrf_header, user_agent,
 };
@@ -53,15 +53,21 @@ pub(super) struct AcceptedBody {
 
 /// 201 with the user; with `require_email_verification` on, always 202
 /// `{"status":"check_your_email"}` (the address is never confirmed to exist).
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
     responses(
         (status = 201, description = "The account (email verification off)", body = UserBody),
         (status = 202, description = "`check_your_email` (email verification on)", body = AcceptedBody),
-        JsonBody, Internal,
-        (status = 409, description = "`email_taken` (email verification off)", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_email`, `weak_password`, `missing_field` or `invalid_field`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`server_busy`: too many password hashes in progress", body = super::error::Problem, content_type = "application/problem+json"),
-    ))]
+        JsonBody,
+        Internal,
+        (status = 409, description = "`email_taken` (email verification off)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_email`, `weak_password`, `missing_field` or `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`server_busy`: too many password hashes in progress", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -248,19 +254,21 @@ fn allowed_origin(headers: &HeaderMap, public_url: &str, cors_origins: &[String]
 }
 
 /// Signs in: tokens in the body, or cookies (`"transport": "cookie"`).
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
     responses(
-        (status = 200, description = "Signed in: the token response (body transport) or the cookie transport's answer (`Set-Cookie`)",
-            body = inline(SignedIn)),
-        JsonBody, Internal,
-        (status = 401, description = "`invalid_credentials`", body = super::error::Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`"))),
-        (status = 403, description = "`account_disabled`, `email_not_verified`, or `origin_not_allowed` (a cookie sign-in from another site)", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts` (failed logins of the account, address or device) or `too_many_sign_ins`", body = super::error::Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = i64, description = "Seconds to wait"))),
-        (status = 503, description = "`server_busy`: too many logins in progress", body = super::error::Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = i64, description = "Seconds to wait"))),
-    ))]
+        (status = 200, description = "Signed in: the token response (body transport) or the cookie transport's answer (`Set-Cookie`)", body = inline(SignedIn)),
+        JsonBody,
+        Internal,
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`"))),
+        (status = 403, description = "`account_disabled`, `email_not_verified`, or `origin_not_allowed` (a cookie sign-in from another site)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (failed logins of the account, address or device) or `too_many_sign_ins`", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy`: too many logins in progress", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -340,16 +348,20 @@ fn csrf_for(transport: TransportChoice, headers: &HeaderMap) -> Csrf<'_> {
 
 /// A new access token and a rotated refresh token, from the body's `refresh_token` or the
 /// refresh cookie (with the CSRF header).
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Empty with the refresh cookie"),
     responses(
         (status = 200, description = "The new tokens (as the sign-in's transport)", body = inline(SignedIn)),
-        JsonBody, Internal,
-        (status = 400, description = "`invalid_request` (the token in the body and the cookie), `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`missing_credentials`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended (`logout`, `refresh_token_reused`, `password_changed`, `session_expired`...)", body = super::error::Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
-        (status = 403, description = "`csrf_failed` (cookie without the CSRF header), `account_disabled`", body = super::error::Problem, content_type = "application/problem+json"),
-    ))]
+        JsonBody,
+        Internal,
+        (status = 400, description = "`invalid_request` (the token in the body and the cookie), `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_credentials`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended (`logout`, `refresh_token_reused`, `password_changed`, `session_expired`...)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+        (status = 403, description = "`csrf_failed` (cookie without the CSRF header), `account_disabled`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -399,15 +411,20 @@ struct LogoutBody {
 
 /// Ends the caller's session (`scope` `current`, the default), every other one (`others`) or
 /// all of them (`all`). The credential is the access token, or the refresh token alone.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
     request_body(content = Option<LogoutBody>, description = "Optional"),
     security(("bearer" = []), ("cookie" = [], "csrf" = []), ()),
     responses(
         (status = 204, description = "Signed out (cookies cleared unless `others`)"),
-        JsonBody, AccessToken, Internal,
-        (status = 401, description = "`missing_credentials`, `invalid_token`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended", body = super::error::Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
-    ))]
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 401, description = "`missing_credentials`, `invalid_token`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+    ),
+)]
 async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -465,14 +482,19 @@ struct CsrfBody {
 
 /// The CSRF token of the cookie session (after a page reload the script no longer has it).
 /// A refused access cookie is no obstacle: the refresh cookie alone names the session.
-#[utoipa::path(get, operation_id = "csrf_token", path = "/auth/csrf", tag = "auth",
+#[utoipa::path(
+    get,
+    operation_id = "csrf_token",
+    path = "/auth/csrf",
+    tag = "auth",
     security(("cookie" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The session's CSRF token", body = CsrfBody),
-        AccessToken, Internal,
-        (status = 401, description = "`missing_credentials`, `invalid_token`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended", body = super::error::Problem, content_type = "application/problem+json",
-            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
-    ))]
+        AccessToken,
+        Internal,
+        (status = 401, description = "`missing_credentials`, `invalid_token`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+    ),
+)]
 async fn csrf(
     State(state): State<AppState>,
     caller: Result<Option<Authenticated>, ApiError>,

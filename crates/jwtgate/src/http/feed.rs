@@ -26,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::openapi::Internal;
 use crate::domain::feed::{Feed, FeedError, FeedPage};
 
@@ -108,8 +108,20 @@ fn no_store(mut response: Response) -> Response {
 }
 
 /// One page of the revocation log after `after`.
-#[utoipa::path(get, operation_id = "read_revocations", path = "/revocations", tag = "feed", params(FeedQuery), security(("feed" = [])),
-    responses((status = 200, description = "A page of the log", body = FeedPage), Internal, (status = 400, description = "`invalid_query` (`after`, `Last-Event-ID`), `invalid_request`", body = super::error::Problem, content_type = "application/problem+json"), (status = 401, description = "`missing_credentials` or `invalid_token` (unknown or revoked feed credential)", body = super::error::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`...")))))]
+#[utoipa::path(
+    get,
+    operation_id = "read_revocations",
+    path = "/revocations",
+    tag = "feed",
+    params(FeedQuery),
+    security(("feed" = [])),
+    responses(
+        (status = 200, description = "A page of the log", body = FeedPage),
+        Internal,
+        (status = 400, description = "`invalid_query` (`after`, `Last-Event-ID`), `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_credentials` or `invalid_token` (unknown or revoked feed credential)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+    ),
+)]
 async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -125,14 +137,24 @@ async fn page(
 
 /// The revocation log as server-sent events (`hello`, then `revoked` with `id:` = seq, and
 /// `: heartbeat` comments), resumed from `Last-Event-ID`.
-#[utoipa::path(get, operation_id = "stream_revocations", path = "/revocations/stream", tag = "feed", params(FeedQuery,
-        ("Last-Event-ID" = Option<String>, Header, description = "The last `id:` received (wins over `after`)")),
+#[utoipa::path(
+    get,
+    operation_id = "stream_revocations",
+    path = "/revocations/stream",
+    tag = "feed",
+    params(
+        FeedQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The last `id:` received (wins over `after`)"),
+    ),
     security(("feed" = [])),
     responses(
         (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = FeedEvent),
-        Internal, (status = 400, description = "`invalid_query` (`after`, `Last-Event-ID`), `invalid_request`", body = super::error::Problem, content_type = "application/problem+json"), (status = 401, description = "`missing_credentials` or `invalid_token` (unknown or revoked feed credential)", body = super::error::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
-        (status = 503, description = "`too_many_streams`", body = super::error::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
-    ))]
+        Internal,
+        (status = 400, description = "`invalid_query` (`after`, `Last-Event-ID`), `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_credentials` or `invalid_token` (unknown or revoked feed credential)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+        (status = 503, description = "`too_many_streams`", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+    ),
+)]
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,8 +26,12 @@ struct Status {
 }
 
 /// The process answers.
-#[utoipa::path(get, path = "/healthz", tag = "health",
-    responses((status = 200, description = "`{\"status\":\"ok\"}`", body = Status)))]
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "`{\"status\":\"ok\"}`", body = Status)),
+)]
 async fn healthz() -> impl IntoResponse {
     // A constant body: no JSON value built and serialised per probe (same bytes as `json!`).
     (
@@ -40,11 +44,15 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// The database answers and, on PostgreSQL, this node follows the revocation log.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses(
-    (status = 200, description = "`{\"status\":\"ready\"}`", body = Status),
-    (status = 503, description = "`not_ready`: the database is not reachable, or the revocation log is not followed",
-        body = super::error::Problem, content_type = "application/problem+json"),
-))]
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "`{\"status\":\"ready\"}`", body = Status),
+        (status = 503, description = "`not_ready`: the database is not reachable, or the revocation log is not followed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     if !state.core.revocations().is_fresh() {
         // Tokens are refused here (503 `revocation_view_stale`): a load balancer should send

@@ -31,9 +31,13 @@ struct Me<'a> {
 }
 
 /// The caller, as its access token says.
-#[utoipa::path(get, path = "/api/me", tag = "api",
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "api",
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The caller", body = Me), AccessToken, PlanLimit))]
+    responses((status = 200, description = "The caller", body = Me), AccessToken, PlanLimit),
+)]
 async fn me(Authenticated { claims, .. }: Authenticated) -> Response {
     Json(Me {
         id: &claims.sub,

@@ -108,10 +108,13 @@ pub fn to_json(document: &OpenApi) -> axum::body::Bytes {
 }
 
 #[utoipa::path(
-    get, operation_id = "openapi",
+    get,
+    operation_id = "openapi",
     path = "/openapi.json",
     tag = "discovery",
-    responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)),
+    responses(
+        (status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object),
+    ),
 )]
 pub async fn serve(State(state): State<AppState>) -> Response {
     (

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::{AcceptedBody, access_cookie};
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, Authenticated, ClientIp, OptionalJson, Transport};
 use super::openapi::{AccessToken, Internal, JsonBody};
 use crate::domain::accounts::Resent;
@@ -66,16 +66,24 @@ struct ChangedBody {
 /// 200 with the new access token; 400 `wrong_password` when the current password is wrong
 /// (not 401: the caller's token is fine, and a 401 would make clients refresh or sign out);
 /// 422 `weak_password`.
-#[utoipa::path(post, operation_id = "change_password", path = "/auth/password/change", tag = "account", request_body = ChangeBody,
+#[utoipa::path(
+    post,
+    operation_id = "change_password",
+    path = "/auth/password/change",
+    tag = "account",
+    request_body = ChangeBody,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 200, description = "Changed; this session's new access token (in the body, or the cookie)", body = ChangedBody),
-        JsonBody, AccessToken, Internal,
-        (status = 400, description = "`wrong_password`, `invalid_request` (a token without a session), `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`weak_password`, `missing_field`, `invalid_field`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: too many wrong current passwords in this session", body = super::error::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
-        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = super::error::Problem, content_type = "application/problem+json"),
-    ))]
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 400, description = "`wrong_password`, `invalid_request` (a token without a session), `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`weak_password`, `missing_field`, `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong current passwords in this session", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn change(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -123,8 +131,17 @@ struct ForgotBody {
 }
 
 /// Always 202, at once: the work (and any mail) happens in the background.
-#[utoipa::path(post, operation_id = "forgot_password", path = "/auth/password/forgot", tag = "account", request_body = ForgotBody,
-    responses((status = 202, description = "`check_your_email`, whether or not the address has an account", body = AcceptedBody), JsonBody))]
+#[utoipa::path(
+    post,
+    operation_id = "forgot_password",
+    path = "/auth/password/forgot",
+    tag = "account",
+    request_body = ForgotBody,
+    responses(
+        (status = 202, description = "`check_your_email`, whether or not the address has an account", body = AcceptedBody),
+        JsonBody,
+    ),
+)]
 async fn forgot(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -143,14 +160,22 @@ struct ResetBody {
 }
 
 /// 204 and every session ended; 400 `token_used` / `token_expired` / `invalid_token`.
-#[utoipa::path(post, operation_id = "reset_password", path = "/auth/password/reset", tag = "account", request_body = ResetBody,
+#[utoipa::path(
+    post,
+    operation_id = "reset_password",
+    path = "/auth/password/reset",
+    tag = "account",
+    request_body = ResetBody,
     responses(
         (status = 204, description = "Reset; every session ended"),
-        JsonBody, Internal, (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`account_disabled`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`weak_password`, `missing_field`, `invalid_field`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`server_busy`", body = super::error::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
-    ))]
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`weak_password`, `missing_field`, `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`server_busy`", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+    ),
+)]
 async fn reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -169,8 +194,18 @@ struct VerifyBody {
 }
 
 /// 204; 400 `token_used` / `token_expired` / `invalid_token`.
-#[utoipa::path(post, path = "/auth/email/verify", tag = "account", request_body = VerifyBody,
-    responses((status = 204, description = "The address is confirmed"), JsonBody, Internal, (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    post,
+    path = "/auth/email/verify",
+    tag = "account",
+    request_body = VerifyBody,
+    responses(
+        (status = 204, description = "The address is confirmed"),
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn verify_email(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -197,13 +232,20 @@ struct ResentBody {
 /// Signed in: 202 `{status: "sent" | "held" | "already_verified", next_in_secs}` (the
 /// account's holder may know its own mail ration). Not signed in, with `{email}`: always 202
 /// `{status: "check_your_email"}`, rationed like forgot-password.
-#[utoipa::path(post, operation_id = "resend_verification", path = "/auth/email/verify/resend", tag = "account",
+#[utoipa::path(
+    post,
+    operation_id = "resend_verification",
+    path = "/auth/email/verify/resend",
+    tag = "account",
     request_body(content = Option<ResendBody>, description = "`{email}` when not signed in"),
     security(("bearer" = []), ("cookie" = [], "csrf" = []), ()),
     responses(
         (status = 202, description = "Signed in: `sent`, `held` or `already_verified`, with `next_in_secs`; not: `check_your_email`", body = ResentBody),
-        JsonBody, AccessToken, Internal,
-    ))]
+        JsonBody,
+        AccessToken,
+        Internal,
+    ),
+)]
 async fn resend(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -252,17 +294,24 @@ struct ChangeEmailBody {
 
 /// 202: a confirm link went to the new address (nothing changes until it is used); 400
 /// `wrong_password`, 422 `invalid_email`, 409 `email_taken` (verification mode off).
-#[utoipa::path(post, path = "/auth/email/change", tag = "account", request_body = ChangeEmailBody,
+#[utoipa::path(
+    post,
+    path = "/auth/email/change",
+    tag = "account",
+    request_body = ChangeEmailBody,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 202, description = "`check_your_email`: a confirm link went to the new address", body = AcceptedBody),
-        JsonBody, AccessToken, Internal,
-        (status = 400, description = "`wrong_password`, `invalid_request`, `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_email`, `missing_field`, `invalid_field`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = super::error::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
-        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = super::error::Problem, content_type = "application/problem+json"),
-    ))]
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 400, description = "`wrong_password`, `invalid_request`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_email`, `missing_field`, `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn change_email(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -284,12 +333,19 @@ async fn change_email(
 
 /// 204: the new address is the sign-in address; 400 `token_used` / `token_expired` /
 /// `invalid_link`; 409 `email_taken` if someone took it meanwhile.
-#[utoipa::path(post, path = "/auth/email/change/confirm", tag = "account", request_body = VerifyBody,
+#[utoipa::path(
+    post,
+    path = "/auth/email/change/confirm",
+    tag = "account",
+    request_body = VerifyBody,
     responses(
         (status = 204, description = "The new address is the sign-in address"),
-        JsonBody, Internal, (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`", body = super::error::Problem, content_type = "application/problem+json"),
-    ))]
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn confirm_email_change(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -303,12 +359,19 @@ async fn confirm_email_change(
 }
 
 /// 204: the old address is back, every session ended, a reset link mailed to it.
-#[utoipa::path(post, path = "/auth/email/change/undo", tag = "account", request_body = VerifyBody,
+#[utoipa::path(
+    post,
+    path = "/auth/email/change/undo",
+    tag = "account",
+    request_body = VerifyBody,
     responses(
         (status = 204, description = "The old address is back; every session ended"),
-        JsonBody, Internal, (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`email_taken`", body = super::error::Problem, content_type = "application/problem+json"),
-    ))]
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn undo_email_change(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -324,17 +387,24 @@ struct DeleteBody {
 }
 
 /// 204 and the cookies cleared: the account is gone; 400 `wrong_password`; 409 `last_admin`.
-#[utoipa::path(post, path = "/auth/account/delete", tag = "account", request_body = DeleteBody,
+#[utoipa::path(
+    post,
+    path = "/auth/account/delete",
+    tag = "account",
+    request_body = DeleteBody,
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
     responses(
         (status = 204, description = "The account is gone"),
-        JsonBody, AccessToken, Internal,
-        (status = 400, description = "`wrong_password`, `invalid_request`, `invalid_json`, `bad_request`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: the account is already gone", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`last_admin`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = super::error::Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
-        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = super::error::Problem, content_type = "application/problem+json"),
-    ))]
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 400, description = "`wrong_password`, `invalid_request`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: the account is already gone", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn delete_account(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiPath, Authenticated, ClientIp};
 use super::openapi::{AccessToken, Internal};
 use crate::domain::sessions::SessionView;
@@ -27,9 +27,18 @@ struct SessionsBody {
 }
 
 /// The caller's live sessions.
-#[utoipa::path(get, operation_id = "list_sessions", path = "/auth/sessions", tag = "auth",
+#[utoipa::path(
+    get,
+    operation_id = "list_sessions",
+    path = "/auth/sessions",
+    tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The caller's sessions", body = SessionsBody), AccessToken, Internal))]
+    responses(
+        (status = 200, description = "The caller's sessions", body = SessionsBody),
+        AccessToken,
+        Internal,
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Authenticated { claims, .. }: Authenticated,
@@ -42,12 +51,20 @@ async fn list(
 }
 
 /// 204; 404 `not_found` for a session that is not the caller's (or no longer live).
-#[utoipa::path(delete, operation_id = "revoke_session", path = "/auth/sessions/{id}", tag = "auth",
+#[utoipa::path(
+    delete,
+    operation_id = "revoke_session",
+    path = "/auth/sessions/{id}",
+    tag = "auth",
     params(("id" = String, Path, description = "A session id from the list")),
     security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 204, description = "The session has ended"), AccessToken, Internal,
-        (status = 404, description = "`not_found`: no such live session of the caller's",
-            body = super::error::Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 204, description = "The session has ended"),
+        AccessToken,
+        Internal,
+        (status = 404, description = "`not_found`: no such live session of the caller's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, Authenticated};
 use super::openapi::{AccessToken, Internal, JsonBody, PlanLimit};
 use crate::domain::admin::ADMIN_ROLE;
@@ -57,9 +57,21 @@ struct TodoBody {
 }
 
 /// The caller's items (`all=true`: everyone's, administrators only).
-#[utoipa::path(get, operation_id = "list_todos", path = "/api/todos", tag = "api", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The items", body = TodoList), AccessToken, PlanLimit, Internal,
-        (status = 403, description = "`insufficient_scope` (`all` without the `admin` role)", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    get,
+    operation_id = "list_todos",
+    path = "/api/todos",
+    tag = "api",
+    params(ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The items", body = TodoList),
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 403, description = "`insufficient_scope` (`all` without the `admin` role)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -141,10 +153,22 @@ fn object(body: &Value) -> Result<(), ApiError> {
     }
 }
 
-#[utoipa::path(post, operation_id = "create_todo", path = "/api/todos", tag = "api", request_body = NewTodo, security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 201, description = "The new item (and its `Location`)", body = TodoBody,
-        headers(("Location" = String, description = "The item's URL"))),
-        JsonBody, AccessToken, PlanLimit, Internal, (status = 400, description = "`invalid_json` (not a JSON object), `bad_request`, `invalid_request`, `invalid_path`", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    post,
+    operation_id = "create_todo",
+    path = "/api/todos",
+    tag = "api",
+    request_body = NewTodo,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "The new item (and its `Location`)", body = TodoBody, headers(("Location" = String, description = "The item's URL"))),
+        JsonBody,
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 400, description = "`invalid_json` (not a JSON object), `bad_request`, `invalid_request`, `invalid_path`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -169,8 +193,21 @@ async fn create(
 }
 
 /// One item (administrators may read anyone's).
-#[utoipa::path(get, operation_id = "show_todo", path = "/api/todos/{id}", tag = "api", params(("id" = String, Path, description = "A todo id")), security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, description = "The item", body = TodoBody), AccessToken, PlanLimit, Internal, (status = 404, description = "`not_found`: no such todo of the caller's", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    get,
+    operation_id = "show_todo",
+    path = "/api/todos/{id}",
+    tag = "api",
+    params(("id" = String, Path, description = "A todo id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The item", body = TodoBody),
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such todo of the caller's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -186,8 +223,24 @@ async fn show(
     Ok(Json(TodoBody { todo }))
 }
 
-#[utoipa::path(patch, operation_id = "update_todo", path = "/api/todos/{id}", tag = "api", params(("id" = String, Path, description = "A todo id")), request_body = TodoChange, security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 200, description = "The item", body = TodoBody), JsonBody, AccessToken, PlanLimit, Internal, (status = 404, description = "`not_found`: no such todo of the caller's", body = super::error::Problem, content_type = "application/problem+json"), (status = 400, description = "`invalid_json` (not a JSON object), `bad_request`, `invalid_request`, `invalid_path`", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    patch,
+    operation_id = "update_todo",
+    path = "/api/todos/{id}",
+    tag = "api",
+    params(("id" = String, Path, description = "A todo id")),
+    request_body = TodoChange,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The item", body = TodoBody),
+        JsonBody,
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such todo of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_json` (not a JSON object), `bad_request`, `invalid_request`, `invalid_path`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -204,8 +257,21 @@ async fn update(
     Ok(Json(TodoBody { todo }))
 }
 
-#[utoipa::path(delete, operation_id = "delete_todo", path = "/api/todos/{id}", tag = "api", params(("id" = String, Path, description = "A todo id")), security(("bearer" = []), ("cookie" = [], "csrf" = [])),
-    responses((status = 204, description = "Deleted"), AccessToken, PlanLimit, Internal, (status = 404, description = "`not_found`: no such todo of the caller's", body = super::error::Problem, content_type = "application/problem+json")))]
+#[utoipa::path(
+    delete,
+    operation_id = "delete_todo",
+    path = "/api/todos/{id}",
+    tag = "api",
+    params(("id" = String, Path, description = "A todo id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such todo of the caller's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Authenticated,

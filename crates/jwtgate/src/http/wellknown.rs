@@ -29,8 +29,12 @@ struct JwkSet {
 }
 
 /// The public keys (cacheable for `jwks_max_age_secs`).
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
-    responses((status = 200, description = "The JWK Set", body = JwkSet)))]
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses((status = 200, description = "The JWK Set", body = JwkSet)),
+)]
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.core.signing().jwks()).into_response();
     // A new key is published at least twice this long before it signs (`key_prepublish_secs`
@@ -64,8 +68,13 @@ struct Discovery {
 }
 
 /// Discovery metadata (OpenID Connect Discovery's names where they apply).
-#[utoipa::path(get, operation_id = "openid_configuration", path = "/.well-known/openid-configuration", tag = "discovery",
-    responses((status = 200, description = "The issuer's metadata", body = Discovery)))]
+#[utoipa::path(
+    get,
+    operation_id = "openid_configuration",
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses((status = 200, description = "The issuer's metadata", body = Discovery)),
+)]
 async fn discovery(State(state): State<AppState>) -> Response {
     let issuer = state.core.rules().issuer.clone();
     let base = issuer.trim_end_matches('/').to_owned();
