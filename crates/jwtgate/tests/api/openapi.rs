@@ -294,3 +294,35 @@ async fn real_answers_fit_the_schemas_the_contract_gives_them() {
     .await;
     assert_eq!(shapeless["code"], "invalid_field");
 }
+
+/// The refusals `scripts/contract` turns off to keep fuzzing (the plan limit, the login
+/// lockout) answer as the contract says, `Retry-After` included.
+#[tokio::test]
+async fn the_plan_limit_and_the_login_lockout_answer_as_documented() {
+    let limits = "free=1,pro=600".parse().expect("rate limits");
+    let app = crate::helpers::spawn_app_with(|s| s.rate_limits = limits).await;
+    let doc = contract(&app).await;
+    let token = app.signed_in("ada@example.com").await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        app.get_bearer("/api/me", &token).await.status(),
+        StatusCode::OK
+    );
+    let limited = app.get_bearer("/api/me", &token).await;
+    assert!(limited.headers().contains_key("retry-after"));
+    let refused = check(&doc, "get", "/api/me", limited).await;
+    assert_eq!(refused["code"], "rate_limited");
+    let documented = &doc["paths"]["/api/me"]["get"]["responses"]["429"]["headers"];
+    assert!(documented["Retry-After"].is_object(), "{documented}");
+
+    let mut last = None;
+    for _ in 0..app.settings.login_free_attempts_account + 1 {
+        last = Some(app.login("ada@example.com", "not the password").await);
+    }
+    let locked = last.expect("an answer");
+    assert!(locked.headers().contains_key("retry-after"));
+    let refused = check(&doc, "post", "/auth/login", locked).await;
+    assert_eq!(refused["code"], "too_many_attempts");
+}
