@@ -373,6 +373,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         feed_streams: Arc::default(),
         feed_stop: watch::channel(false).0,
         metrics,
+        openapi: crate::http::openapi::to_json(&crate::http::contract()),
         todos: Arc::new(Todos::new(store, clock)),
         sessions: Arc::new(sessions),
         accounts: Arc::new(accounts),

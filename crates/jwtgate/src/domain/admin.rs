@@ -86,7 +86,7 @@ impl Roles {
 }
 
 /// A user as the admin API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AdminUser {
     pub id: String,
     pub email: String,
@@ -109,7 +109,7 @@ impl From<AdminUserRow> for AdminUser {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     pub users: Vec<AdminUser>,
     pub page: u32,

@@ -57,7 +57,7 @@ pub struct AuditEvent<'a> {
 }
 
 /// An audit event as users and administrators see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: i64,
@@ -85,7 +85,7 @@ impl From<AuditRow> for AuditEntry {
 }
 
 /// One page of events, newest first; `next_cursor` is passed back as `before`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub events: Vec<AuditEntry>,
     pub next_cursor: Option<String>,

@@ -33,7 +33,7 @@ pub enum FeedError {
 
 /// One entry as the feed publishes it: what it refuses, and until when it can matter (after
 /// `until` no unexpired token can match it, and readers may forget it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FeedEntry {
     /// Every token carrying `sid = session`.
@@ -64,7 +64,7 @@ impl FeedEntry {
 }
 
 /// One read of the log, from a reader's cursor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FeedPage {
     /// Which log: another id means another log, whose `seq`s say nothing of this one's.
     pub log_id: String,

@@ -37,7 +37,7 @@ pub struct SessionRules {
 }
 
 /// The public view of an account.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -93,7 +93,7 @@ pub struct LoginRequest<'a> {
 }
 
 /// One line of the session list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: String,
     pub device: String,

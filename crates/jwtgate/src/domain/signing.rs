@@ -57,7 +57,7 @@ pub struct KeyRules {
 }
 
 /// Where a key is in its life (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyState {
     Published,
@@ -88,7 +88,7 @@ impl KeyState {
 }
 
 /// One key as `jwtgate keys list` and the admin API show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     pub kid: String,
     pub alg: &'static str,

@@ -49,7 +49,7 @@ impl Title {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Todo {
     pub id: String,
     pub owner_id: String,

@@ -3,26 +3,32 @@
 //! `{events: [...], next_cursor}`, newest first; pass `next_cursor` back as `before`.
 //! Must not import sqlx.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Admin, Authenticated};
+use super::openapi::{AccessToken, AdminRole, Internal, PlanLimit};
 use crate::domain::audit::{AuditPage, DEFAULT_PAGE, MAX_PAGE};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/activity", get(own))
-        .route("/api/admin/audit", get(all))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(own))
+        .routes(routes!(all))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// A `next_cursor` value: the page after it.
     before: Option<String>,
+    /// Events a page (default 50).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
@@ -60,6 +66,20 @@ async fn page(
     Ok(Json(page))
 }
 
+/// The caller's own audit events, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "list_own_activity",
+    path = "/auth/activity",
+    tag = "auth",
+    params(PageQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        AccessToken,
+        Internal,
+    ),
+)]
 async fn own(
     State(state): State<AppState>,
     Authenticated { claims, .. }: Authenticated,
@@ -70,6 +90,20 @@ async fn own(
 
 /// Administrators only, through the library's role guard: 401 without credentials, 403
 /// `insufficient_scope` without the `admin` role.
+#[utoipa::path(
+    get,
+    operation_id = "list_audit_events",
+    path = "/api/admin/audit",
+    tag = "admin",
+    params(PageQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of events", body = AuditPage),
+        AdminRole,
+        PlanLimit,
+        Internal,
+    ),
+)]
 async fn all(
     State(state): State<AppState>,
     _admin: Admin,

@@ -4,34 +4,36 @@
 //! `insufficient_scope` without the `admin` role.
 //! Must not import sqlx.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{Admin, ApiJson, ApiPath, ClientIp};
+use super::openapi::{AdminRole, Internal, JsonBody, PlanLimit};
 use crate::domain::admin::{AdminError, AdminUser, Roles, UserPage};
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::plans::Plan;
 use crate::domain::signing::{KeyInfo, SigningError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/users", get(list_users))
-        .route("/api/admin/users/{id}", get(show_user))
-        .route("/api/admin/users/{id}/roles", put(set_roles))
-        .route("/api/admin/users/{id}/plan", put(set_plan))
-        .route("/api/admin/users/{id}/disable", post(disable))
-        .route("/api/admin/users/{id}/enable", post(enable))
-        .route("/api/admin/users/{id}/sessions", delete(end_sessions))
-        .route("/api/admin/plans", get(plans))
-        .route("/api/admin/keys", get(list_keys))
-        .route("/api/admin/keys/rotate", post(rotate_key))
-        .route("/api/admin/keys/{kid}/revoke", post(revoke_key))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(show_user))
+        .routes(routes!(set_roles))
+        .routes(routes!(set_plan))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(end_sessions))
+        .routes(routes!(plans))
+        .routes(routes!(list_keys))
+        .routes(routes!(rotate_key))
+        .routes(routes!(revoke_key))
 }
 
 impl From<SigningError> for ApiError {
@@ -103,14 +105,34 @@ async fn audited<T, E>(
     result
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Part of the address to look for (case-insensitive).
     #[serde(default)]
     q: String,
+    /// From 1.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     page: Option<u32>,
+    /// 20 unless given; more than 100 is 100.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     per_page: Option<u32>,
 }
 
+/// Users, by address, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/admin/users",
+    tag = "admin",
+    params(ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = UserPage),
+        AdminRole,
+        PlanLimit,
+        Internal,
+    ),
+)]
 async fn list_users(
     State(state): State<AppState>,
     _admin: Admin,
@@ -133,11 +155,26 @@ async fn list_users(
     Ok(Json(page))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AdminUserBody)]
 struct UserBody {
     user: AdminUser,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn show_user(
     State(state): State<AppState>,
     _admin: Admin,
@@ -147,11 +184,29 @@ async fn show_user(
     Ok(Json(UserBody { user }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RolesBody {
     roles: Vec<String>,
 }
 
+/// Replaces the user's roles.
+#[utoipa::path(
+    put,
+    path = "/api/admin/users/{id}/roles",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    request_body = RolesBody,
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        JsonBody,
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cannot_modify_self` or `last_admin`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn set_roles(
     State(state): State<AppState>,
     admin: Admin,
@@ -165,11 +220,28 @@ async fn set_roles(
     Ok(Json(UserBody { user }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct PlanBody {
     plan: String,
 }
 
+/// Sets the user's plan (one of `GET /api/admin/plans`).
+#[utoipa::path(
+    put,
+    path = "/api/admin/users/{id}/plan",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    request_body = PlanBody,
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        JsonBody,
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn set_plan(
     State(state): State<AppState>,
     admin: Admin,
@@ -191,6 +263,23 @@ async fn set_plan(
     Ok(Json(UserBody { user }))
 }
 
+/// Disables the user and ends their sessions.
+#[utoipa::path(
+    post,
+    operation_id = "disable_user",
+    path = "/api/admin/users/{id}/disable",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`cannot_modify_self` or `last_admin`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn disable(
     State(state): State<AppState>,
     admin: Admin,
@@ -202,6 +291,21 @@ async fn disable(
     Ok(Json(UserBody { user }))
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "enable_user",
+    path = "/api/admin/users/{id}/enable",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn enable(
     State(state): State<AppState>,
     admin: Admin,
@@ -213,11 +317,27 @@ async fn enable(
     Ok(Json(UserBody { user }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EndedBody {
     ended_sessions: usize,
 }
 
+/// Ends every session of the user.
+#[utoipa::path(
+    delete,
+    operation_id = "end_user_sessions",
+    path = "/api/admin/users/{id}/sessions",
+    tag = "admin",
+    params(("id" = String, Path, description = "A user id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "How many sessions ended", body = EndedBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn end_sessions(
     State(state): State<AppState>,
     admin: Admin,
@@ -229,13 +349,13 @@ async fn end_sessions(
     Ok(Json(EndedBody { ended_sessions }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PlanView {
     name: String,
     requests_per_minute: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct PlansBody {
     plans: Vec<PlanView>,
     /// The plan of a user who has none recorded.
@@ -245,6 +365,14 @@ struct PlansBody {
 }
 
 /// The configured plans, for the admin page's plan picker.
+#[utoipa::path(
+    get,
+    operation_id = "list_plans",
+    path = "/api/admin/plans",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The plans", body = PlansBody), AdminRole, PlanLimit),
+)]
 async fn plans(State(state): State<AppState>, _admin: Admin) -> Json<PlansBody> {
     let limits = &state.settings.rate_limits;
     Json(PlansBody {
@@ -261,24 +389,48 @@ async fn plans(State(state): State<AppState>, _admin: Admin) -> Json<PlansBody> 
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct KeysBody {
     keys: Vec<KeyInfo>,
 }
 
 /// Every signing key with its state (what `jwtgate keys list --json` prints).
+#[utoipa::path(
+    get,
+    path = "/api/admin/keys",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The signing keys", body = KeysBody),
+        AdminRole,
+        PlanLimit,
+    ),
+)]
 async fn list_keys(State(state): State<AppState>, _admin: Admin) -> Json<KeysBody> {
     Json(KeysBody {
         keys: state.core.signing().list(),
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct KeyBody {
     key: KeyInfo,
 }
 
 /// Publishes the next key now (it signs after the pre-publication time); the waiting key.
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/rotate",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The waiting key", body = KeyBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 409, description = "`keys_from_secret`: signing uses JWT_SECRET", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn rotate_key(
     State(state): State<AppState>,
     admin: Admin,
@@ -291,6 +443,21 @@ async fn rotate_key(
 }
 
 /// Revokes a key: out of the JWKS and every node's key set within a key poll.
+#[utoipa::path(
+    post,
+    path = "/api/admin/keys/{kid}/revoke",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    params(("kid" = String, Path, description = "A key id")),
+    responses(
+        (status = 200, description = "The revoked key", body = KeyBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`keys_from_secret`: signing uses JWT_SECRET", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     admin: Admin,

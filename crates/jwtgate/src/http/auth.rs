@@ -3,52 +3,71 @@
 //! Must not import sqlx.
 
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::cookies::{ACCESS_COOKIE, DEVICE_COOKIE, REFRESH_COOKIE, clearing_cookies};
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{
     ApiJson, Authenticated, ClientIp, OptionalJson, cookie, csrf_header, user_agent,
 };
+use super::openapi::{AccessToken, Internal, JsonBody};
 use crate::config::SameSite;
 use crate::domain::accounts::Registered;
 use crate::domain::password::Password;
 use crate::domain::sessions::{Csrf, Issued, LoginRequest, LogoutScope, User};
 use crate::domain::tokens::{DEVICE_TOKEN_TTL, RefreshToken};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/csrf", get(csrf))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(csrf))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RegisterBody {
     email: String,
+    /// 8 to 128 characters, and not easy to guess (zxcvbn score 3 or more).
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct UserBody {
     user: User,
 }
 
-#[derive(Serialize)]
-struct AcceptedBody {
-    status: &'static str,
+/// `{"status": "check_your_email"}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct AcceptedBody {
+    pub(super) status: &'static str,
 }
 
 /// 201 with the user; with `require_email_verification` on, always 202
 /// `{"status":"check_your_email"}` (the address is never confirmed to exist).
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The account (email verification off)", body = UserBody),
+        (status = 202, description = "`check_your_email` (email verification on)", body = AcceptedBody),
+        JsonBody,
+        Internal,
+        (status = 409, description = "`email_taken` (email verification off)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_email`, `weak_password`, `missing_field` or `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`server_busy`: too many password hashes in progress", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -72,7 +91,7 @@ async fn register(
     }
 }
 
-#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum TransportChoice {
     #[default]
@@ -80,10 +99,11 @@ enum TransportChoice {
     Cookie,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LoginBody {
     email: String,
     password: String,
+    /// `body` (tokens in the answer) or `cookie` (HttpOnly cookies and a CSRF token).
     #[serde(default)]
     transport: TransportChoice,
     /// The device token of an earlier sign-in (API clients; browsers send the device cookie).
@@ -91,7 +111,7 @@ struct LoginBody {
 }
 
 /// RFC 6749 §5.1 token response (body transport).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -104,7 +124,7 @@ struct TokenResponse {
 }
 
 /// Cookie transport: no token in the body, only what the page script needs.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CookieResponse {
     token_type: &'static str,
     expires_in: i64,
@@ -233,6 +253,22 @@ fn allowed_origin(headers: &HeaderMap, public_url: &str, cors_origins: &[String]
     origin.is_some() && (origin == host || origin == authority(public_url))
 }
 
+/// Signs in: tokens in the body, or cookies (`"transport": "cookie"`).
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in: the token response (body transport) or the cookie transport's answer (`Set-Cookie`)", body = inline(SignedIn)),
+        JsonBody,
+        Internal,
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`"))),
+        (status = 403, description = "`account_disabled`, `email_not_verified`, or `origin_not_allowed` (a cookie sign-in from another site)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts` (failed logins of the account, address or device) or `too_many_sign_ins`", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy`: too many logins in progress", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -269,7 +305,16 @@ async fn login(
     respond(&state, issued, body.transport)
 }
 
-#[derive(Deserialize)]
+/// The answer of a sign-in or a refresh, by transport.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "the contract's union of the two answers")]
+enum SignedIn {
+    Body(TokenResponse),
+    Cookie(CookieResponse),
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 struct RefreshBody {
     refresh_token: Option<String>,
 }
@@ -301,6 +346,22 @@ fn csrf_for(transport: TransportChoice, headers: &HeaderMap) -> Csrf<'_> {
     }
 }
 
+/// A new access token and a rotated refresh token, from the body's `refresh_token` or the
+/// refresh cookie (with the CSRF header).
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    request_body(content = Option<RefreshBody>, description = "Empty with the refresh cookie"),
+    responses(
+        (status = 200, description = "The new tokens (as the sign-in's transport)", body = inline(SignedIn)),
+        JsonBody,
+        Internal,
+        (status = 400, description = "`invalid_request` (the token in the body and the cookie), `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_credentials`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended (`logout`, `refresh_token_reused`, `password_changed`, `session_expired`...)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+        (status = 403, description = "`csrf_failed` (cookie without the CSRF header), `account_disabled`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -331,7 +392,7 @@ async fn refresh(
     }
 }
 
-#[derive(Deserialize, Default, Clone, Copy)]
+#[derive(Deserialize, Default, Clone, Copy, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 enum ScopeChoice {
     #[default]
@@ -340,15 +401,30 @@ enum ScopeChoice {
     All,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LogoutBody {
     refresh_token: Option<String>,
+    /// `current` (the default), `others` or `all`.
     #[serde(default)]
     scope: ScopeChoice,
 }
 
 /// Ends the caller's session (`scope` `current`, the default), every other one (`others`) or
 /// all of them (`all`). The credential is the access token, or the refresh token alone.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    request_body(content = Option<LogoutBody>, description = "Optional"),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ()),
+    responses(
+        (status = 204, description = "Signed out (cookies cleared unless `others`)"),
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 401, description = "`missing_credentials`, `invalid_token`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+    ),
+)]
 async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -399,13 +475,26 @@ async fn logout(
     Ok(response)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CsrfBody {
     csrf_token: String,
 }
 
 /// The CSRF token of the cookie session (after a page reload the script no longer has it).
 /// A refused access cookie is no obstacle: the refresh cookie alone names the session.
+#[utoipa::path(
+    get,
+    operation_id = "csrf_token",
+    path = "/auth/csrf",
+    tag = "auth",
+    security(("cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The session's CSRF token", body = CsrfBody),
+        AccessToken,
+        Internal,
+        (status = 401, description = "`missing_credentials`, `invalid_token`, `invalid_refresh_token`, `duplicate_cookie`, or why the session ended", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+    ),
+)]
 async fn csrf(
     State(state): State<AppState>,
     caller: Result<Option<Authenticated>, ApiError>,

@@ -55,16 +55,25 @@ impl From<AuthRejection> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error answer (RFC 9457), `application/problem+json`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct Problem<'a> {
+    /// `https://jwtgate.dev/problems/{code}`.
     #[serde(rename = "type")]
     kind: String,
+    /// One title per `code`.
     title: &'a str,
+    /// The HTTP status, repeated.
     status: u16,
+    /// The stable, machine-readable reason: what a client branches on.
     code: &'a str,
+    /// For a person; may change.
     detail: &'a str,
+    /// The field at fault (`invalid_field`).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// The id to quote when reporting a 500 (also in `X-Request-Id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
 }

@@ -14,32 +14,37 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use tokio::sync::mpsc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
+use super::openapi::Internal;
 use crate::domain::feed::{Feed, FeedError, FeedPage};
 
 /// Streams one node serves at once; more answer 503 (each holds a task and reads the log).
 pub const MAX_STREAMS: usize = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/revocations", get(page))
-        .route("/revocations/stream", get(stream))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(page))
+        .routes(routes!(stream))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedQuery {
+    /// The cursor: entries after this `seq` (0 or more).
     after: Option<String>,
+    /// The `log_id` the cursor belongs to (another one resets the reader).
     log_id: Option<String>,
 }
 
@@ -102,6 +107,21 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// One page of the revocation log after `after`.
+#[utoipa::path(
+    get,
+    operation_id = "read_revocations",
+    path = "/revocations",
+    tag = "feed",
+    params(FeedQuery),
+    security(("feed" = [])),
+    responses(
+        (status = 200, description = "A page of the log", body = FeedPage),
+        Internal,
+        (status = 400, description = "`invalid_query` (`after`, `Last-Event-ID`), `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_credentials` or `invalid_token` (unknown or revoked feed credential)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+    ),
+)]
 async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -115,6 +135,26 @@ async fn page(
     Ok(no_store(Json(page).into_response()))
 }
 
+/// The revocation log as server-sent events (`hello`, then `revoked` with `id:` = seq, and
+/// `: heartbeat` comments), resumed from `Last-Event-ID`.
+#[utoipa::path(
+    get,
+    operation_id = "stream_revocations",
+    path = "/revocations/stream",
+    tag = "feed",
+    params(
+        FeedQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The last `id:` received (wins over `after`)"),
+    ),
+    security(("feed" = [])),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = FeedEvent),
+        Internal,
+        (status = 400, description = "`invalid_query` (`after`, `Last-Event-ID`), `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`missing_credentials` or `invalid_token` (unknown or revoked feed credential)", body = Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"jwtgate\"`..."))),
+        (status = 503, description = "`too_many_streams`", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+    ),
+)]
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -185,6 +225,19 @@ impl Drop for StreamSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// One server-sent event of the stream, as a reader parses it.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the events `Reader` sends")]
+struct FeedEvent {
+    /// `hello` (first, and after a reset: `{log_id, head, reset, node}`) or `revoked`.
+    #[schema(value_type = String, pattern = "^(hello|revoked)$")]
+    event: Option<String>,
+    /// JSON: the hello object, or one `FeedEntry`.
+    data: String,
+    /// The entry's `seq` (`revoked` events).
+    id: Option<String>,
 }
 
 /// The task behind one stream.

@@ -1,21 +1,25 @@
 //! Owns `/api/me`: the caller's profile read from the verified token alone (no database read).
 //! Must not import sqlx or the store.
 
+use axum::Json;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::extract::Authenticated;
+use super::openapi::{AccessToken, PlanLimit};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
 }
 
-/// Borrows from the verified claims: the response is written straight from them, with no
-/// per-request copies of the strings.
-#[derive(Serialize)]
+/// The caller, from its access token's claims.
+// Borrows from the verified claims: the response is written straight from them, with no
+// per-request copies of the strings.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Me)]
 struct Me<'a> {
     id: &'a str,
     email: Option<&'a str>,
@@ -26,6 +30,14 @@ struct Me<'a> {
     expires_at: i64,
 }
 
+/// The caller, as its access token says.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "api",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "The caller", body = Me), AccessToken, PlanLimit),
+)]
 async fn me(Authenticated { claims, .. }: Authenticated) -> Response {
     Json(Me {
         id: &claims.sub,

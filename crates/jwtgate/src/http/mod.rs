@@ -12,6 +12,7 @@ pub mod feed;
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod openapi;
 pub mod password;
 pub mod ratelimit;
 pub mod serve;
@@ -29,6 +30,8 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use jwtgate_verify::axum::Auth as AccessAuth;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
@@ -90,6 +93,8 @@ pub struct Services {
     pub feed_stop: tokio::sync::watch::Sender<bool>,
     /// What is counted for `metrics_listen` (nothing when it is unset).
     pub metrics: crate::metrics::Metrics,
+    /// The OpenAPI document ([`contract`]) as `GET /openapi.json` serves it.
+    pub openapi: axum::body::Bytes,
 }
 
 impl FromRef<AppState> for Arc<AccessAuth> {
@@ -98,8 +103,10 @@ impl FromRef<AppState> for Arc<AccessAuth> {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let router = Router::new()
+/// Every route but the web client's files, each registered together with its description
+/// (`utoipa_axum::routes!`): the one list that both the router and the contract are made from.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
@@ -110,6 +117,17 @@ pub fn router(state: AppState) -> Router {
         .merge(wellknown::router())
         .merge(health::router())
         .merge(feed::router())
+        .routes(routes!(openapi::serve))
+}
+
+/// The OpenAPI 3.1 document of [`api`].
+pub fn contract() -> utoipa::openapi::OpenApi {
+    openapi::document(api().into_openapi())
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api().split_for_parts();
+    let router = api
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

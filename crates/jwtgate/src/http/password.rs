@@ -6,36 +6,33 @@
 //! Only these POSTs consume single-use tokens; the links in mails open web-client pages (hash
 //! routes), so a GET never spends anything.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
-use super::auth::access_cookie;
-use super::error::ApiError;
+use super::auth::{AcceptedBody, access_cookie};
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, Authenticated, ClientIp, OptionalJson, Transport};
+use super::openapi::{AccessToken, Internal, JsonBody};
 use crate::domain::accounts::Resent;
 use crate::domain::password::Password;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/password/change", post(change))
-        .route("/auth/password/forgot", post(forgot))
-        .route("/auth/password/reset", post(reset))
-        .route("/auth/email/verify", post(verify_email))
-        .route("/auth/email/verify/resend", post(resend))
-        .route("/auth/email/change", post(change_email))
-        .route("/auth/email/change/confirm", post(confirm_email_change))
-        .route("/auth/email/change/undo", post(undo_email_change))
-        .route("/auth/account/delete", post(delete_account))
-}
-
-#[derive(Serialize)]
-struct AcceptedBody {
-    status: &'static str,
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(change))
+        .routes(routes!(forgot))
+        .routes(routes!(reset))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend))
+        .routes(routes!(change_email))
+        .routes(routes!(confirm_email_change))
+        .routes(routes!(undo_email_change))
+        .routes(routes!(delete_account))
 }
 
 fn accepted() -> Response {
@@ -48,15 +45,17 @@ fn accepted() -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ChangeBody {
     current_password: String,
+    /// 8 to 128 characters, and not easy to guess.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
 /// The answer to a password change: this session's new access token (the change cut off every
 /// earlier one), in the body for Bearer callers, in the access cookie for the cookie transport.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ChangedBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     access_token: Option<String>,
@@ -67,6 +66,24 @@ struct ChangedBody {
 /// 200 with the new access token; 400 `wrong_password` when the current password is wrong
 /// (not 401: the caller's token is fine, and a 401 would make clients refresh or sign out);
 /// 422 `weak_password`.
+#[utoipa::path(
+    post,
+    operation_id = "change_password",
+    path = "/auth/password/change",
+    tag = "account",
+    request_body = ChangeBody,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Changed; this session's new access token (in the body, or the cookie)", body = ChangedBody),
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 400, description = "`wrong_password`, `invalid_request` (a token without a session), `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`weak_password`, `missing_field`, `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong current passwords in this session", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn change(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -108,12 +125,23 @@ async fn change(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ForgotBody {
     email: String,
 }
 
 /// Always 202, at once: the work (and any mail) happens in the background.
+#[utoipa::path(
+    post,
+    operation_id = "forgot_password",
+    path = "/auth/password/forgot",
+    tag = "account",
+    request_body = ForgotBody,
+    responses(
+        (status = 202, description = "`check_your_email`, whether or not the address has an account", body = AcceptedBody),
+        JsonBody,
+    ),
+)]
 async fn forgot(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -123,13 +151,31 @@ async fn forgot(
     accepted()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ResetBody {
     token: String,
+    /// 8 to 128 characters, and not easy to guess.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
 /// 204 and every session ended; 400 `token_used` / `token_expired` / `invalid_token`.
+#[utoipa::path(
+    post,
+    operation_id = "reset_password",
+    path = "/auth/password/reset",
+    tag = "account",
+    request_body = ResetBody,
+    responses(
+        (status = 204, description = "Reset; every session ended"),
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`weak_password`, `missing_field`, `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`server_busy`", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+    ),
+)]
 async fn reset(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -142,12 +188,24 @@ async fn reset(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct VerifyBody {
     token: String,
 }
 
 /// 204; 400 `token_used` / `token_expired` / `invalid_token`.
+#[utoipa::path(
+    post,
+    path = "/auth/email/verify",
+    tag = "account",
+    request_body = VerifyBody,
+    responses(
+        (status = 204, description = "The address is confirmed"),
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn verify_email(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -157,14 +215,14 @@ async fn verify_email(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ResendBody {
     /// Only without a session (a signed-in resend mails the caller's own address).
     email: Option<String>,
 }
 
 /// The answer to a signed-in user's resend: what happened, and when another may go.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ResentBody {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -174,6 +232,20 @@ struct ResentBody {
 /// Signed in: 202 `{status: "sent" | "held" | "already_verified", next_in_secs}` (the
 /// account's holder may know its own mail ration). Not signed in, with `{email}`: always 202
 /// `{status: "check_your_email"}`, rationed like forgot-password.
+#[utoipa::path(
+    post,
+    operation_id = "resend_verification",
+    path = "/auth/email/verify/resend",
+    tag = "account",
+    request_body(content = Option<ResendBody>, description = "`{email}` when not signed in"),
+    security(("bearer" = []), ("cookie" = [], "csrf" = []), ()),
+    responses(
+        (status = 202, description = "Signed in: `sent`, `held` or `already_verified`, with `next_in_secs`; not: `check_your_email`", body = ResentBody),
+        JsonBody,
+        AccessToken,
+        Internal,
+    ),
+)]
 async fn resend(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -214,7 +286,7 @@ fn session_of(claims: &jwtgate_verify::Claims) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::invalid_request("this token is not tied to a session"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct ChangeEmailBody {
     new_email: String,
     password: String,
@@ -222,6 +294,24 @@ struct ChangeEmailBody {
 
 /// 202: a confirm link went to the new address (nothing changes until it is used); 400
 /// `wrong_password`, 422 `invalid_email`, 409 `email_taken` (verification mode off).
+#[utoipa::path(
+    post,
+    path = "/auth/email/change",
+    tag = "account",
+    request_body = ChangeEmailBody,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 202, description = "`check_your_email`: a confirm link went to the new address", body = AcceptedBody),
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 400, description = "`wrong_password`, `invalid_request`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_email`, `missing_field`, `invalid_field`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn change_email(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -243,6 +333,19 @@ async fn change_email(
 
 /// 204: the new address is the sign-in address; 400 `token_used` / `token_expired` /
 /// `invalid_link`; 409 `email_taken` if someone took it meanwhile.
+#[utoipa::path(
+    post,
+    path = "/auth/email/change/confirm",
+    tag = "account",
+    request_body = VerifyBody,
+    responses(
+        (status = 204, description = "The new address is the sign-in address"),
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn confirm_email_change(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -256,6 +359,19 @@ async fn confirm_email_change(
 }
 
 /// 204: the old address is back, every session ended, a reset link mailed to it.
+#[utoipa::path(
+    post,
+    path = "/auth/email/change/undo",
+    tag = "account",
+    request_body = VerifyBody,
+    responses(
+        (status = 204, description = "The old address is back; every session ended"),
+        JsonBody,
+        Internal,
+        (status = 400, description = "`token_used`, `token_expired`, `invalid_link`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn undo_email_change(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -265,12 +381,30 @@ async fn undo_email_change(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DeleteBody {
     password: String,
 }
 
 /// 204 and the cookies cleared: the account is gone; 400 `wrong_password`; 409 `last_admin`.
+#[utoipa::path(
+    post,
+    path = "/auth/account/delete",
+    tag = "account",
+    request_body = DeleteBody,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "The account is gone"),
+        JsonBody,
+        AccessToken,
+        Internal,
+        (status = 400, description = "`wrong_password`, `invalid_request`, `invalid_json`, `bad_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: the account is already gone", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many wrong passwords in this session", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 503, description = "`server_busy` or `revocation_view_stale`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn delete_account(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

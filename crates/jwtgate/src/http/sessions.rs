@@ -1,29 +1,44 @@
 //! Owns `/auth/sessions`: the caller's session list and revoking one of them.
 //! Extract -> call `domain::Auth` -> map to response. Must not import sqlx.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiPath, Authenticated, ClientIp};
+use super::openapi::{AccessToken, Internal};
 use crate::domain::sessions::SessionView;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/sessions", get(list))
-        .route("/auth/sessions/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(revoke))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct SessionsBody {
     sessions: Vec<SessionView>,
 }
 
+/// The caller's live sessions.
+#[utoipa::path(
+    get,
+    operation_id = "list_sessions",
+    path = "/auth/sessions",
+    tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's sessions", body = SessionsBody),
+        AccessToken,
+        Internal,
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     Authenticated { claims, .. }: Authenticated,
@@ -36,6 +51,20 @@ async fn list(
 }
 
 /// 204; 404 `not_found` for a session that is not the caller's (or no longer live).
+#[utoipa::path(
+    delete,
+    operation_id = "revoke_session",
+    path = "/auth/sessions/{id}",
+    tag = "auth",
+    params(("id" = String, Path, description = "A session id from the list")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "The session has ended"),
+        AccessToken,
+        Internal,
+        (status = 404, description = "`not_found`: no such live session of the caller's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -2,26 +2,28 @@
 //! may list everyone's with `?all=true`. Another user's item is 404 `not_found`, never 403, so
 //! ids of others' items cannot be probed. Must not import sqlx.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use jwtgate_verify::axum::RejectionKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, Authenticated};
+use super::openapi::{AccessToken, Internal, JsonBody, PlanLimit};
 use crate::domain::admin::ADMIN_ROLE;
 use crate::domain::todos::{Scope, Title, Todo, TodoError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/todos", get(list).post(create))
-        .route("/api/todos/{id}", get(show).patch(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
 }
 
 impl From<TodoError> for ApiError {
@@ -36,22 +38,40 @@ impl From<TodoError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Everyone's items (administrators only).
     #[serde(default)]
     all: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TodoList {
     todos: Vec<Todo>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TodoBody {
     todo: Todo,
 }
 
+/// The caller's items (`all=true`: everyone's, administrators only).
+#[utoipa::path(
+    get,
+    operation_id = "list_todos",
+    path = "/api/todos",
+    tag = "api",
+    params(ListQuery),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The items", body = TodoList),
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 403, description = "`insufficient_scope` (`all` without the `admin` role)", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -73,6 +93,29 @@ async fn list(
     };
     let todos = state.todos.list_todos(scope).await?;
     Ok(Json(TodoList { todos }))
+}
+
+/// A new item.
+// The handlers read their bodies field by field (see `title_field`); this type and the next
+// describe what they read.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body `create` reads")]
+struct NewTodo {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1)]
+    title: String,
+    /// `false` unless given.
+    done: Option<bool>,
+}
+
+/// A change to an item: the fields given change.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body `update` reads")]
+struct TodoChange {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1)]
+    title: Option<String>,
+    done: Option<bool>,
 }
 
 /// Bodies are read field by field so that every validation error names its field, including
@@ -110,6 +153,22 @@ fn object(body: &Value) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    operation_id = "create_todo",
+    path = "/api/todos",
+    tag = "api",
+    request_body = NewTodo,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "The new item (and its `Location`)", body = TodoBody, headers(("Location" = String, description = "The item's URL"))),
+        JsonBody,
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 400, description = "`invalid_json` (not a JSON object), `bad_request`, `invalid_request`, `invalid_path`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -133,6 +192,22 @@ async fn create(
     Ok(response)
 }
 
+/// One item (administrators may read anyone's).
+#[utoipa::path(
+    get,
+    operation_id = "show_todo",
+    path = "/api/todos/{id}",
+    tag = "api",
+    params(("id" = String, Path, description = "A todo id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The item", body = TodoBody),
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such todo of the caller's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -148,6 +223,24 @@ async fn show(
     Ok(Json(TodoBody { todo }))
 }
 
+#[utoipa::path(
+    patch,
+    operation_id = "update_todo",
+    path = "/api/todos/{id}",
+    tag = "api",
+    params(("id" = String, Path, description = "A todo id")),
+    request_body = TodoChange,
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The item", body = TodoBody),
+        JsonBody,
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such todo of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_json` (not a JSON object), `bad_request`, `invalid_request`, `invalid_path`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -164,6 +257,21 @@ async fn update(
     Ok(Json(TodoBody { todo }))
 }
 
+#[utoipa::path(
+    delete,
+    operation_id = "delete_todo",
+    path = "/api/todos/{id}",
+    tag = "api",
+    params(("id" = String, Path, description = "A todo id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        AccessToken,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`not_found`: no such todo of the caller's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Authenticated,

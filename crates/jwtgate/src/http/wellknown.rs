@@ -1,21 +1,40 @@
 //! Owns `/.well-known/jwks.json` (public keys only) and `/.well-known/openid-configuration`.
 //! Must not import sqlx.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/.well-known/jwks.json", get(jwks))
-        .route("/.well-known/openid-configuration", get(discovery))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jwks))
+        .routes(routes!(discovery))
 }
 
+/// A JWK Set (RFC 7517): the public keys that verify the server's tokens.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes jwtgate-verify's `Jwks` in the contract"
+)]
+struct JwkSet {
+    /// Public JWKs (`kty`, `kid`, `alg`, `use`, and the key's own members).
+    keys: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The public keys (cacheable for `jwks_max_age_secs`).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses((status = 200, description = "The JWK Set", body = JwkSet)),
+)]
 async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.core.signing().jwks()).into_response();
     // A new key is published at least twice this long before it signs (`key_prepublish_secs`
@@ -33,7 +52,7 @@ fn max_age(secs: i64) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("public, max-age=300"))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Discovery {
     issuer: String,
     jwks_uri: String,
@@ -48,6 +67,14 @@ struct Discovery {
     access_token_signing_alg_values_supported: Vec<&'static str>,
 }
 
+/// Discovery metadata (OpenID Connect Discovery's names where they apply).
+#[utoipa::path(
+    get,
+    operation_id = "openid_configuration",
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses((status = 200, description = "The issuer's metadata", body = Discovery)),
+)]
 async fn discovery(State(state): State<AppState>) -> Response {
     let issuer = state.core.rules().issuer.clone();
     let base = issuer.trim_end_matches('/').to_owned();

@@ -24,6 +24,7 @@ mod logout;
 mod logs;
 mod mail_limits;
 mod metrics;
+mod openapi;
 mod outbox;
 mod password;
 mod proxy;
