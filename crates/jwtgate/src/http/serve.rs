@@ -13,7 +13,10 @@
 //!   limit first), so the listener never runs out of descriptors: at the cap it stops
 //!   accepting and new connections wait in the kernel's backlog until one ends.
 //! - **A TLS handshake** must finish within `header_read_timeout` too. HTTP/2 has no request
-//!   head to time: each stream's body deadline runs from its head's arrival.
+//!   head to time: each stream's body deadline runs from its head's arrival, and a connection
+//!   with no stream open and no byte read for `header_read_timeout` is closed (hyper's HTTP/2
+//!   has no idle timeout; an answer still streaming, such as the revocation feed, keeps its
+//!   stream open).
 //! - **Accept errors** back off (10 ms, doubling to 1 s) and are logged at most once a second,
 //!   with a count of the ones not logged.
 
@@ -193,9 +196,9 @@ impl Connection {
             tls,
         } = self;
         let started = RequestStart::default();
-        let io = TokioIo::new(Timed {
+        let io = TokioIo::new(Watched {
             io,
-            started: started.clone(),
+            watch: Watch::Http1(started.clone()),
         });
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             let deadline = started.began() + limits.request_timeout;
@@ -227,7 +230,9 @@ impl Connection {
     }
 
     /// HTTP/2 (over TLS, by ALPN): streams are multiplexed, so each request's deadline runs
-    /// from its head's arrival.
+    /// from its head's arrival, and a connection with no stream open (no request in flight, no
+    /// answer still streaming) for `header_read_timeout` is closed, as an idle HTTP/1.1
+    /// keep-alive connection is (hyper's HTTP/2 has no idle timeout of its own).
     async fn http2<I>(self, io: I, watcher: Watcher)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -238,13 +243,29 @@ impl Connection {
             peer,
             tls,
         } = self;
+        let streams = Streams::default();
+        let io = Watched {
+            io,
+            watch: Watch::Http2 {
+                streams: streams.clone(),
+                idle: limits.header_read_timeout,
+                sleep: None,
+            },
+        };
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let open = streams.open();
             let deadline = Instant::now() + limits.request_timeout;
             let response =
                 router
                     .clone()
                     .oneshot(prepare(request, peer, deadline, RequestStart::default()));
-            async move { Ok::<_, std::convert::Infallible>(finish(response.await?, tls)) }
+            async move {
+                let response = finish(response.await?, tls);
+                // The stream stays open until its body has been sent (or dropped).
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|body| Body::new(Open { body, _open: open })),
+                )
+            }
         });
         let connection = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
@@ -252,6 +273,81 @@ impl Connection {
         if let Err(e) = watcher.watch(connection).await {
             tracing::debug!(error = %e, "connection closed with an error");
         }
+    }
+}
+
+/// The streams open on an HTTP/2 connection, and since when none has been.
+#[derive(Debug, Clone, Default)]
+struct Streams(Arc<Mutex<StreamCount>>);
+
+#[derive(Debug, Default)]
+struct StreamCount {
+    open: usize,
+    /// When the last stream closed (or the connection opened).
+    idle_since: Option<Instant>,
+}
+
+impl Streams {
+    fn open(&self) -> OpenStream {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).open += 1;
+        OpenStream(self.clone())
+    }
+
+    /// When the connection has been idle long enough to close: `None` while a stream is open.
+    fn idle_deadline(&self, idle: Duration) -> Option<Instant> {
+        let mut count = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if count.open > 0 {
+            return None;
+        }
+        Some(*count.idle_since.get_or_insert_with(Instant::now) + idle)
+    }
+
+    fn saw_bytes(&self) {
+        let mut count = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if count.open == 0 {
+            count.idle_since = Some(Instant::now());
+        }
+    }
+}
+
+/// One open stream; closing it (dropping this) may start the connection's idle time.
+#[derive(Debug)]
+struct OpenStream(Streams);
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        let mut count = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        count.open = count.open.saturating_sub(1);
+        if count.open == 0 {
+            count.idle_since = Some(Instant::now());
+        }
+    }
+}
+
+/// An answer's body, holding its stream open until it is sent or dropped.
+struct Open {
+    body: Body,
+    /// Held, never read: dropped with the body, it closes the stream.
+    _open: OpenStream,
+}
+
+impl HttpBody for Open {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -338,13 +434,24 @@ impl RequestStart {
     }
 }
 
-/// The connection's socket, noting when each request's first byte arrives.
-struct Timed<T> {
+/// A connection's socket, watching what arrives: on HTTP/1.1 when each request's first byte
+/// does; on HTTP/2 whether the connection has been idle (no stream open, no byte read) for
+/// long enough to close, and then it reads as ended, so hyper closes it.
+struct Watched<T> {
     io: T,
-    started: RequestStart,
+    watch: Watch,
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Timed<T> {
+enum Watch {
+    Http1(RequestStart),
+    Http2 {
+        streams: Streams,
+        idle: Duration,
+        sleep: Option<Pin<Box<Sleep>>>,
+    },
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -352,14 +459,45 @@ impl<T: AsyncRead + Unpin> AsyncRead for Timed<T> {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.started.saw_bytes();
+        let read = buf.filled().len() > before;
+        match &mut self.watch {
+            Watch::Http1(started) => {
+                if read {
+                    started.saw_bytes();
+                }
+                polled
+            }
+            Watch::Http2 { streams, .. } if polled.is_ready() => {
+                if read {
+                    streams.saw_bytes();
+                }
+                polled
+            }
+            Watch::Http2 {
+                streams,
+                idle,
+                sleep,
+            } => {
+                let Some(deadline) = streams.idle_deadline(*idle) else {
+                    *sleep = None;
+                    return Poll::Pending;
+                };
+                let sleep =
+                    sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if sleep.deadline() != deadline {
+                    sleep.as_mut().reset(deadline);
+                }
+                if sleep.as_mut().poll(cx).is_ready() {
+                    // End of stream: hyper closes the connection.
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Pending
+            }
         }
-        polled
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -200,6 +200,98 @@ async fn a_connection_that_never_starts_its_handshake_is_closed_after_the_head_t
     assert_eq!(read.expect("read"), 0);
 }
 
+/// An HTTP/2 client connection that has said hello (the preface and its settings) and then
+/// nothing.
+async fn idle_http2(certificate: &Path, port: u16) -> TlsStream<TcpStream> {
+    let mut store = RootCertStore::empty();
+    store
+        .add(CertificateDer::from_pem_file(certificate).expect("pem"))
+        .expect("root");
+    let mut config = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let mut stream = TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("handshake");
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // The client preface, then an empty SETTINGS frame (length 0, type 4, no flags, stream 0).
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .expect("preface");
+    stream
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_after_the_head_timeout_as_http11_is() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let pair = certificate(certs.path(), "a");
+    let app = spawn_app_with(|s| {
+        with_tls(s, &pair);
+        s.header_read_timeout_secs = 1;
+    })
+    .await;
+    let mut idle = idle_http2(&pair.0, app.settings.listen.port()).await;
+    // The server's SETTINGS and its acknowledgement arrive, then the connection ends (a GOAWAY
+    // may come first): reading to the end finishes well before the test gives up.
+    let mut received = Vec::new();
+    // (A clean close or one without TLS's close_notify: either is the end.)
+    let _ended = tokio::time::timeout(Duration::from_secs(10), idle.read_to_end(&mut received))
+        .await
+        .expect("closed by the server within the idle bound");
+    assert!(
+        !received.is_empty(),
+        "the server spoke HTTP/2 before closing"
+    );
+}
+
+#[tokio::test]
+async fn a_revocation_stream_over_http2_outlives_the_idle_timeout() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let pair = certificate(certs.path(), "a");
+    let app = spawn_app_with(|s| {
+        with_tls(s, &pair);
+        s.header_read_timeout_secs = 1;
+        s.feed_heartbeat_secs = 1;
+    })
+    .await;
+    let (_, secret) = app
+        .handle
+        .feed()
+        .add_credential("tls")
+        .await
+        .expect("credential");
+    // Four seconds of a stream that sends a heartbeat a second, on a connection whose only
+    // stream it is: curl stops it (exit 28, its own time limit), the server never does.
+    let out = tokio::process::Command::new("curl")
+        .args(["-sS", "-N", "--http2", "--max-time", "4", "--cacert"])
+        .arg(&pair.0)
+        .args(["-H", &format!("Authorization: Bearer {secret}")])
+        .arg(format!("{}/revocations/stream", app.address))
+        .output()
+        .await
+        .expect("curl");
+    assert_eq!(
+        out.status.code(),
+        Some(28),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("event: hello"), "{body}");
+    assert!(
+        body.matches(": heartbeat").count() >= 2,
+        "heartbeats after the idle timeout: {body}"
+    );
+}
+
 #[tokio::test]
 async fn without_tls_answers_carry_no_hsts() {
     let app = crate::helpers::spawn_app().await;
