@@ -55,6 +55,8 @@ const EVENTS = {
   set_roles: { title: 'Roles changed', text: 'An administrator changed your roles.', byYou: 'You changed the roles of an account.' },
   set_plan: { title: 'Plan changed', text: 'An administrator changed your plan.', byYou: 'You changed the plan of an account.' },
   disable_user: { title: 'Account disabled', text: 'An administrator disabled your account.', byYou: 'You disabled an account.', tone: 'warning' },
+  client_added: { title: 'App registered', text: 'An OAuth app was registered.', byYou: 'You registered an OAuth app.' },
+  client_removed: { title: 'App removed', text: 'An OAuth app was removed.', byYou: 'You removed an OAuth app.', tone: 'warning' },
   enable_user: { title: 'Account enabled', text: 'An administrator enabled your account.', byYou: 'You enabled an account.' },
   end_sessions: {
     title: 'All sessions ended',

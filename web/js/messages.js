@@ -88,6 +88,10 @@ export function invalidField(error) {
     return `The role “${m[1]}” is not a valid name: start with a lower-case letter, then use up to 31 of a to z, 0 to 9, _ or -.`;
   }
   if ((m = /^at most (\d+) roles/.exec(detail))) return `A user can have at most ${m[1]} roles.`;
+  // An OAuth client (admin): the detail names what to fix; said as a sentence about the app.
+  if ((m = /^redirect URI "(.*)" (.+)$/.exec(detail))) return sentence(`The redirect URI “${m[1]}” ${m[2]}`);
+  if (field === 'name' && (m = /^the name (.+)$/.exec(detail))) return sentence(`The app’s name ${m[1]}`);
+  if (['redirect_uris', 'grants', 'kind', 'client_secret'].includes(field)) return sentence(detail);
   return detail ? `Check ${field ? `the ${field}` : 'what you entered'}: ${sentence(detail)}` : 'Check what you entered and try again.';
 }
 
@@ -224,6 +228,7 @@ export const MESSAGES = {
   },
   csrf_failed: 'This page’s security check did not match its session, so nothing was changed. Reload the page and try again.',
   not_found: 'It is not there any more: it may have been deleted, or it is not yours to see.',
+  client_not_found: 'This app is not registered any more: it may have been removed already.',
   insufficient_scope: ADMINS_ONLY,
   cannot_modify_self: (e) => {
     if (/admin role/.test(e.detail || '')) return 'You cannot remove your own administrator role. Ask another administrator to do it.';

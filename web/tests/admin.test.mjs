@@ -1,7 +1,10 @@
 // The administrators' page and the activity page: an administrator (made with the CLI, as an
 // operator would) pages through and searches 500 accounts in a table, opens one, changes its roles
 // and plan, ends its sessions and disables it after a confirmation; a non-administrator is refused
-// by the page and by the server; a user sees their own sign-ins.
+// by the page and by the server; a user sees their own sign-ins. On the same page an administrator
+// registers an app (OAuth client), sees its secret once (with the warning), sees it listed, reloads
+// and sees no secret, removes it after a confirmation; an http redirect URI on a host that is not
+// loopback is refused next to its field.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -351,6 +354,96 @@ describe('activity', () => {
     );
     assert.equal(await items.nth(2).locator('.notice__title').textContent(), 'You created your account.');
     await screenshot(page, 'activity-desktop');
+    await context.close();
+  });
+});
+
+// --- apps (OAuth clients) -------------------------------------------------------------------------
+
+async function openApps() {
+  const { context, page } = await newPage();
+  await signInThroughPage(page, server.url, adminEmail);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
+  await page.getByRole('heading', { level: 2, name: 'Apps (OAuth clients)' }).waitFor();
+  await page.locator('#clients-status').filter({ hasText: /registered/ }).waitFor();
+  return { context, page };
+}
+
+/** Submits the form and waits for the server's answer to it. */
+async function register(page) {
+  const answer = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/admin/clients' && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Register app' }).click();
+  return answer;
+}
+
+describe('apps (OAuth clients)', () => {
+  test('an app is registered, its secret shown once, listed, and removed after a confirmation', async () => {
+    const { context, page } = await openApps();
+    assert.equal(await page.locator('#clients-status').textContent(), 'No apps registered yet.');
+
+    await page.getByLabel('Name').fill('Orders dashboard');
+    await page.getByLabel('Redirect URIs').fill('https://orders.example.com/callback\nhttp://127.0.0.1:8765/callback');
+    await page.getByLabel(/First party/).check();
+    const answer = await register(page);
+    assert.equal(answer.status(), 201);
+
+    const secretField = page.getByLabel('Client secret');
+    await secretField.waitFor();
+    const secret = await secretField.inputValue();
+    assert.match(secret, /^jgc_[A-Za-z0-9_-]{43}$/);
+    assert.equal(await secretField.getAttribute('readonly'), '');
+    const clientId = await page.getByLabel('Client ID').inputValue();
+    assert.match(await page.locator('#client-secret-warning').textContent(), /will not be shown again/);
+    const row = page.locator(`#admin-clients tr[data-client="${clientId}"]`);
+    await row.waitFor();
+    const cells = await row.locator('td').allTextContents();
+    assert.equal(cells[0], 'Orders dashboard first party');
+    assert.equal(cells[1], clientId);
+    assert.equal(cells[2], 'Confidential');
+    assert.match(cells[3], /https:\/\/orders\.example\.com\/callback\s+http:\/\/127\.0\.0\.1:8765\/callback/);
+    assert.equal(await page.locator('#clients-status').textContent(), '1 app registered.');
+    // The form is ready for the next app.
+    assert.equal(await page.getByLabel('Name').inputValue(), '');
+    await screenshot(page, 'admin-clients-secret');
+
+    // A reload lists the app, and the secret is nowhere: not in the page, not in the server's log.
+    await page.reload();
+    await row.waitFor();
+    assert.equal(await page.locator('#client-new-secret').count(), 0);
+    assert.ok(!(await page.content()).includes(secret), 'the secret is not on the page after a reload');
+    assert.ok(!server.logs.join('').includes(secret), 'the secret is not in the log');
+
+    await row.getByRole('button', { name: 'Remove' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Remove Orders dashboard?' });
+    await dialog.waitFor();
+    await screenshot(page, 'admin-clients-remove', { fullPage: false });
+    await dialog.getByRole('button', { name: 'Remove app' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.equal(await page.locator('#clients-note').textContent(), 'Orders dashboard is removed.');
+    await page.locator('#clients-status').filter({ hasText: 'No apps registered yet.' }).waitFor();
+    await context.close();
+  });
+
+  test('an http redirect URI on a host that is not loopback is refused next to its field', async () => {
+    const { context, page } = await openApps();
+    await page.getByLabel('Name').fill('Legacy portal');
+    await page.getByLabel('Redirect URIs').fill('http://portal.example.com/callback');
+    const answer = await register(page);
+    assert.equal(answer.status(), 422);
+    const error = page.locator('#client-uris-error');
+    await error.waitFor();
+    assert.equal(
+      await error.textContent(),
+      'The redirect URI “http://portal.example.com/callback” must use https (http only on a loopback host: 127.0.0.1, [::1] or localhost).',
+    );
+    assert.equal(await page.getByLabel('Redirect URIs').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#client-new-secret').count(), 0);
+    assert.equal(await page.locator('#admin-clients tbody tr').count(), 0);
+    await screenshot(page, 'admin-clients-refused');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.locator('#client-uris-error').scrollIntoViewIfNeeded();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await screenshot(page, 'admin-clients-phone');
     await context.close();
   });
 });

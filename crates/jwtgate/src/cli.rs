@@ -1,5 +1,5 @@
 //! Owns the command line of the `jwtgate` binary: serve, migrate, user add, secret, token
-//! decode/verify, check-config. Glue only (anyhow allowed); the rules live in the domain.
+//! decode/verify, check-config, keys, feed credentials, OAuth clients. Glue only (anyhow allowed); the rules live in the domain.
 //! Must not import sqlx or axum.
 
 use std::io::{IsTerminal as _, Read as _};
@@ -18,6 +18,7 @@ use jwtgate_verify::{Algorithm, Jwks, Key, KeySet, Policy, Verifier};
 use crate::clock::Clock;
 use crate::config::{LogFormat, SecretString, Settings};
 use crate::domain::audit::{AuditEvent, Outcome};
+use crate::domain::clients::{ClientRequest, ClientSecret, NewClient};
 use crate::domain::password::Password;
 use crate::shared::keys::random_key_bytes;
 use crate::startup::{self, Application};
@@ -80,6 +81,66 @@ enum Command {
     FeedCredential {
         #[command(subcommand)]
         command: FeedCredentialCommand,
+    },
+    /// Manage the OAuth client registry (the applications the OpenID Connect provider serves;
+    /// the built-in web client `jwtgate` is not one of them).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client; prints its client_id, and a confidential client's secret this once
+    /// (only its hash is kept).
+    Add {
+        /// What users see, e.g. "Orders dashboard" (1 to 100 characters).
+        #[arg(long)]
+        name: String,
+        /// Where the provider may send the user back (repeatable; at least one with the
+        /// authorization_code grant): https, or http on 127.0.0.1, [::1] or localhost. Kept and
+        /// matched exactly as given.
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// A client that cannot keep a secret (a browser or native app, PKCE only): no secret.
+        #[arg(long, conflicts_with = "confidential")]
+        public: bool,
+        /// A client that keeps a secret (a server-side app); the default.
+        #[arg(long)]
+        confidential: bool,
+        /// A grant the client may use (repeatable): authorization_code, refresh_token,
+        /// client_credentials (confidential only). Default: authorization_code and
+        /// refresh_token.
+        #[arg(long = "grant", value_name = "GRANT")]
+        grants: Vec<String>,
+        /// The operator's own application: the provider may skip the consent screen.
+        #[arg(long)]
+        first_party: bool,
+        /// One JSON object (client_id, client_secret, and the client) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every registered client: client_id, name, kind, grants, redirect URIs.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One client (never its secret).
+    Show {
+        /// The client_id, as `list` shows it.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client: it can no longer take part in any flow.
+    Remove {
+        /// The client_id, as `list` shows it.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
     },
 }
 
@@ -274,6 +335,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::FeedCredential { command } => {
             feed_credential(settings(&cli, None)?, command).await
         }
+        Command::Client { command } => client(settings(&cli, None)?, command).await,
         Command::Doctor => {
             let settings = match settings(&cli, None) {
                 Ok(settings) => settings,
@@ -372,24 +434,13 @@ async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
     let state = startup::build_state(settings, Clock::system()).await?;
     let signing = state.core.signing();
     let audit = |event: &'static str, kid: &str, ok: bool| {
-        let core = &state.core;
-        let detail = format!("kid {kid} (jwtgate keys)");
-        async move {
-            core.audit()
-                .record(AuditEvent {
-                    actor: None,
-                    subject: None,
-                    ip: None,
-                    event,
-                    outcome: if ok {
-                        Outcome::Success
-                    } else {
-                        Outcome::Failure
-                    },
-                    detail: Some(detail),
-                })
-                .await;
-        }
+        cli_audit(
+            state.core.audit(),
+            event,
+            None,
+            format!("kid {kid} (jwtgate keys)"),
+            ok,
+        )
     };
     let result = match command {
         KeysCommand::List { json } => {
@@ -446,6 +497,30 @@ async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
     Ok(result?)
 }
 
+/// Records a change made from the command line in the audit log (no actor: the operator).
+async fn cli_audit(
+    audit: crate::domain::audit::Audit,
+    event: &'static str,
+    subject: Option<&str>,
+    detail: String,
+    ok: bool,
+) {
+    audit
+        .record(AuditEvent {
+            actor: None,
+            subject,
+            ip: None,
+            event,
+            outcome: if ok {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            detail: Some(detail),
+        })
+        .await;
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default `info,sqlx=warn`), as text or JSON lines.
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -485,10 +560,7 @@ async fn feed_credential(
         }
         FeedCredentialCommand::List { json } => feed.credentials().await.map(|list| {
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).unwrap_or_default()
-                );
+                print_json(&list);
             } else {
                 println!(
                     "{:<24} {:<30} {:<20} {:<20}",
@@ -512,6 +584,138 @@ async fn feed_credential(
     };
     state.core.close().await;
     Ok(result?)
+}
+
+/// `jwtgate client ...`: additions and removals are audited (actor: the CLI).
+async fn client(settings: Settings, command: &ClientCommand) -> anyhow::Result<()> {
+    let state = startup::build_state(settings, Clock::system()).await?;
+    let clients = &state.clients;
+    let result = match command {
+        ClientCommand::Add {
+            name,
+            redirect_uris,
+            public,
+            confidential: _,
+            grants,
+            first_party,
+            json,
+        } => {
+            let request = ClientRequest {
+                name: name.clone(),
+                kind: public.then(|| "public".to_owned()),
+                redirect_uris: redirect_uris.clone(),
+                grants: grants.clone(),
+                first_party: *first_party,
+            };
+            match NewClient::parse(request) {
+                Err(e) => Err(e),
+                Ok(new) => {
+                    let added = clients.add(new).await;
+                    if let Ok((client, _)) = &added {
+                        cli_audit(
+                            state.core.audit(),
+                            "client_added",
+                            Some(&client.client_id),
+                            "jwtgate client".to_owned(),
+                            true,
+                        )
+                        .await;
+                    }
+                    added.map(|(client, secret)| {
+                        let secret = secret.as_ref().map(ClientSecret::expose);
+                        if *json {
+                            let mut shown = serde_json::to_value(&client).unwrap_or_default();
+                            shown["client_secret"] = secret.into();
+                            println!("{shown}");
+                        } else {
+                            println!(
+                                "{} client {} ({}) registered; client_id:",
+                                client.kind.as_str(),
+                                client.name,
+                                grant_list(&client),
+                            );
+                            println!("{}", client.client_id);
+                            if let Some(secret) = secret {
+                                println!("its secret, shown once (only its hash is kept):");
+                                println!("{secret}");
+                            }
+                        }
+                    })
+                }
+            }
+        }
+        ClientCommand::List { json } => clients.list().await.map(|list| {
+            if *json {
+                print_json(&list);
+            } else {
+                println!(
+                    "{:<24} {:<30} {:<13} {:<20} REDIRECT URIS",
+                    "CLIENT ID", "NAME", "KIND", "CREATED"
+                );
+                for c in list {
+                    println!(
+                        "{:<24} {:<30} {:<13} {:<20} {}",
+                        c.client_id,
+                        c.name,
+                        c.kind.as_str(),
+                        utc(c.created_at),
+                        c.redirect_uris.join(" ")
+                    );
+                }
+            }
+        }),
+        ClientCommand::Show { id, json } => clients.get(id).await.map(|c| {
+            if *json {
+                print_json(&c);
+            } else {
+                println!("client_id:     {}", c.client_id);
+                println!("name:          {}", c.name);
+                println!("kind:          {}", c.kind.as_str());
+                println!("grants:        {}", grant_list(&c));
+                println!(
+                    "first party:   {}",
+                    if c.first_party { "yes" } else { "no" }
+                );
+                println!("created:       {}", utc(c.created_at));
+                for uri in &c.redirect_uris {
+                    println!("redirect URI:  {uri}");
+                }
+            }
+        }),
+        ClientCommand::Remove { id } => {
+            let removed = clients.remove(id).await;
+            if removed.is_ok() {
+                cli_audit(
+                    state.core.audit(),
+                    "client_removed",
+                    Some(id),
+                    "jwtgate client".to_owned(),
+                    true,
+                )
+                .await;
+            }
+            removed.map(|()| println!("client {id} is removed"))
+        }
+    };
+    state.core.close().await;
+    Ok(result?)
+}
+
+fn grant_list(client: &crate::domain::clients::Client) -> String {
+    client
+        .grants
+        .iter()
+        .map(|g| g.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `value` as indented JSON on stdout (the `--json` of list and show commands).
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 /// `secs` as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
@@ -684,6 +888,16 @@ mod tests {
                 "feed-credential",
                 "revoke",
                 "-Yk1",
+                "--data-dir",
+                "/d",
+            ][..],
+            &["jwtgate", "client", "remove", "-Yk1", "--data-dir", "/d"][..],
+            &[
+                "jwtgate",
+                "client",
+                "show",
+                "-Yk1",
+                "--json",
                 "--data-dir",
                 "/d",
             ][..],

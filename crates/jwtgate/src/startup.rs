@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
 use crate::domain::background::Background;
+use crate::domain::clients::Clients;
 use crate::domain::core::{Core, TokenRules};
 use crate::domain::feed::Feed;
 use crate::domain::links::{Links, Purpose};
@@ -369,6 +370,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         limits,
         throttle,
         admin: Arc::new(Admin::new(Arc::clone(&core))),
+        clients: Clients::new(Arc::clone(&core)),
         feed: Feed::new(Arc::clone(&core)),
         feed_streams: Arc::default(),
         feed_stop: watch::channel(false).0,
@@ -503,6 +505,11 @@ impl Handle {
     /// The revocation feed (its credentials are made by the CLI).
     pub fn feed(&self) -> &Feed {
         &self.state.feed
+    }
+
+    /// The OAuth client registry.
+    pub fn clients(&self) -> &Clients {
+        &self.state.clients
     }
 
     /// The store the application runs on.

@@ -3,11 +3,13 @@
 //    by email and paged by the server, with the audit log of every account below it;
 //  - #/admin?user=<id> one account: its roles, its plan (picked from GET /api/admin/plans),
 //    disable or enable it, end all of its sessions. The destructive two ask first, in a dialog.
+// The list view also holds the apps (OAuth clients, clients.js) between the accounts and the log.
 // The server enforces the role on every call (403 insufficient_scope); the shell shows
 // non-administrators adminOnlyPage instead, so they never even ask. Searching and paging keep
 // their place in the address (history.pushState), so Back and a reload return to it.
 
 import { confirmAction } from '../dialog.js';
+import { clientsSection } from './clients.js';
 import { field, h } from '../dom.js';
 import { describeEvent, eventFeed, eventTime } from '../events.js';
 import { describeError } from '../messages.js';
@@ -182,6 +184,10 @@ function listView(initial) {
     search.input.focus();
   }
 
+  // --- the apps (OAuth clients) ------------------------------------------------------------------
+
+  const clients = clientsSection({ onChange: () => audit.reload() });
+
   // --- the audit log ----------------------------------------------------------------------------
 
   const audit = (() => {
@@ -199,7 +205,8 @@ function listView(initial) {
       const own = entry.actor_id && entry.actor_id === entry.subject_id; // a sign-in, a registration...
       const facts = [
         eventTime(entry.at),
-        entry.subject_id ? `account ${who(entry.subject_id)}` : null,
+        // An app's events (client_added, client_removed) concern the app, not an account.
+        entry.subject_id ? (entry.event.startsWith('client_') ? `app ${entry.subject_id}` : `account ${who(entry.subject_id)}`) : null,
         own ? 'by its owner' : `by ${who(entry.actor_id)}`,
         `IP ${entry.ip || 'unknown'}`,
       ];
@@ -241,6 +248,7 @@ function listView(initial) {
       h('div', { class: 'table-wrap' }, table),
       pager,
     ),
+    clients.node,
     audit.node,
   );
   return { node };

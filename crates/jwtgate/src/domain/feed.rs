@@ -6,8 +6,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
 use crate::domain::core::Core;
@@ -105,12 +103,6 @@ pub struct Feed {
     core: Arc<Core>,
 }
 
-fn secret_hash(secret: &str) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes())
-        .as_ref()
-        .to_vec()
-}
-
 impl Feed {
     pub fn new(core: Arc<Core>) -> Self {
         Self { core }
@@ -126,13 +118,15 @@ impl Feed {
             return Err(FeedError::InvalidName);
         }
         let id = tokens::random_id();
-        let secret = format!(
-            "{SECRET_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(tokens::random_bytes::<32>())
-        );
+        let secret = tokens::prefixed_secret(SECRET_PREFIX);
         self.core
             .store()
-            .add_feed_credential(&id, name, &secret_hash(&secret), self.core.clock().now())
+            .add_feed_credential(
+                &id,
+                name,
+                &tokens::secret_sha256(&secret),
+                self.core.clock().now(),
+            )
             .await?;
         Ok((id, secret))
     }
@@ -172,7 +166,7 @@ impl Feed {
         Ok(self
             .core
             .store()
-            .feed_credential_by_hash(&secret_hash(secret))
+            .feed_credential_by_hash(&tokens::secret_sha256(secret))
             .await?)
     }
 

@@ -35,6 +35,21 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
+/// A new 256-bit secret for a service to present (feed credentials, OAuth clients): `prefix`,
+/// so a leaked one is recognisable to secret scanners, then 32 random bytes in base64url.
+pub fn prefixed_secret(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
+}
+
+/// What the database keeps of a [`prefixed_secret`]: its SHA-256. A fast hash is enough: the
+/// secret is 256 random bits, so there is no dictionary to try, and no slow hash would make
+/// guessing it any harder (unlike a password).
+pub fn secret_sha256(secret: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, secret.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
 pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     // aws-lc's system RNG does not fail on supported platforms; a zeroed buffer would be

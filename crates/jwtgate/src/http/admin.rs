@@ -1,5 +1,6 @@
 //! Owns `/api/admin/*`: list, search and show users, set roles and plan, disable and enable,
-//! end a user's sessions; list, rotate and revoke the signing keys. Every route is guarded by
+//! end a user's sessions; list, rotate and revoke the signing keys; list, register, show and
+//! remove OAuth clients. Every route is guarded by
 //! `jwtgate-verify`'s `RequireRole` (through [`Admin`]): 401 without credentials, 403
 //! `insufficient_scope` without the `admin` role.
 //! Must not import sqlx.
@@ -18,6 +19,7 @@ use super::extract::{Admin, ApiJson, ApiPath, ClientIp};
 use super::openapi::{AdminRole, Internal, JsonBody, PlanLimit};
 use crate::domain::admin::{AdminError, AdminUser, Roles, UserPage};
 use crate::domain::audit::{AuditEvent, Outcome};
+use crate::domain::clients::{Client, ClientError, ClientRequest, NewClient};
 use crate::domain::plans::Plan;
 use crate::domain::signing::{KeyInfo, SigningError};
 
@@ -34,6 +36,22 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_keys))
         .routes(routes!(rotate_key))
         .routes(routes!(revoke_key))
+        .routes(routes!(list_clients, add_client))
+        .routes(routes!(show_client, remove_client))
+}
+
+impl From<ClientError> for ApiError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::InvalidField { field, detail } => ApiError::InvalidField { field, detail },
+            ClientError::NotFound(_) => ApiError::client(
+                StatusCode::NOT_FOUND,
+                "client_not_found",
+                "no OAuth client with this client_id",
+            ),
+            ClientError::Store(cause) => ApiError::internal(cause),
+        }
+    }
 }
 
 impl From<SigningError> for ApiError {
@@ -467,4 +485,176 @@ async fn revoke_key(
     let result = state.core.signing().revoke(&kid).await;
     let key = audited(&state, &admin, &ip, "key_revoked", &kid, result).await?;
     Ok(Json(KeyBody { key }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ClientsBody {
+    /// Oldest first; the built-in web client (`jwtgate`) is not one of them.
+    clients: Vec<Client>,
+}
+
+/// Every registered OAuth client (never a secret).
+#[utoipa::path(
+    get,
+    path = "/api/admin/clients",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The clients", body = ClientsBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+    ),
+)]
+async fn list_clients(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<ClientsBody>, ApiError> {
+    Ok(Json(ClientsBody {
+        clients: state.clients.list().await?,
+    }))
+}
+
+/// A client to register. Its secret is never sent: jwtgate makes it.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct NewClientBody {
+    /// 1 to 100 characters, no control characters; not `jwtgate` (the built-in web client).
+    name: String,
+    /// `confidential` (the default: it gets a secret) or `public` (no secret, PKCE only).
+    #[serde(default)]
+    kind: Option<String>,
+    /// https, or http on 127.0.0.1, [::1] or localhost; no fragment. At least one with the
+    /// `authorization_code` grant. Kept, and later matched, exactly as given.
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    /// Of `authorization_code`, `refresh_token`, `client_credentials` (confidential only).
+    /// Default: `authorization_code` and `refresh_token`.
+    #[serde(default)]
+    grants: Vec<String>,
+    /// The operator's own application (the provider may skip the consent screen).
+    #[serde(default)]
+    first_party: bool,
+    /// Refused when present: jwtgate makes a confidential client's secret, and a public client
+    /// has none.
+    #[serde(default)]
+    client_secret: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct AddedClientBody {
+    #[serde(flatten)]
+    client: Client,
+    /// A confidential client's secret, shown this once (only its hash is kept); `null` for a
+    /// public client.
+    client_secret: Option<String>,
+}
+
+/// Registers an OAuth client; a confidential client's secret is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/admin/clients",
+    tag = "admin",
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    request_body = NewClientBody,
+    responses(
+        (status = 201, description = "The client, with its secret this once", body = AddedClientBody),
+        JsonBody,
+        AdminRole,
+        PlanLimit,
+        Internal,
+    ),
+)]
+async fn add_client(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<NewClientBody>,
+) -> Result<(StatusCode, Json<AddedClientBody>), ApiError> {
+    let result = async {
+        if body.client_secret.is_some() {
+            return Err(ClientError::InvalidField {
+                field: "client_secret",
+                detail: "client_secret is not accepted: jwtgate makes a confidential client's \
+                         secret, and a public client has none"
+                    .to_owned(),
+            });
+        }
+        let client = NewClient::parse(ClientRequest {
+            name: body.name,
+            kind: body.kind,
+            redirect_uris: body.redirect_uris,
+            grants: body.grants,
+            first_party: body.first_party,
+        })?;
+        state.clients.add(client).await
+    }
+    .await;
+    let id = result
+        .as_ref()
+        .map_or("", |(client, _)| client.client_id.as_str())
+        .to_owned();
+    let (client, secret) = audited(&state, &admin, &ip, "client_added", &id, result).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AddedClientBody {
+            client,
+            client_secret: secret.map(|s| s.expose().to_owned()),
+        }),
+    ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ClientBody {
+    client: Client,
+}
+
+/// One OAuth client (never its secret).
+#[utoipa::path(
+    get,
+    path = "/api/admin/clients/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A client_id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The client", body = ClientBody),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`client_not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn show_client(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ClientBody>, ApiError> {
+    Ok(Json(ClientBody {
+        client: state.clients.get(&id).await?,
+    }))
+}
+
+/// Removes an OAuth client.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/clients/{id}",
+    tag = "admin",
+    params(("id" = String, Path, description = "A client_id")),
+    security(("bearer" = []), ("cookie" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        AdminRole,
+        PlanLimit,
+        Internal,
+        (status = 404, description = "`client_not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn remove_client(
+    State(state): State<AppState>,
+    admin: Admin,
+    ip: ClientIp,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let result = state.clients.remove(&id).await;
+    audited(&state, &admin, &ip, "client_removed", &id, result).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -36,6 +36,7 @@ use utoipa_axum::routes;
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
+use crate::domain::clients::Clients;
 use crate::domain::core::Core;
 use crate::domain::feed::Feed;
 use crate::domain::sessions::Sessions;
@@ -77,6 +78,8 @@ pub struct Services {
     /// Registration, passwords, addresses, deletion (and their mail).
     pub accounts: Arc<Accounts>,
     pub admin: Arc<Admin>,
+    /// The OAuth client registry.
+    pub clients: Clients,
     pub todos: Arc<Todos>,
     /// This node's login throttle (pruned by the sweeper).
     pub throttle: Arc<LoginThrottle>,

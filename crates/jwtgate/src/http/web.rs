@@ -131,6 +131,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("../../../../web/js/pages/admin.js"),
     ),
+    (
+        "/js/pages/clients.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/clients.js"),
+    ),
 ];
 
 pub fn router() -> Router<AppState> {

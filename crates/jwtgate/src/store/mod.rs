@@ -142,6 +142,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Row, SqlitePool};
 
 mod audit;
+mod clients;
 mod doctor;
 mod feed;
 mod keys;
@@ -152,6 +153,7 @@ mod sessions;
 mod throttle;
 
 pub use audit::{AuditRow, NewAuditRow};
+pub use clients::{ClientRow, NewClientRow};
 pub use feed::FeedCredentialRow;
 pub use keys::{KeyChanges, KeyRow, NewKey};
 pub use mail::MailRequest;

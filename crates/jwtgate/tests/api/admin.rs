@@ -515,29 +515,45 @@ async fn a_cookie_admin_needs_the_csrf_header_to_change_anything() {
         .as_str()
         .expect("csrf")
         .to_owned();
-    let path = app.url(&format!("/api/admin/users/{}/sessions", user.id));
     let cookie = format!("__Host-jwtgate_at={access}");
-    let without = app
-        .client
-        .delete(&path)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("request");
-    let (status, code, _) = problem(without).await;
-    assert_eq!(
-        (status, code.as_str()),
-        (StatusCode::FORBIDDEN, "csrf_failed")
-    );
-    let with = app
-        .client
-        .delete(&path)
-        .header("cookie", &cookie)
-        .header("x-csrf-token", csrf)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(with.status(), StatusCode::OK);
+    // Ending sessions, and registering an OAuth client (its own router's guard, the same rule).
+    for (method, path, body, done) in [
+        (
+            Method::DELETE,
+            format!("/api/admin/users/{}/sessions", user.id),
+            None,
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            "/api/admin/clients".to_owned(),
+            Some(json!({"name": "Orders", "redirect_uris": ["https://o.example/cb"]})),
+            StatusCode::CREATED,
+        ),
+    ] {
+        let request = || {
+            let request = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .header("cookie", &cookie);
+            match &body {
+                Some(body) => request.json(body),
+                None => request,
+            }
+        };
+        let (status, code, _) = problem(request().send().await.expect("request")).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "csrf_failed"),
+            "{method} {path}"
+        );
+        let with = request()
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(with.status(), done, "{method} {path}");
+    }
 }
 
 /// A login racing the disable can create a session after the admin ended them all; the next

@@ -556,6 +556,140 @@ fn feed_credentials_are_made_listed_and_revoked_from_the_cli_and_the_secret_is_s
     assert!(text(&empty.stderr).contains("1 to 100 printable characters"));
 }
 
+#[test]
+fn oauth_clients_are_added_shown_listed_and_removed_from_the_cli_and_the_secret_is_shown_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data]);
+        jwtgate(&all, &[], "")
+    };
+    let added = run(&[
+        "client",
+        "add",
+        "--name",
+        "Orders",
+        "--redirect-uri",
+        "https://orders.example.com/cb",
+        "--redirect-uri",
+        "http://localhost:8080/cb",
+        "--grant",
+        "authorization_code",
+        "--grant",
+        "client_credentials",
+        "--first-party",
+        "--json",
+    ]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let made: Value = serde_json::from_slice(&added.stdout).expect("json");
+    let id = made["client_id"].as_str().expect("client_id");
+    let secret = made["client_secret"].as_str().expect("client_secret");
+    assert!(secret.starts_with("jgc_") && secret.len() == 47, "{secret}");
+    assert!(!id.starts_with('-'));
+    assert_eq!(made["kind"], json!("confidential"));
+    assert_eq!(
+        made["grants"],
+        json!(["authorization_code", "client_credentials"])
+    );
+
+    let public = run(&[
+        "client",
+        "add",
+        "--name",
+        "SPA",
+        "--public",
+        "--redirect-uri",
+        "http://127.0.0.1:5173/cb",
+    ]);
+    assert!(public.status.success(), "{}", text(&public.stderr));
+    let public_text = text(&public.stdout);
+    assert!(public_text.contains("public client SPA"), "{public_text}");
+    assert!(
+        !public_text.contains("jgc_"),
+        "a public client has no secret"
+    );
+
+    let listed = run(&["client", "list", "--json"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let list: Value = serde_json::from_slice(&listed.stdout).expect("json");
+    assert_eq!(list.as_array().expect("array").len(), 2);
+    assert_eq!(list[0]["client_id"], json!(id));
+    let table = run(&["client", "list"]);
+    let shown = run(&["client", "show", id, "--json"]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    let one: Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(one["redirect_uris"][1], json!("http://localhost:8080/cb"));
+    for out in [&listed, &table, &shown] {
+        assert!(!text(&out.stdout).contains(secret), "never shown again");
+        assert!(!text(&out.stderr).contains(secret), "never logged");
+    }
+    assert!(!text(&added.stderr).contains(secret), "never logged");
+
+    let removed = run(&["client", "remove", id]);
+    assert!(removed.status.success(), "{}", text(&removed.stderr));
+    let again = run(&["client", "remove", id]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains(&format!("no OAuth client with id {id}")),
+        "{}",
+        text(&again.stderr)
+    );
+    let unknown = run(&["client", "show", "-nope"]);
+    assert!(!unknown.status.success());
+
+    for (args, says) in [
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "Bad",
+                "--redirect-uri",
+                "http://example.com/cb",
+            ][..],
+            "must use https",
+        ),
+        (
+            &["client", "add", "--name", "Bad"][..],
+            "at least one redirect URI",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "jwtgate",
+                "--redirect-uri",
+                "https://a.example/cb",
+            ][..],
+            "reserved for the built-in web client",
+        ),
+        (
+            &[
+                "client",
+                "add",
+                "--name",
+                "SPA",
+                "--public",
+                "--grant",
+                "client_credentials",
+            ][..],
+            "only for confidential clients",
+        ),
+    ] {
+        let refused = run(args);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            text(&refused.stderr).contains(says),
+            "{}",
+            text(&refused.stderr)
+        );
+    }
+    let both = run(&["client", "add", "--name", "X", "--public", "--confidential"]);
+    assert!(!both.status.success());
+}
+
 /// `jwtgate doctor` against `app`'s data dir and database, with `env` besides; its lines and
 /// whether it exited 0.
 async fn doctor(app: &crate::helpers::TestApp, env: &[(&str, &str)]) -> (Vec<String>, bool) {

@@ -6,6 +6,7 @@ mod addresses;
 mod admin;
 mod audit;
 mod cli;
+mod clients;
 mod connection;
 mod cookies;
 mod cors;
