@@ -123,7 +123,7 @@ export function clientsSection({ onChange = () => {} } = {}) {
   // --- registering an app ------------------------------------------------------------------------
 
   const name = field({ id: 'client-name', label: 'Name', autocomplete: 'off', hint: 'What people see when the app asks them to sign in, such as Orders dashboard.' });
-  const urisHint = 'One a line. https, or http on 127.0.0.1, [::1] or localhost; no #fragment. Kept exactly as written: the app must send the same.';
+  const urisHint = 'One per line: https, or http on 127.0.0.1, [::1] or localhost; no #fragment. Kept exactly as written: the app must send the same.';
   const urisInput = h('textarea', { id: 'client-uris', name: 'client-uris', rows: 3, autocomplete: 'off', spellcheck: 'false', 'aria-describedby': 'client-uris-hint client-uris-error' });
   const urisError = h('p', { class: 'field__error', id: 'client-uris-error', hidden: true });
   const uris = {
