@@ -57,6 +57,19 @@ const EVENTS = {
   disable_user: { title: 'Account disabled', text: 'An administrator disabled your account.', byYou: 'You disabled an account.', tone: 'warning' },
   client_added: { title: 'App registered', text: 'An OAuth app was registered.', byYou: 'You registered an OAuth app.' },
   client_removed: { title: 'App removed', text: 'An OAuth app was removed.', byYou: 'You removed an OAuth app.', tone: 'warning' },
+  key_rotated: {
+    title: 'Signing key rotated',
+    text: 'The next signing key was published; it signs once every verifier can have fetched it.',
+    byYou: 'You published the next signing key.',
+    failure: { title: 'Key rotation refused', text: 'Publishing the next signing key was refused.' },
+  },
+  key_revoked: {
+    title: 'Signing key revoked',
+    text: 'A signing key was revoked: every token it signed is refused.',
+    byYou: 'You revoked a signing key: every token it signed is refused.',
+    tone: 'warning',
+    failure: { title: 'Key revocation refused', text: 'Revoking a signing key was refused.' },
+  },
   enable_user: { title: 'Account enabled', text: 'An administrator enabled your account.', byYou: 'You enabled an account.' },
   end_sessions: {
     title: 'All sessions ended',

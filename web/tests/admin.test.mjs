@@ -424,6 +424,34 @@ describe('apps (OAuth clients)', () => {
     await context.close();
   });
 
+  test('the audit log names an app and a signing key as what they are, not as accounts', async () => {
+    const { context, page } = await openApps();
+    await page.getByLabel('Name').fill('Audit board');
+    await page.getByLabel('Redirect URIs').fill('https://audit.example.com/callback');
+    assert.equal((await register(page)).status(), 201);
+    const clientId = await page.getByLabel('Client ID').inputValue();
+    // A key rotation by the same administrator, through the API with this session's CSRF token.
+    const rotated = await page.evaluate(async () => {
+      const { csrf_token: token } = await (await fetch('/auth/csrf')).json();
+      const answer = await fetch('/api/admin/keys/rotate', { method: 'POST', headers: { 'X-CSRF-Token': token } });
+      return { status: answer.status, kid: (await answer.json()).key.kid };
+    });
+    assert.equal(rotated.status, 200);
+    await page.reload();
+    const added = page.locator('#audit-list > li[data-event="client_added"]').first();
+    await added.waitFor();
+    assert.ok((await added.textContent()).includes(`app ${clientId}`));
+    const key = page.locator('#audit-list > li[data-event="key_rotated"]').first();
+    await key.waitFor();
+    const text = await key.textContent();
+    assert.ok(text.includes(`key ${rotated.kid}`), text);
+    assert.doesNotMatch(text, /account user/);
+    assert.match(text, /^Signing key rotated/);
+    await key.scrollIntoViewIfNeeded();
+    await screenshot(page, 'admin-audit-app-and-key', { fullPage: false });
+    await context.close();
+  });
+
   test('an http redirect URI on a host that is not loopback is refused next to its field', async () => {
     const { context, page } = await openApps();
     await page.getByLabel('Name').fill('Legacy portal');

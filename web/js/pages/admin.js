@@ -200,13 +200,20 @@ function listView(initial) {
     // each one up would spend the administrator's own rate limit).
     const who = (id) => (id ? emails.get(id) || `user ${id.slice(0, 8)}…` : 'someone not signed in');
 
+    // What an entry is about: an app (client_added, client_removed) or a signing key
+    // (key_rotated, key_revoked) by its id, otherwise an account.
+    const subject = (entry) => {
+      if (entry.event.startsWith('client_')) return `app ${entry.subject_id}`;
+      if (entry.event.startsWith('key_')) return `key ${entry.subject_id}`;
+      return `account ${who(entry.subject_id)}`;
+    };
+
     function entryRow(entry) {
       const words = describeEvent(entry);
       const own = entry.actor_id && entry.actor_id === entry.subject_id; // a sign-in, a registration...
       const facts = [
         eventTime(entry.at),
-        // An app's events (client_added, client_removed) concern the app, not an account.
-        entry.subject_id ? (entry.event.startsWith('client_') ? `app ${entry.subject_id}` : `account ${who(entry.subject_id)}`) : null,
+        entry.subject_id ? subject(entry) : null,
         own ? 'by its owner' : `by ${who(entry.actor_id)}`,
         `IP ${entry.ip || 'unknown'}`,
       ];
