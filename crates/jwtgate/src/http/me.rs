@@ -21,6 +21,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Me)]
 struct Me<'a> {
+    /// The subject, as OpenID Connect's userinfo names it (the discovery document points its
+    /// `userinfo_endpoint` here); the same as `id`.
+    sub: &'a str,
     id: &'a str,
     email: Option<&'a str>,
     email_verified: Option<bool>,
@@ -40,6 +43,7 @@ struct Me<'a> {
 )]
 async fn me(Authenticated { claims, .. }: Authenticated) -> Response {
     Json(Me {
+        sub: &claims.sub,
         id: &claims.sub,
         email: claims.email.as_deref(),
         email_verified: claims.email_verified,

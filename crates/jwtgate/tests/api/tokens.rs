@@ -60,6 +60,8 @@ async fn me_returns_the_profile_from_the_token() {
     assert_eq!(response.status(), StatusCode::OK);
     let me: Value = response.json().await.expect("json");
     assert_eq!(me["id"], body["user"]["id"]);
+    // The discovery document's userinfo endpoint: OpenID Connect requires `sub`.
+    assert_eq!(me["sub"], body["user"]["id"]);
     assert_eq!(me["email"], "ada@example.com");
     assert_eq!(me["roles"], json!([]));
 }
