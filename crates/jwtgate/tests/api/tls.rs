@@ -203,23 +203,7 @@ async fn a_connection_that_never_starts_its_handshake_is_closed_after_the_head_t
 /// An HTTP/2 client connection that has said hello (the preface and its settings) and then
 /// nothing.
 async fn idle_http2(certificate: &Path, port: u16) -> TlsStream<TcpStream> {
-    let mut store = RootCertStore::empty();
-    store
-        .add(CertificateDer::from_pem_file(certificate).expect("pem"))
-        .expect("root");
-    let mut config = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(store)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let tcp = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let mut stream = TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").expect("name"), tcp)
-        .await
-        .expect("handshake");
+    let mut stream = connect(&connector(&[certificate], b"h2"), port).await;
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     // The client preface, then an empty SETTINGS frame (length 0, type 4, no flags, stream 0).
     stream
@@ -350,8 +334,8 @@ async fn a_certificate_that_cannot_be_used_stops_the_start_naming_the_file() {
     }
 }
 
-/// A TLS client trusting `roots`, offering HTTP/1.1 only.
-fn connector(roots: &[&Path]) -> TlsConnector {
+/// A TLS client trusting `roots`, offering the one protocol `alpn`.
+fn connector(roots: &[&Path], alpn: &[u8]) -> TlsConnector {
     let mut store = RootCertStore::empty();
     for root in roots {
         store
@@ -363,7 +347,7 @@ fn connector(roots: &[&Path]) -> TlsConnector {
         .expect("versions")
         .with_root_certificates(store)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     // A full handshake each time: a resumed session would show the first certificate again.
     config.resumption = Resumption::disabled();
     TlsConnector::from(Arc::new(config))
@@ -460,7 +444,7 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
         .expect("the server logged the reload")
     };
 
-    let tls = connector(&[&a.0, &b.0]);
+    let tls = connector(&[&a.0, &b.0], b"http/1.1");
     let mut open = connect(&tls, port).await;
     assert!(presents(&open, &a.0));
     assert_eq!(healthz(&mut open).await, "HTTP/1.1 200 OK");
