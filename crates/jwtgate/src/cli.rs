@@ -16,11 +16,11 @@ use jwtgate_verify::remote::RemoteJwks;
 use jwtgate_verify::{Algorithm, Jwks, Key, KeySet, Policy, Verifier};
 
 use crate::clock::Clock;
-use crate::config::{LogFormat, SecretString, Settings};
+use crate::config::{LogFormat, PemAlgorithm, SecretString, Settings};
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::clients::{ClientRequest, ClientSecret, NewClient};
 use crate::domain::password::Password;
-use crate::shared::keys::random_key_bytes;
+use crate::shared::keys::{pem_algorithm, random_key_bytes};
 use crate::startup::{self, Application};
 use crate::store::Location;
 
@@ -171,14 +171,20 @@ enum FeedCredentialCommand {
 
 #[derive(Debug, Subcommand)]
 enum KeysCommand {
-    /// Every key: kid, algorithm, state (published, active, retiring, removed, revoked), times.
+    /// Every key: kid, algorithm, state (published, active, retiring, removed, revoked), what
+    /// it signs (access tokens, ID tokens), times.
     List {
         /// One JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Publish the next key now; it signs once it has been published key_prepublish_secs.
-    Rotate,
+    Rotate {
+        /// The chain to rotate, by its algorithm: RS256 for ID tokens' keys; by default the
+        /// access tokens' (signing_key_alg).
+        #[arg(long)]
+        alg: Option<PemAlgorithm>,
+    },
     /// Revoke a leaked key: out of the JWKS, and every token it signed refused by every running
     /// node within seconds. Revoking the signing key makes the next one sign at once.
     Revoke {
@@ -449,16 +455,18 @@ async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
                 println!(
-                    "{:<45} {:<6} {:<9} {:<20} {:<20} {:<20}",
-                    "KID", "ALG", "STATE", "PUBLISHED", "SIGNS FROM", "LEAVES JWKS"
+                    "{:<45} {:<6} {:<9} {:<21} {:<20} {:<20} {:<20}",
+                    "KID", "ALG", "STATE", "SIGNS", "PUBLISHED", "SIGNS FROM", "LEAVES JWKS"
                 );
                 let at = |t: Option<i64>| t.map_or_else(|| "-".to_owned(), utc);
                 for k in keys {
+                    let purpose: Vec<&str> = k.purpose.iter().map(|p| p.as_str()).collect();
                     println!(
-                        "{:<45} {:<6} {:<9} {:<20} {:<20} {:<20}",
+                        "{:<45} {:<6} {:<9} {:<21} {:<20} {:<20} {:<20}",
                         k.kid,
                         k.alg,
                         k.state.as_str(),
+                        purpose.join(","),
                         at(k.publish_at),
                         at(k.activate_at),
                         at(k.revoked_at.or(k.retire_at)),
@@ -467,8 +475,8 @@ async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        KeysCommand::Rotate => {
-            let rotated = signing.rotate().await;
+        KeysCommand::Rotate { alg } => {
+            let rotated = signing.rotate(alg.map(pem_algorithm)).await;
             let kid = rotated.as_ref().map_or("-", |k| k.kid.as_str()).to_owned();
             audit("key_rotated", &kid, rotated.is_ok()).await;
             rotated.map(|k| {

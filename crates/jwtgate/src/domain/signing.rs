@@ -4,28 +4,36 @@
 //! every node that shares the database and the master key signs with the same key. Must not
 //! import axum or sqlx.
 //!
-//! A key's life, computed from its row and the clock, never stored, so every node reading the
-//! same rows agrees without messages:
+//! Keys form one chain per algorithm in use: the access tokens' (`signing_key_alg`) and, once
+//! its first key exists, the ID tokens' (RS256, as OpenID Connect requires; one chain with the
+//! first when `signing_key_alg` is RS256). RSA keys are slow to make, so the ID tokens' chain
+//! starts only when the first ID token is signed. A key of an algorithm no longer configured
+//! belongs to the access tokens' chain it was part of, and is retired by that chain's next key.
+//!
+//! A key's life within its chain, computed from its row, the chain's later rows and the clock,
+//! never stored, so every node reading the same rows agrees without messages:
 //!
 //! 1. **published** from `publish_at`: in the JWKS, not signing. A key is published at least
 //!    `key_prepublish_secs` before it signs, which is longer than two JWKS `max-age`s and the
 //!    nodes' key poll, so every verifier that follows `Cache-Control` has it first.
-//! 2. **active** from `activate_at`: the signing key is the highest generation not revoked
-//!    whose `activate_at` has come (Kanidm's rule): all nodes switch at the same instant.
-//! 3. **retiring** once a later key is active: verifying only, still in the JWKS until every
-//!    token it signed has expired (the longest lifetime of what it signs, plus leeway and
-//!    clock skew).
+//! 2. **active** from `activate_at`: a chain's signing key is its highest generation not
+//!    revoked whose `activate_at` has come (Kanidm's rule): all nodes switch at the same instant.
+//! 3. **retiring** once a later key of its chain is active: verifying only, still in the JWKS
+//!    until every token it signed has expired (the longest lifetime of what it signs, plus
+//!    leeway and clock skew).
 //! 4. **removed** after that: out of the JWKS, its private half destroyed.
 //!
 //! **revoked** (`jwtgate keys revoke`) at any point: out of the JWKS and the server's key set at
-//! the next key poll of every node, so every token it signed is refused. Revoking the signing
-//! key promotes the published key, or adds one that signs at once (an emergency cannot wait
-//! for pre-publication; verifiers meet an unknown `kid` and refetch).
+//! the next key poll of every node, so every token it signed is refused. Revoking a chain's
+//! signing key promotes that chain's published key, or adds one to it that signs at once (an
+//! emergency cannot wait for pre-publication; verifiers meet an unknown `kid` and refetch).
+//! The other chain is untouched.
 //!
-//! Rotation: every poll, a node that sees the active key's rotation due (or the active key of
-//! another algorithm than configured) adds the next key under the store's lock; the unique
-//! generation is the backstop. `JWT_SECRET` (HS256) signs when set, and keys are then not
-//! rotated here: `jwt_secret_previous` keeps earlier secrets verifying.
+//! Rotation: every poll, a node that sees a chain's rotation due (or its active key of
+//! another algorithm than the chain's) adds the chain's next key under the store's lock; the
+//! unique generation is the backstop. `JWT_SECRET` (HS256) signs access tokens when set, and
+//! their keys are then not rotated here (`jwt_secret_previous` keeps earlier secrets
+//! verifying); the ID tokens' chain is kept all the same.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,10 +52,13 @@ use crate::store::{KeyChanges, KeyRow, NewKey, Store, StoreError, Unique};
 /// at once are dated this far back, and retired keys stay published this much longer.
 pub const MAX_CLOCK_SKEW: i64 = 60;
 
+/// The algorithm of ID tokens' keys (OpenID Connect Core §15.1: RS256 must be supported).
+const ID_TOKEN_ALG: Algorithm = Algorithm::RS256;
+
 /// How keys are made and how long they live.
 #[derive(Debug, Clone)]
 pub struct KeyRules {
-    /// The algorithm of generated keys.
+    /// The algorithm of access tokens' keys.
     pub alg: Algorithm,
     pub prepublish: i64,
     /// 0 = never.
@@ -87,18 +98,38 @@ impl KeyState {
     }
 }
 
+/// What a key's chain signs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPurpose {
+    AccessToken,
+    IdToken,
+}
+
+impl KeyPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::AccessToken => "access_token",
+            KeyPurpose::IdToken => "id_token",
+        }
+    }
+}
+
 /// One key as `jwtgate keys list` and the admin API show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     pub kid: String,
     pub alg: &'static str,
     pub state: KeyState,
+    /// What its chain signs: both for one RS256 chain. A key of an algorithm no longer
+    /// configured shows what it signed: access tokens.
+    pub purpose: Vec<KeyPurpose>,
     /// `database`, `jwt_secret` or `jwt_secret_previous`.
     pub source: &'static str,
     pub generation: Option<i64>,
     pub publish_at: Option<i64>,
     pub activate_at: Option<i64>,
-    /// When it leaves the JWKS (once a later key signs).
+    /// When it leaves the JWKS (once a later key of its chain signs).
     pub retire_at: Option<i64>,
     pub revoked_at: Option<i64>,
 }
@@ -119,6 +150,14 @@ pub enum SigningError {
     WrongMasterKey(String),
     #[error("no key can sign")]
     NoSigningKey,
+    #[error(
+        "no {alg} keys are in use: access tokens are signed with {access}, and ID tokens' RS256 \
+         keys start with the first ID token"
+    )]
+    UnusedAlgorithm {
+        alg: &'static str,
+        access: &'static str,
+    },
     #[error(transparent)]
     Keys(#[from] KeysError),
     #[error("key {kid}: {source}")]
@@ -138,19 +177,53 @@ struct Entry {
     private: Option<Arc<Key>>,
 }
 
-/// The keys at one reload: database keys by generation, and the HS256 secrets.
+/// The database keys at one reload, by generation.
 struct Ring {
     entries: Vec<Arc<Entry>>,
+    /// The access tokens' algorithm (`KeyRules::alg`): the chain of every key not of the ID
+    /// tokens' algorithm.
+    access: Algorithm,
     /// The kids of the key set the verifier was last given.
     verifying: Vec<String>,
 }
 
 impl Ring {
-    /// When a later key (not revoked) started or starts to sign: the end of this one's turn.
+    fn new(entries: Vec<Arc<Entry>>, access: Algorithm) -> Self {
+        Ring {
+            entries,
+            access,
+            verifying: Vec::new(),
+        }
+    }
+
+    /// The chain a key of `alg` belongs to, named by the chain's algorithm. The ID tokens'
+    /// algorithm is wanted as long as it has a key, so only the access tokens' algorithm
+    /// changes: a key of an algorithm no longer configured is in the access tokens' chain,
+    /// retired by that chain's next key and never by an ID tokens' key.
+    fn chain(&self, alg: Algorithm) -> Algorithm {
+        if alg == ID_TOKEN_ALG {
+            ID_TOKEN_ALG
+        } else {
+            self.access
+        }
+    }
+
+    /// Whether the ID tokens' chain has been started (it is never stopped).
+    fn id_tokens_started(&self) -> bool {
+        self.entries.iter().any(|e| e.alg == ID_TOKEN_ALG)
+    }
+
+    /// When a later key of its chain (not revoked) started or starts to sign: the end of this
+    /// one's turn.
     fn superseded_at(&self, e: &Entry) -> Option<i64> {
+        let chain = self.chain(e.alg);
         self.entries
             .iter()
-            .filter(|o| o.row.generation > e.row.generation && o.row.revoked_at.is_none())
+            .filter(|o| {
+                o.row.generation > e.row.generation
+                    && o.row.revoked_at.is_none()
+                    && self.chain(o.alg) == chain
+            })
             .map(|o| o.row.activate_at)
             .min()
     }
@@ -172,12 +245,28 @@ impl Ring {
         }
     }
 
-    /// The asymmetric key that signs at `now`.
-    fn active(&self, now: i64, retain: i64) -> Option<&Arc<Entry>> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| self.state(e, now, retain) == KeyState::Active && e.private.is_some())
+    /// The key of `chain` that signs at `now`.
+    fn active(&self, chain: Algorithm, now: i64, retain: i64) -> Option<&Arc<Entry>> {
+        self.entries.iter().rev().find(|e| {
+            self.chain(e.alg) == chain
+                && self.state(e, now, retain) == KeyState::Active
+                && e.private.is_some()
+        })
+    }
+
+    /// Whether a key of `chain` is published and waits to sign.
+    fn waiting(&self, chain: Algorithm, now: i64, retain: i64) -> bool {
+        self.entries.iter().any(|e| {
+            self.chain(e.alg) == chain && self.state(e, now, retain) == KeyState::Published
+        })
+    }
+
+    /// The database key that signs access tokens at `now`: the access tokens' chain's, else
+    /// (its first key still published after `signing_key_alg` changed from RS256, or after
+    /// `JWT_SECRET` was removed) the ID tokens' chain's, which every verifier already has.
+    fn access_signer(&self, now: i64, retain: i64) -> Option<&Arc<Entry>> {
+        self.active(self.access, now, retain)
+            .or_else(|| self.active(ID_TOKEN_ALG, now, retain))
     }
 }
 
@@ -256,14 +345,11 @@ impl SigningKeys {
             store,
             clock,
             master,
+            ring: ArcSwap::from_pointee(Ring::new(Vec::new(), rules.alg)),
             rules,
             hs: hs.map(Arc::new),
             hs_previous,
             hs_secrets: current.into_iter().chain(previous).collect(),
-            ring: ArcSwap::from_pointee(Ring {
-                entries: Vec::new(),
-                verifying: Vec::new(),
-            }),
             verifier,
             changes: watch::channel(0).0,
             reading: tokio::sync::Mutex::new(()),
@@ -293,14 +379,14 @@ impl SigningKeys {
                 }
                 let signing_now = self
                     .parse(rows)
-                    .is_ok_and(|ring| ring.active(now, retain).is_some());
+                    .is_ok_and(|ring| ring.access_signer(now, retain).is_some());
                 if !signing_now {
                     (key.publish_at, key.activate_at) =
                         (now - MAX_CLOCK_SKEW, now - MAX_CLOCK_SKEW);
                 }
                 added = true;
                 KeyChanges {
-                    add: Some(key.clone()),
+                    add: vec![key.clone()],
                     ..KeyChanges::default()
                 }
             })
@@ -329,10 +415,7 @@ impl SigningKeys {
                 _ => entries.push(Arc::new(self.parse_row(row)?)),
             }
         }
-        Ok(Ring {
-            entries,
-            verifying: Vec::new(),
-        })
+        Ok(Ring::new(entries, self.rules.alg))
     }
 
     fn parse_row(&self, row: &KeyRow) -> Result<Entry, SigningError> {
@@ -423,15 +506,13 @@ impl SigningKeys {
         self.install(ring)
     }
 
-    /// One key poll: reload, then (without `JWT_SECRET`) add the next key if none signs or its
-    /// rotation is due, and destroy the private halves of removed keys.
+    /// One key poll: reload, then add the next key of each chain kept here whose key is due,
+    /// and destroy the private halves of removed keys.
     pub async fn tick(&self) -> Result<(), SigningError> {
         self.reload().await?;
         let now = self.clock.now();
-        if self.hs.is_some() {
-            return Ok(());
-        }
-        if self.due(&self.ring.load(), now).is_none() && self.destroyable(now).is_empty() {
+        let ring = self.ring.load();
+        if self.due(&ring, now).is_empty() && self.destroyable_in(&ring, now).is_empty() {
             return Ok(());
         }
         self.change(|ring, now| KeyChangesWith {
@@ -442,30 +523,55 @@ impl SigningKeys {
         .await
     }
 
-    /// `(publish_at, activate_at)` of the key to add now, if one is due: none signs (first
-    /// start: it signs at once), or no key is waiting and the active one's rotation is due or it
-    /// is of another algorithm than configured.
-    fn due(&self, ring: &Ring, now: i64) -> Option<(i64, i64)> {
-        let retain = self.rules.retain;
-        let waiting = ring
-            .entries
-            .iter()
-            .any(|e| ring.state(e, now, retain) == KeyState::Published);
-        match ring.active(now, retain) {
-            None if !waiting => Some((now - MAX_CLOCK_SKEW, now - MAX_CLOCK_SKEW)),
-            None => None,
-            Some(_) if waiting => None,
-            Some(active) => {
-                let rotation_due = self.rules.rotation > 0
-                    && now >= active.row.activate_at + self.rules.rotation - self.rules.prepublish;
-                (rotation_due || active.alg != self.rules.alg)
-                    .then_some((now, now + self.rules.prepublish))
-            }
+    /// The chains this node keeps (adds their keys, replaces a revoked signing key): the access
+    /// tokens' unless `JWT_SECRET` signs them, and the ID tokens' once it has been started.
+    fn kept(&self, ring: &Ring) -> Vec<Algorithm> {
+        let access = self.hs.is_none().then_some(self.rules.alg);
+        let id_tokens = ring.id_tokens_started().then_some(ID_TOKEN_ALG);
+        let mut chains: Vec<Algorithm> = access.into_iter().chain(id_tokens).collect();
+        chains.dedup();
+        chains
+    }
+
+    /// The key signing what `chain` signs at `now`: the access tokens' signer, while the
+    /// access tokens' chain has none of its own, is the ID tokens' key.
+    fn signing_for<'r>(
+        &self,
+        ring: &'r Ring,
+        chain: Algorithm,
+        now: i64,
+    ) -> Option<&'r Arc<Entry>> {
+        if chain == self.rules.alg {
+            ring.access_signer(now, self.rules.retain)
+        } else {
+            ring.active(chain, now, self.rules.retain)
         }
     }
 
-    fn destroyable(&self, now: i64) -> Vec<String> {
-        self.destroyable_in(&self.ring.load(), now)
+    /// The keys to add now, as `(chain, publish_at, activate_at)`.
+    fn due(&self, ring: &Ring, now: i64) -> Vec<(Algorithm, i64, i64)> {
+        self.kept(ring)
+            .into_iter()
+            .filter_map(|chain| {
+                let (publish, activate) = self.due_in(ring, chain, now)?;
+                Some((chain, publish, activate))
+            })
+            .collect()
+    }
+
+    /// `(publish_at, activate_at)` of the key to add to `chain` now, if one is due: none signs
+    /// (the chain's first key: it signs at once), or none of the chain is waiting and the key
+    /// signing for it is due for rotation or of another algorithm than the chain's.
+    fn due_in(&self, ring: &Ring, chain: Algorithm, now: i64) -> Option<(i64, i64)> {
+        match self.signing_for(ring, chain, now) {
+            _ if ring.waiting(chain, now, self.rules.retain) => None,
+            None => Some((now - MAX_CLOCK_SKEW, now - MAX_CLOCK_SKEW)),
+            Some(active) => {
+                let rotation_due = self.rules.rotation > 0
+                    && now >= active.row.activate_at + self.rules.rotation - self.rules.prepublish;
+                (rotation_due || active.alg != chain).then_some((now, now + self.rules.prepublish))
+            }
+        }
     }
 
     fn destroyable_in(&self, ring: &Ring, now: i64) -> Vec<String> {
@@ -484,8 +590,8 @@ impl SigningKeys {
     }
 
     /// Decides over the rows as they are under the store's lock (not as this node last read
-    /// them) and installs the result. `decide` names `(publish_at, activate_at)` for a key to
-    /// add; it is generated only then. A conflict on the generation means another node added
+    /// them) and installs the result. `decide` names `(algorithm, publish_at, activate_at)` of
+    /// each key to add; it is generated only then. A conflict on the generation means another node added
     /// the key first: its key is read and used.
     async fn change(
         &self,
@@ -505,23 +611,23 @@ impl SigningKeys {
                     }
                 };
                 let wanted = decide(&ring, now);
-                let add = match wanted.add {
-                    Some((publish, activate)) => {
-                        match Key::generate(self.rules.alg)
-                            .map_err(|source| SigningError::Key {
-                                kid: String::new(),
-                                source,
-                            })
-                            .and_then(|key| new_key(&self.master, &key, publish, activate))
-                        {
-                            Ok(key) => Some(key),
-                            Err(e) => {
-                                failure = Some(e);
-                                return KeyChanges::default();
-                            }
-                        }
+                let add = wanted
+                    .add
+                    .into_iter()
+                    .map(|(alg, publish, activate)| {
+                        let key = Key::generate(alg).map_err(|source| SigningError::Key {
+                            kid: String::new(),
+                            source,
+                        })?;
+                        new_key(&self.master, &key, publish, activate)
+                    })
+                    .collect::<Result<Vec<_>, _>>();
+                let add = match add {
+                    Ok(add) => add,
+                    Err(e) => {
+                        failure = Some(e);
+                        return KeyChanges::default();
                     }
-                    None => None,
                 };
                 KeyChanges {
                     revoke: wanted.revoke,
@@ -547,44 +653,57 @@ impl SigningKeys {
         }
     }
 
-    /// `jwtgate keys rotate`: publishes the next key now (it signs after the pre-publication
-    /// time), unless one is already waiting. The key waiting to sign.
-    pub async fn rotate(&self) -> Result<KeyInfo, SigningError> {
-        if self.hs.is_some() {
-            return Err(SigningError::SecretManaged);
-        }
+    /// `jwtgate keys rotate [--alg ALG]`: publishes the next key of the chain of `alg` (the
+    /// access tokens' when `None`) now; it signs after the pre-publication time. Nothing is added
+    /// while one waits. The chain's key waiting to sign, else its signing key.
+    pub async fn rotate(&self, alg: Option<Algorithm>) -> Result<KeyInfo, SigningError> {
+        let chain = alg.unwrap_or(self.rules.alg);
+        let mut kept = true;
         self.change(|ring, now| {
-            let waiting = ring
-                .entries
-                .iter()
-                .any(|e| ring.state(e, now, self.rules.retain) == KeyState::Published);
-            let add = match ring.active(now, self.rules.retain) {
-                _ if waiting => None,
-                None => Some((now - MAX_CLOCK_SKEW, now - MAX_CLOCK_SKEW)),
-                Some(_) => Some((now, now + self.rules.prepublish)),
+            kept = self.kept(ring).contains(&chain);
+            let add = if !kept || ring.waiting(chain, now, self.rules.retain) {
+                None
+            } else if self.signing_for(ring, chain, now).is_some() {
+                Some((now, now + self.rules.prepublish))
+            } else {
+                Some((now - MAX_CLOCK_SKEW, now - MAX_CLOCK_SKEW))
             };
             KeyChangesWith {
-                add,
+                add: add
+                    .map(|(publish, activate)| (chain, publish, activate))
+                    .into_iter()
+                    .collect(),
                 ..KeyChangesWith::default()
             }
         })
         .await?;
+        if !kept {
+            return Err(if self.hs.is_some() && chain == self.rules.alg {
+                SigningError::SecretManaged
+            } else {
+                SigningError::UnusedAlgorithm {
+                    alg: chain.name(),
+                    access: self.access_name(),
+                }
+            });
+        }
         let now = self.clock.now();
-        self.list()
-            .into_iter()
+        let ring = self.ring.load();
+        let retain = self.rules.retain;
+        ring.entries
+            .iter()
             .rev()
-            .find(|k| k.generation.is_some() && k.activate_at.is_some_and(|a| a > now))
-            .or_else(|| {
-                self.list()
-                    .into_iter()
-                    .find(|k| k.state == KeyState::Active)
+            .find(|e| {
+                ring.chain(e.alg) == chain && ring.state(e, now, retain) == KeyState::Published
             })
+            .or_else(|| ring.active(chain, now, retain))
+            .map(|e| self.info(&ring, e, now))
             .ok_or(SigningError::NoSigningKey)
     }
 
     /// `jwtgate keys revoke KID`: the key leaves the JWKS and every node's key set at its next
-    /// poll, so every token it signed is refused. If it was signing, the published key signs at
-    /// once, or a new key does.
+    /// poll, so every token it signed is refused. If it was signing, its chain's published key
+    /// signs at once, or a new key of its chain does.
     pub async fn revoke(&self, kid: &str) -> Result<KeyInfo, SigningError> {
         if self
             .hs
@@ -609,19 +728,23 @@ impl SigningKeys {
                 destroy: (vec![kid.to_owned()], now),
                 ..KeyChangesWith::default()
             };
-            // Revoking the signing key: the newest published key signs at once (verifiers that
-            // follow the JWKS have it), else a new key does. Never an older key: its private
+            // Revoking a chain's signing key: the chain's newest published key signs at once
+            // (verifiers that follow the JWKS have it), else a new key does. Never an older key: its private
             // half sat beside the leaked one.
+            let chain = ring.chain(target.alg);
             let was_signing = ring
-                .active(now, retain)
+                .active(chain, now, retain)
                 .is_some_and(|active| active.row.kid == kid);
-            if self.hs.is_none() && was_signing {
+            if was_signing && self.kept(ring).contains(&chain) {
                 let waiting = ring.entries.iter().rev().find(|e| {
-                    e.row.kid != kid && ring.state(e, now, retain) == KeyState::Published
+                    e.row.kid != kid
+                        && ring.chain(e.alg) == chain
+                        && ring.state(e, now, retain) == KeyState::Published
                 });
+                let at = now - MAX_CLOCK_SKEW;
                 match waiting {
-                    Some(w) => changes.activate = Some((w.row.kid.clone(), now - MAX_CLOCK_SKEW)),
-                    None => changes.add = Some((now - MAX_CLOCK_SKEW, now - MAX_CLOCK_SKEW)),
+                    Some(w) => changes.activate = Some((w.row.kid.clone(), at)),
+                    None => changes.add = vec![(chain, at, at)],
                 }
             }
             changes
@@ -639,15 +762,44 @@ impl SigningKeys {
             .ok_or_else(|| SigningError::NoSuchKey(kid.to_owned()))
     }
 
-    /// The key that signs now.
+    /// The key that signs access tokens (and links) now.
     pub fn signer(&self) -> Result<Arc<Key>, SigningError> {
         if let Some(hs) = &self.hs {
             return Ok(Arc::clone(hs));
         }
         let ring = self.ring.load();
-        ring.active(self.clock.now(), self.rules.retain)
+        ring.access_signer(self.clock.now(), self.rules.retain)
             .and_then(|e| e.private.clone())
             .ok_or(SigningError::NoSigningKey)
+    }
+
+    /// The RS256 key that signs ID tokens now. The first call of an install starts the ID
+    /// tokens' chain: its first key signs at once (dated back for nodes whose clock is behind),
+    /// added under the store's lock so nodes starting it together add one key.
+    pub async fn id_token_signer(&self) -> Result<Arc<Key>, SigningError> {
+        let retain = self.rules.retain;
+        let signing = |ring: &Ring| {
+            ring.active(ID_TOKEN_ALG, self.clock.now(), retain)
+                .filter(|e| e.alg == ID_TOKEN_ALG)
+                .and_then(|e| e.private.clone())
+        };
+        if let Some(key) = signing(&self.ring.load()) {
+            return Ok(key);
+        }
+        self.change(|ring, now| {
+            let start = ring.active(ID_TOKEN_ALG, now, retain).is_none()
+                && !ring.waiting(ID_TOKEN_ALG, now, retain);
+            let at = now - MAX_CLOCK_SKEW;
+            KeyChangesWith {
+                add: start
+                    .then_some((ID_TOKEN_ALG, at, at))
+                    .into_iter()
+                    .collect(),
+                ..KeyChangesWith::default()
+            }
+        })
+        .await?;
+        signing(&self.ring.load()).ok_or(SigningError::NoSigningKey)
     }
 
     /// The JWKS now: every published, active and retiring key (never an HMAC secret).
@@ -688,7 +840,6 @@ impl SigningKeys {
     /// generation.
     pub fn list(&self) -> Vec<KeyInfo> {
         let now = self.clock.now();
-        let retain = self.rules.retain;
         let ring = self.ring.load();
         let secrets = self
             .hs
@@ -703,6 +854,7 @@ impl SigningKeys {
                 kid: k.kid().to_owned(),
                 alg: k.algorithm().name(),
                 state,
+                purpose: vec![KeyPurpose::AccessToken],
                 source,
                 generation: None,
                 publish_at: None,
@@ -710,25 +862,49 @@ impl SigningKeys {
                 retire_at: None,
                 revoked_at: None,
             });
-        let stored = ring.entries.iter().map(|e| {
-            let mut state = ring.state(e, now, retain);
-            if self.hs.is_some() && state == KeyState::Active {
-                // JWT_SECRET signs: the database's key only verifies.
-                state = KeyState::Retiring;
-            }
-            KeyInfo {
-                kid: e.row.kid.clone(),
-                alg: e.alg.name(),
-                state,
-                source: "database",
-                generation: Some(e.row.generation),
-                publish_at: Some(e.row.publish_at),
-                activate_at: Some(e.row.activate_at),
-                retire_at: ring.superseded_at(e).map(|at| at + retain),
-                revoked_at: e.row.revoked_at,
-            }
-        });
+        let stored = ring.entries.iter().map(|e| self.info(&ring, e, now));
         secrets.chain(stored).collect()
+    }
+
+    /// One database key as the list shows it.
+    fn info(&self, ring: &Ring, e: &Entry, now: i64) -> KeyInfo {
+        let retain = self.rules.retain;
+        let chain = ring.chain(e.alg);
+        // With JWT_SECRET, an RS256 chain signs ID tokens only.
+        let access = chain == self.rules.alg && (self.hs.is_none() || chain != ID_TOKEN_ALG);
+        let purpose: Vec<KeyPurpose> = [
+            access.then_some(KeyPurpose::AccessToken),
+            (chain == ID_TOKEN_ALG).then_some(KeyPurpose::IdToken),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut state = ring.state(e, now, retain);
+        if self.hs.is_some() && state == KeyState::Active && !purpose.contains(&KeyPurpose::IdToken)
+        {
+            // JWT_SECRET signs access tokens: the database's key only verifies.
+            state = KeyState::Retiring;
+        }
+        KeyInfo {
+            kid: e.row.kid.clone(),
+            alg: e.alg.name(),
+            state,
+            purpose,
+            source: "database",
+            generation: Some(e.row.generation),
+            publish_at: Some(e.row.publish_at),
+            activate_at: Some(e.row.activate_at),
+            retire_at: ring.superseded_at(e).map(|at| at + retain),
+            revoked_at: e.row.revoked_at,
+        }
+    }
+
+    /// The access tokens' algorithm, as errors name it.
+    fn access_name(&self) -> &'static str {
+        match &self.hs {
+            Some(_) => "HS256 (JWT_SECRET)",
+            None => self.rules.alg.name(),
+        }
     }
 
     /// Resolves at the next change of the key set (tests wait on it instead of sleeping).
@@ -741,13 +917,13 @@ impl SigningKeys {
     }
 }
 
-/// What [`SigningKeys::change`]'s decision wants: as [`KeyChanges`], with the key to add named
-/// by its times only.
+/// What [`SigningKeys::change`]'s decision wants: as [`KeyChanges`], with each key to add named
+/// by its algorithm and times only.
 #[derive(Default)]
 struct KeyChangesWith {
     revoke: Option<(String, i64)>,
     activate: Option<(String, i64)>,
-    add: Option<(i64, i64)>,
+    add: Vec<(Algorithm, i64, i64)>,
     destroy: (Vec<String>, i64),
 }
 
@@ -790,4 +966,111 @@ pub async fn server_secrets(
         csrf,
         device,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RETAIN: i64 = 1000;
+
+    /// A ring of `(algorithm, activate_at)` keys by generation. The ring looks at a private
+    /// half only to know it is there, so one cheap ES256 key stands in for every one.
+    fn ring(access: Algorithm, keys: &[(Algorithm, i64)]) -> Ring {
+        let private = Arc::new(Key::generate(Algorithm::ES256).expect("key"));
+        let jwk = private.public_jwk().expect("jwk");
+        let entries = (1..)
+            .zip(keys)
+            .map(|(generation, &(alg, activate_at))| {
+                Arc::new(Entry {
+                    row: KeyRow {
+                        kid: format!("k{generation}"),
+                        alg: alg.name().to_owned(),
+                        generation,
+                        public_jwk: String::new(),
+                        private_enc: Some(Vec::new()),
+                        publish_at: activate_at - 100,
+                        activate_at,
+                        revoked_at: None,
+                        destroyed_at: None,
+                    },
+                    alg,
+                    jwk: jwk.clone(),
+                    private: Some(Arc::clone(&private)),
+                })
+            })
+            .collect();
+        Ring::new(entries, access)
+    }
+
+    fn states(ring: &Ring, now: i64) -> Vec<&'static str> {
+        ring.entries
+            .iter()
+            .map(|e| ring.state(e, now, RETAIN).as_str())
+            .collect()
+    }
+
+    fn kid(entry: Option<&Arc<Entry>>) -> Option<&str> {
+        entry.map(|e| e.row.kid.as_str())
+    }
+
+    #[test]
+    fn a_key_is_retired_only_by_a_later_key_of_its_own_algorithm() {
+        use Algorithm::{ES256, RS256};
+        let ring = ring(ES256, &[(ES256, 0), (RS256, 10), (ES256, 20), (RS256, 30)]);
+        assert_eq!(
+            states(&ring, 15),
+            ["active", "active", "published", "published"]
+        );
+        assert_eq!(
+            states(&ring, 25),
+            ["retiring", "active", "active", "published"]
+        );
+        assert_eq!(
+            states(&ring, 35),
+            ["retiring", "retiring", "active", "active"]
+        );
+        assert_eq!(
+            states(&ring, 20 + RETAIN),
+            ["removed", "retiring", "active", "active"]
+        );
+        assert_eq!(kid(ring.active(ES256, 25, RETAIN)), Some("k3"));
+        assert_eq!(kid(ring.active(RS256, 25, RETAIN)), Some("k2"));
+        assert!(ring.waiting(RS256, 25, RETAIN) && !ring.waiting(ES256, 25, RETAIN));
+    }
+
+    #[test]
+    fn a_key_of_an_algorithm_no_longer_configured_is_retired_by_the_access_chain_alone() {
+        use Algorithm::{ES256, EdDSA, RS256};
+        // ES256 was configured, then EdDSA: the ES256 key signs access tokens until the EdDSA
+        // key does; the ID tokens' key added between them retires neither.
+        let ring = ring(EdDSA, &[(ES256, 0), (RS256, 10), (EdDSA, 20)]);
+        assert_eq!(states(&ring, 15), ["active", "active", "published"]);
+        assert_eq!(kid(ring.access_signer(15, RETAIN)), Some("k1"));
+        assert_eq!(states(&ring, 25), ["retiring", "active", "active"]);
+        assert_eq!(kid(ring.access_signer(25, RETAIN)), Some("k3"));
+        assert_eq!(kid(ring.active(RS256, 25, RETAIN)), Some("k2"));
+    }
+
+    #[test]
+    fn with_rs256_configured_access_and_id_tokens_share_one_chain() {
+        use Algorithm::{ES256, RS256};
+        let ring = ring(RS256, &[(ES256, 0), (RS256, 10), (RS256, 20)]);
+        assert_eq!(states(&ring, 15), ["retiring", "active", "published"]);
+        assert_eq!(states(&ring, 25), ["retiring", "retiring", "active"]);
+        assert_eq!(kid(ring.access_signer(25, RETAIN)), Some("k3"));
+        assert_eq!(kid(ring.active(RS256, 25, RETAIN)), Some("k3"));
+    }
+
+    #[test]
+    fn the_id_token_key_signs_access_tokens_while_their_own_chain_has_no_active_key() {
+        use Algorithm::{ES256, RS256};
+        // signing_key_alg changed from RS256 to ES256: the RS256 chain goes on for ID tokens,
+        // and signs access tokens until the published ES256 key signs.
+        let ring = ring(ES256, &[(RS256, 0), (ES256, 20)]);
+        assert_eq!(kid(ring.active(ES256, 15, RETAIN)), None);
+        assert_eq!(kid(ring.access_signer(15, RETAIN)), Some("k1"));
+        assert_eq!(kid(ring.access_signer(25, RETAIN)), Some("k2"));
+        assert_eq!(states(&ring, 25), ["active", "active"]);
+    }
 }

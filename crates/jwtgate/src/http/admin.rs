@@ -454,7 +454,7 @@ async fn rotate_key(
     admin: Admin,
     ip: ClientIp,
 ) -> Result<Json<KeyBody>, ApiError> {
-    let result = state.core.signing().rotate().await;
+    let result = state.core.signing().rotate(None).await;
     let kid = result.as_ref().map_or("", |k| k.kid.as_str()).to_owned();
     let key = audited(&state, &admin, &ip, "key_rotated", &kid, result).await?;
     Ok(Json(KeyBody { key }))

@@ -39,8 +39,8 @@ pub struct KeyChanges {
     pub revoke: Option<(String, i64)>,
     /// `(kid, at)`: the key signs from `at` (an emergency: a published key promoted early).
     pub activate: Option<(String, i64)>,
-    /// A key to add as the next generation.
-    pub add: Option<NewKey>,
+    /// Keys to add as the next generations, in this order.
+    pub add: Vec<NewKey>,
     /// `(kids, at)`: private halves to destroy, recorded as destroyed at `at`.
     pub destroy: (Vec<String>, i64),
 }
@@ -49,7 +49,7 @@ impl KeyChanges {
     pub fn is_empty(&self) -> bool {
         self.revoke.is_none()
             && self.activate.is_none()
-            && self.add.is_none()
+            && self.add.is_empty()
             && self.destroy.0.is_empty()
     }
 }
@@ -159,8 +159,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            if let Some(key) = &changes.add {
-                let next = rows.iter().map(|r| r.generation).max().unwrap_or(0) + 1;
+            let mut next = rows.iter().map(|r| r.generation).max().unwrap_or(0);
+            for key in &changes.add {
+                next += 1;
                 insert_key!(key, next)
                     .execute(&mut *tx)
                     .await

@@ -130,7 +130,7 @@ async fn every_kind_of_revocation_is_in_the_feed_in_order_with_its_end() {
     )
     .await;
     assert_eq!(roles.status(), StatusCode::OK);
-    let rotated = app.handle.signing().rotate().await.expect("rotate");
+    let rotated = app.handle.signing().rotate(None).await.expect("rotate");
     app.handle
         .signing()
         .revoke(&rotated.kid)

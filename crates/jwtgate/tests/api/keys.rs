@@ -452,7 +452,7 @@ async fn revoking_the_signing_key_makes_the_waiting_key_sign_at_once() {
     app.signed_in("ada@example.com").await;
     let token = access_token(&app, "ada@example.com").await;
     let leaked = kid(&token);
-    let waiting = app.handle.signing().rotate().await.expect("rotate").kid;
+    let waiting = app.handle.signing().rotate(None).await.expect("rotate").kid;
     app.handle.signing().revoke(&leaked).await.expect("revoke");
     let (status, code, _) = problem(app.get_bearer("/api/me", &token).await).await;
     assert_eq!(
@@ -472,7 +472,7 @@ async fn revoking_the_signing_key_makes_the_waiting_key_sign_at_once() {
 async fn revoking_the_signing_key_with_none_waiting_makes_a_new_key_sign_never_an_older_one() {
     let app = spawn_app().await;
     app.signed_in("ada@example.com").await;
-    app.handle.signing().rotate().await.expect("rotate");
+    app.handle.signing().rotate(None).await.expect("rotate");
     app.clock.advance(PREPUBLISH - 10);
     let first = access_token(&app, "ada@example.com").await;
     app.clock.advance(10);
