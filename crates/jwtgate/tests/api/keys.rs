@@ -807,6 +807,13 @@ fn chain(
     (alg, state, purpose.to_owned())
 }
 
+/// The keys as [`chains`] shows them at `at`, after that instant's key poll.
+async fn tick_at(app: &TestApp, at: i64) -> Vec<(&'static str, &'static str, String)> {
+    app.clock.advance(at - app.clock.now());
+    app.handle.signing().tick().await.expect("tick");
+    chains(app)
+}
+
 async fn id_token_kid(app: &TestApp) -> String {
     let key = app
         .handle
@@ -897,21 +904,17 @@ async fn each_chain_rotates_and_retires_on_its_own_schedule() {
     let rs1_at = key_rows(&app).await[1].activate_at;
 
     // The access tokens' rotation is due: an ES256 key is published, the RS256 key signs on.
-    app.clock
-        .advance(es1_at + ROTATION - PREPUBLISH - app.clock.now());
-    app.handle.signing().tick().await.expect("tick");
+    let es2_at = es1_at + ROTATION;
     assert_eq!(
-        chains(&app),
+        tick_at(&app, es2_at - PREPUBLISH).await,
         [
             chain("ES256", "active", "access_token"),
             chain("RS256", "active", "id_token"),
             chain("ES256", "published", "access_token"),
         ]
     );
-    app.clock.advance(PREPUBLISH);
-    app.handle.signing().tick().await.expect("tick");
     assert_eq!(
-        chains(&app),
+        tick_at(&app, es2_at).await,
         [
             chain("ES256", "retiring", "access_token"),
             chain("RS256", "active", "id_token"),
@@ -923,11 +926,9 @@ async fn each_chain_rotates_and_retires_on_its_own_schedule() {
     assert_eq!(id_token_kid(&app).await, rs1);
 
     // The ID tokens' rotation is due: an RS256 key is published, the ES256 key signs on.
-    app.clock
-        .advance(rs1_at + ROTATION - PREPUBLISH - app.clock.now());
-    app.handle.signing().tick().await.expect("tick");
+    let rs2_at = rs1_at + ROTATION;
     assert_eq!(
-        chains(&app),
+        tick_at(&app, rs2_at - PREPUBLISH).await,
         [
             chain("ES256", "removed", "access_token"),
             chain("RS256", "active", "id_token"),
@@ -935,10 +936,8 @@ async fn each_chain_rotates_and_retires_on_its_own_schedule() {
             chain("RS256", "published", "id_token"),
         ]
     );
-    app.clock.advance(PREPUBLISH);
-    app.handle.signing().tick().await.expect("tick");
     assert_eq!(
-        chains(&app),
+        tick_at(&app, rs2_at).await,
         [
             chain("ES256", "removed", "access_token"),
             chain("RS256", "retiring", "id_token"),
@@ -956,8 +955,7 @@ async fn each_chain_rotates_and_retires_on_its_own_schedule() {
 
     // The retired RS256 key leaves the JWKS once its tokens have expired; the ES256 key that
     // was removed has lost its private half.
-    app.clock.advance(retain(&app));
-    app.handle.signing().tick().await.expect("tick");
+    tick_at(&app, rs2_at + retain(&app)).await;
     assert_eq!(jwks_kids(&app).await, BTreeSet::from([es2, rs2]));
     let destroyed: Vec<bool> = key_rows(&app)
         .await
@@ -1057,10 +1055,8 @@ async fn switching_signing_key_alg_to_eddsa_retires_es256_but_not_the_id_token_c
     assert_eq!(header(&eddsa)["alg"], "EdDSA");
     assert_eq!(id_token_kid(&app).await, id);
 
-    app.clock.advance(retain(&app));
-    app.handle.signing().tick().await.expect("tick");
     assert_eq!(
-        chains(&app),
+        tick_at(&app, app.clock.now() + retain(&app)).await,
         [
             chain("ES256", "removed", "access_token"),
             chain("RS256", "active", "id_token"),
@@ -1111,23 +1107,19 @@ async fn with_jwt_secret_the_id_token_chain_is_kept_beside_hs256_access_tokens()
     );
 
     // The key poll rotates the ID tokens' chain and destroys what it retired.
-    let rs1_at = key_rows(&app).await[0].activate_at;
-    app.clock
-        .advance(rs1_at + ROTATION - PREPUBLISH - app.clock.now());
-    signing.tick().await.expect("tick");
-    app.clock.advance(PREPUBLISH);
-    let rs2 = id_token_kid(&app).await;
-    assert_ne!(rs2, rs1);
+    let rs2_at = key_rows(&app).await[0].activate_at + ROTATION;
+    tick_at(&app, rs2_at - PREPUBLISH).await;
     assert_eq!(
-        chains(&app),
+        tick_at(&app, rs2_at).await,
         [
             chain("HS256", "active", "access_token"),
             chain("RS256", "retiring", "id_token"),
             chain("RS256", "active", "id_token"),
         ]
     );
-    app.clock.advance(retain(&app));
-    signing.tick().await.expect("tick");
+    let rs2 = id_token_kid(&app).await;
+    assert_ne!(rs2, rs1);
+    tick_at(&app, rs2_at + retain(&app)).await;
     assert_eq!(jwks_kids(&app).await, BTreeSet::from([rs2]));
     let rows = key_rows(&app).await;
     assert!(rows[0].private_enc.is_none() && rows[0].destroyed_at.is_some());
@@ -1230,6 +1222,15 @@ async fn keys_rotate_alg_rs256_from_the_cli_rotates_the_id_token_chain() {
     );
     let table = text(&cli(&app, &["keys", "list"]).await.stdout);
     assert!(table.contains("access_token"), "{table}");
+
+    // Revoking the ID tokens' key promotes the RS256 key that waits, and says so.
+    let revoked = cli(&app, &["keys", "revoke", &id]).await;
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    assert!(
+        text(&revoked.stdout).ends_with(&format!("; {} signs\n", shown[2].0)),
+        "{}",
+        text(&revoked.stdout)
+    );
 
     let refused = cli(&app, &["keys", "rotate", "--alg", "EdDSA"]).await;
     assert!(!refused.status.success());
