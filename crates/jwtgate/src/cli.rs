@@ -20,6 +20,7 @@ use crate::config::{LogFormat, PemAlgorithm, SecretString, Settings};
 use crate::domain::audit::{AuditEvent, Outcome};
 use crate::domain::clients::{ClientRequest, ClientSecret, NewClient};
 use crate::domain::password::Password;
+use crate::domain::signing::KeyPurpose;
 use crate::shared::keys::{pem_algorithm, random_key_bytes};
 use crate::startup::{self, Application};
 use crate::store::Location;
@@ -491,14 +492,25 @@ async fn keys(settings: Settings, command: &KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Revoke { kid } => {
             let revoked = signing.revoke(kid).await;
             audit("key_revoked", kid, revoked.is_ok()).await;
-            revoked.map(|_| {
-                let signer = signing.signer().map(|k| k.kid().to_owned());
-                println!(
-                    "key {kid} is revoked: running nodes refuse its tokens within {} s; {} signs",
-                    crate::config::KEY_POLL_SECS,
-                    signer.as_deref().unwrap_or("no key")
-                );
-            })
+            match revoked {
+                Ok(key) => {
+                    // The key that signs in its place: its chain's.
+                    let signer = if key.purpose == [KeyPurpose::IdToken] {
+                        signing.id_token_signer().await
+                    } else {
+                        signing.signer()
+                    };
+                    let signer = signer.map(|k| k.kid().to_owned());
+                    println!(
+                        "key {kid} is revoked: running nodes refuse its tokens within {} s; {} \
+                         signs",
+                        crate::config::KEY_POLL_SECS,
+                        signer.as_deref().unwrap_or("no key")
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     state.core.close().await;

@@ -533,8 +533,8 @@ impl SigningKeys {
         chains
     }
 
-    /// The key signing what `chain` signs at `now`: the access tokens' signer, while the
-    /// access tokens' chain has none of its own, is the ID tokens' key.
+    /// The key that signs what `chain` signs at `now` (for the access tokens' chain, see
+    /// [`Ring::access_signer`]).
     fn signing_for<'r>(
         &self,
         ring: &'r Ring,
@@ -591,8 +591,8 @@ impl SigningKeys {
 
     /// Decides over the rows as they are under the store's lock (not as this node last read
     /// them) and installs the result. `decide` names `(algorithm, publish_at, activate_at)` of
-    /// each key to add; it is generated only then. A conflict on the generation means another node added
-    /// the key first: its key is read and used.
+    /// each key to add; a key is generated only then. A conflict on the generation means
+    /// another node added the key first: its key is read and used.
     async fn change(
         &self,
         decide: impl FnOnce(&Ring, i64) -> KeyChangesWith,

@@ -780,3 +780,464 @@ async fn jwtgate_verify_follows_rotations_without_an_unknown_kid_refetch() {
     background.await.expect("remote task");
     drop(database);
 }
+
+// The ID tokens' chain: RS256 keys beside the access tokens' chain, started by the first ID
+// token, kept, rotated and revoked on their own.
+
+const RETAIN: i64 = 72 * 3600 + 60;
+
+/// Every key now as `(alg, state, purpose)`, the purposes joined by a space.
+fn chains(app: &TestApp) -> Vec<(&'static str, &'static str, String)> {
+    app.handle
+        .signing()
+        .list()
+        .into_iter()
+        .map(|k| {
+            let purpose: Vec<&str> = k.purpose.iter().map(|p| p.as_str()).collect();
+            (k.alg, k.state.as_str(), purpose.join(" "))
+        })
+        .collect()
+}
+
+fn chain(
+    alg: &'static str,
+    state: &'static str,
+    purpose: &str,
+) -> (&'static str, &'static str, String) {
+    (alg, state, purpose.to_owned())
+}
+
+/// The keys as [`chains`] shows them at `at`, after that instant's key poll.
+async fn tick_at(app: &TestApp, at: i64) -> Vec<(&'static str, &'static str, String)> {
+    app.clock.advance(at - app.clock.now());
+    app.handle.signing().tick().await.expect("tick");
+    chains(app)
+}
+
+async fn id_token_kid(app: &TestApp) -> String {
+    let key = app
+        .handle
+        .signing()
+        .id_token_signer()
+        .await
+        .expect("ID tokens' key");
+    assert_eq!(key.algorithm().name(), "RS256");
+    key.kid().to_owned()
+}
+
+/// How long each retained key stays in the JWKS after it stopped signing, in `app`.
+fn retain(app: &TestApp) -> i64 {
+    RETAIN + app.settings.leeway_secs
+}
+
+#[tokio::test]
+async fn starting_the_id_token_chain_publishes_an_rs256_key_beside_the_es256_one() {
+    let app = spawn_app().await;
+    app.signed_in("ada@example.com").await;
+    let access = kid(&access_token(&app, "ada@example.com").await);
+    assert_eq!(
+        key_rows(&app).await.len(),
+        1,
+        "no RSA key is made before an ID token is signed"
+    );
+
+    let id = id_token_kid(&app).await;
+    assert_eq!(
+        jwks_kids(&app).await,
+        BTreeSet::from([access.clone(), id.clone()])
+    );
+    assert_eq!(kid(&access_token(&app, "ada@example.com").await), access);
+    assert_eq!(id_token_kid(&app).await, id, "the chain is started once");
+    let rows = key_rows(&app).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1].activate_at,
+        app.clock.now() - 60,
+        "the first key signs at once"
+    );
+    let discovery: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "RS256"])
+    );
+
+    let admin = sign_in_admin(&app, "root@example.com").await;
+    let listed: Value = send(&app, Method::GET, "/api/admin/keys", &admin.access, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let shown: Vec<(&str, &str, Value)> = listed["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| {
+            (
+                k["alg"].as_str().expect("alg"),
+                k["state"].as_str().expect("state"),
+                k["purpose"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("ES256", "active", serde_json::json!(["access_token"])),
+            ("RS256", "active", serde_json::json!(["id_token"]))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn each_chain_rotates_and_retires_on_its_own_schedule() {
+    let app = spawn_app().await;
+    app.signed_in("ada@example.com").await;
+    let es1 = kid(&access_token(&app, "ada@example.com").await);
+    let es1_at = key_rows(&app).await[0].activate_at;
+    app.clock.advance(ROTATION / 2);
+    let rs1 = id_token_kid(&app).await;
+    let rs1_at = key_rows(&app).await[1].activate_at;
+
+    // The access tokens' rotation is due: an ES256 key is published, the RS256 key signs on.
+    let es2_at = es1_at + ROTATION;
+    assert_eq!(
+        tick_at(&app, es2_at - PREPUBLISH).await,
+        [
+            chain("ES256", "active", "access_token"),
+            chain("RS256", "active", "id_token"),
+            chain("ES256", "published", "access_token"),
+        ]
+    );
+    assert_eq!(
+        tick_at(&app, es2_at).await,
+        [
+            chain("ES256", "retiring", "access_token"),
+            chain("RS256", "active", "id_token"),
+            chain("ES256", "active", "access_token"),
+        ]
+    );
+    let es2 = kid(&access_token(&app, "ada@example.com").await);
+    assert_ne!(es2, es1);
+    assert_eq!(id_token_kid(&app).await, rs1);
+
+    // The ID tokens' rotation is due: an RS256 key is published, the ES256 key signs on.
+    let rs2_at = rs1_at + ROTATION;
+    assert_eq!(
+        tick_at(&app, rs2_at - PREPUBLISH).await,
+        [
+            chain("ES256", "removed", "access_token"),
+            chain("RS256", "active", "id_token"),
+            chain("ES256", "active", "access_token"),
+            chain("RS256", "published", "id_token"),
+        ]
+    );
+    assert_eq!(
+        tick_at(&app, rs2_at).await,
+        [
+            chain("ES256", "removed", "access_token"),
+            chain("RS256", "retiring", "id_token"),
+            chain("ES256", "active", "access_token"),
+            chain("RS256", "active", "id_token"),
+        ]
+    );
+    let rs2 = id_token_kid(&app).await;
+    assert_ne!(rs2, rs1);
+    assert_eq!(kid(&access_token(&app, "ada@example.com").await), es2);
+    assert_eq!(
+        jwks_kids(&app).await,
+        BTreeSet::from([rs1.clone(), es2.clone(), rs2.clone()])
+    );
+
+    // The retired RS256 key leaves the JWKS once its tokens have expired; the ES256 key that
+    // was removed has lost its private half.
+    tick_at(&app, rs2_at + retain(&app)).await;
+    assert_eq!(jwks_kids(&app).await, BTreeSet::from([es2, rs2]));
+    let destroyed: Vec<bool> = key_rows(&app)
+        .await
+        .iter()
+        .map(|r| r.private_enc.is_none() && r.destroyed_at.is_some())
+        .collect();
+    assert_eq!(destroyed, [true, true, false, false]);
+}
+
+#[tokio::test]
+async fn revoking_the_id_token_key_makes_a_new_rs256_key_sign_at_once_and_access_tokens_stay_valid()
+{
+    let app = spawn_app().await;
+    app.signed_in("ada@example.com").await;
+    let token = access_token(&app, "ada@example.com").await;
+    let leaked = id_token_kid(&app).await;
+
+    app.handle.signing().revoke(&leaked).await.expect("revoke");
+    let fresh = id_token_kid(&app).await;
+    assert_ne!(fresh, leaked);
+    let rows = key_rows(&app).await;
+    assert_eq!(
+        rows[2].activate_at,
+        app.clock.now() - 60,
+        "it signs at once"
+    );
+    assert_eq!(
+        chains(&app),
+        [
+            chain("ES256", "active", "access_token"),
+            chain("RS256", "revoked", "id_token"),
+            chain("RS256", "active", "id_token"),
+        ]
+    );
+    assert_eq!(
+        app.get_bearer("/api/me", &token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        kid(&access_token(&app, "ada@example.com").await),
+        kid(&token)
+    );
+    assert_eq!(jwks_kids(&app).await, BTreeSet::from([kid(&token), fresh]));
+}
+
+#[tokio::test]
+async fn revoking_the_access_token_key_leaves_the_id_token_key_signing() {
+    let app = spawn_app().await;
+    app.signed_in("ada@example.com").await;
+    let token = access_token(&app, "ada@example.com").await;
+    let id = id_token_kid(&app).await;
+
+    app.handle
+        .signing()
+        .revoke(&kid(&token))
+        .await
+        .expect("revoke");
+    let (status, code, _) = problem(app.get_bearer("/api/me", &token).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "invalid_token")
+    );
+    let fresh = access_token(&app, "ada@example.com").await;
+    assert_eq!(header(&fresh)["alg"], "ES256");
+    assert_ne!(kid(&fresh), kid(&token));
+    assert_eq!(id_token_kid(&app).await, id);
+    assert_eq!(
+        chains(&app),
+        [
+            chain("ES256", "revoked", "access_token"),
+            chain("RS256", "active", "id_token"),
+            chain("ES256", "active", "access_token"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn switching_signing_key_alg_to_eddsa_retires_es256_but_not_the_id_token_chain() {
+    use jwtgate::config::PemAlgorithm;
+    let app = spawn_app().await;
+    app.signed_in("ada@example.com").await;
+    let es = kid(&access_token(&app, "ada@example.com").await);
+    let id = id_token_kid(&app).await;
+
+    let app = restart_with(app, |s| s.signing_key_alg = PemAlgorithm::EdDSA).await;
+    assert_eq!(
+        chains(&app),
+        [
+            chain("ES256", "active", "access_token"),
+            chain("RS256", "active", "id_token"),
+            chain("EdDSA", "published", "access_token"),
+        ]
+    );
+    assert_eq!(kid(&access_token(&app, "ada@example.com").await), es);
+    app.clock.advance(PREPUBLISH);
+    let eddsa = access_token(&app, "ada@example.com").await;
+    assert_eq!(header(&eddsa)["alg"], "EdDSA");
+    assert_eq!(id_token_kid(&app).await, id);
+
+    assert_eq!(
+        tick_at(&app, app.clock.now() + retain(&app)).await,
+        [
+            chain("ES256", "removed", "access_token"),
+            chain("RS256", "active", "id_token"),
+            chain("EdDSA", "active", "access_token"),
+        ]
+    );
+    assert_eq!(jwks_kids(&app).await, BTreeSet::from([id, kid(&eddsa)]));
+}
+
+#[tokio::test]
+async fn two_nodes_starting_the_id_token_chain_at_once_add_one_key() {
+    let a = spawn_app().await;
+    let b = second_node(&a).await;
+    let (ka, kb) = tokio::join!(
+        a.handle.signing().id_token_signer(),
+        b.handle.signing().id_token_signer()
+    );
+    let (ka, kb) = (ka.expect("node a"), kb.expect("node b"));
+    assert_eq!(ka.kid(), kb.kid());
+    let algs: Vec<String> = key_rows(&a).await.into_iter().map(|r| r.alg).collect();
+    assert_eq!(algs, ["ES256", "RS256"]);
+}
+
+#[tokio::test]
+async fn with_jwt_secret_the_id_token_chain_is_kept_beside_hs256_access_tokens() {
+    use jwtgate_verify::Algorithm;
+    let app = spawn_app_with(|s| {
+        s.jwt_secret = Some(jwtgate::config::SecretString::new(SECRET_A.to_owned()))
+    })
+    .await;
+    app.signed_in("ada@example.com").await;
+    let rs1 = id_token_kid(&app).await;
+    assert_eq!(
+        header(&access_token(&app, "ada@example.com").await)["alg"],
+        "HS256"
+    );
+    assert_eq!(jwks_kids(&app).await, BTreeSet::from([rs1.clone()]));
+    let signing = app.handle.signing();
+    let refused = signing.rotate(None).await.expect_err("JWT_SECRET signs");
+    assert!(refused.to_string().contains("JWT_SECRET"), "{refused}");
+    let refused = signing
+        .rotate(Some(Algorithm::EdDSA))
+        .await
+        .expect_err("no EdDSA chain");
+    assert!(
+        refused.to_string().contains("no EdDSA keys are in use"),
+        "{refused}"
+    );
+
+    // The key poll rotates the ID tokens' chain and destroys what it retired.
+    let rs2_at = key_rows(&app).await[0].activate_at + ROTATION;
+    tick_at(&app, rs2_at - PREPUBLISH).await;
+    assert_eq!(
+        tick_at(&app, rs2_at).await,
+        [
+            chain("HS256", "active", "access_token"),
+            chain("RS256", "retiring", "id_token"),
+            chain("RS256", "active", "id_token"),
+        ]
+    );
+    let rs2 = id_token_kid(&app).await;
+    assert_ne!(rs2, rs1);
+    tick_at(&app, rs2_at + retain(&app)).await;
+    assert_eq!(jwks_kids(&app).await, BTreeSet::from([rs2]));
+    let rows = key_rows(&app).await;
+    assert!(rows[0].private_enc.is_none() && rows[0].destroyed_at.is_some());
+}
+
+#[tokio::test]
+async fn with_signing_key_alg_rs256_access_and_id_tokens_share_one_key() {
+    use jwtgate::config::PemAlgorithm;
+    let app = spawn_app_with(|s| s.signing_key_alg = PemAlgorithm::RS256).await;
+    let id = id_token_kid(&app).await;
+    assert_eq!(app.handle.signing().signer().expect("signs").kid(), id);
+    assert_eq!(
+        chains(&app),
+        [chain("RS256", "active", "access_token id_token")]
+    );
+}
+
+/// `jwtgate WORDS` on `app`'s data dir and database, run off this runtime's thread so that the
+/// app (its key poll holding the SQLite write lock a moment) goes on meanwhile.
+async fn cli(app: &TestApp, words: &[&str]) -> std::process::Output {
+    let mut args: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+    args.extend([
+        "--data-dir".to_owned(),
+        app.settings.data_dir.display().to_string(),
+    ]);
+    if let Some(url) = &app.settings.database_url {
+        args.extend(["--database-url".to_owned(), url.expose().to_owned()]);
+    }
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        jwtgate(
+            &args,
+            &[
+                ("JWTGATE_ALLOW_WEAK_PASSWORD_HASHING", "true"),
+                ("JWTGATE_ARGON2_MEMORY_KIB", "64"),
+                ("JWTGATE_ARGON2_ITERATIONS", "1"),
+            ],
+            "",
+        )
+    })
+    .await
+    .expect("the CLI ran")
+}
+
+#[tokio::test]
+async fn keys_rotate_alg_rs256_from_the_cli_rotates_the_id_token_chain() {
+    // The system clock: the CLI is another process, on its own clock.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = crate::helpers::test_settings(dir.path().to_owned());
+    let database = crate::database::create().await;
+    if let Some(db) = &database {
+        settings.database_url = Some(jwtgate::config::SecretString::new(db.url()));
+    }
+    let app = boot(settings, Clock::system(), None).await;
+    let refused = cli(&app, &["keys", "rotate", "--alg", "RS256"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("no RS256 keys are in use"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let id = id_token_kid(&app).await;
+    let rotated = cli(&app, &["keys", "rotate", "--alg", "RS256"]).await;
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(
+        text(&rotated.stdout).contains("(RS256) is published"),
+        "{}",
+        text(&rotated.stdout)
+    );
+    let listed = cli(&app, &["keys", "list", "--json"]).await;
+    let listed: Value = serde_json::from_slice(&listed.stdout).expect("json");
+    let shown: Vec<(&str, &str, &str, Value)> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|k| {
+            (
+                k["kid"].as_str().expect("kid"),
+                k["alg"].as_str().expect("alg"),
+                k["state"].as_str().expect("state"),
+                k["purpose"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert_eq!(
+        shown[..2]
+            .iter()
+            .map(|k| (k.1, k.2, k.3.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("ES256", "active", serde_json::json!(["access_token"])),
+            ("RS256", "active", serde_json::json!(["id_token"])),
+        ]
+    );
+    assert_eq!(shown[1].0, id);
+    assert_eq!(
+        (shown[2].1, shown[2].2, shown[2].3.clone()),
+        ("RS256", "published", serde_json::json!(["id_token"]))
+    );
+    let table = text(&cli(&app, &["keys", "list"]).await.stdout);
+    assert!(table.contains("access_token"), "{table}");
+
+    // Revoking the ID tokens' key promotes the RS256 key that waits, and says so.
+    let revoked = cli(&app, &["keys", "revoke", &id]).await;
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    assert!(
+        text(&revoked.stdout).ends_with(&format!("; {} signs\n", shown[2].0)),
+        "{}",
+        text(&revoked.stdout)
+    );
+
+    let refused = cli(&app, &["keys", "rotate", "--alg", "EdDSA"]).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("no EdDSA keys are in use"),
+        "{}",
+        text(&refused.stderr)
+    );
+    drop(database);
+}
