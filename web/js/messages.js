@@ -170,6 +170,19 @@ const ENDED = {
     title: 'Your account was deleted',
     text: 'The account and its data are gone, and every session with it.',
   },
+  signed_out_by_app: {
+    title: 'An app signed you out',
+    text: 'An app you signed in to through this account asked to end your session here. Sign in again to continue.',
+  },
+  authorization_code_reused: {
+    title: 'This session was ended for safety',
+    text: 'The app sign-in that started it was used twice, which can mean it was copied. Sign in again to continue.',
+    tone: 'warning',
+  },
+  app_access_revoked: {
+    title: 'Access for this app was taken back',
+    text: 'Sign in again to continue.',
+  },
   missing_credentials: {
     title: 'You are signed out',
     text: 'This browser no longer holds a session, for example after signing out in another tab.',

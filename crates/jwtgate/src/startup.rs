@@ -15,12 +15,14 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
+use crate::domain::authorize::Authorize;
 use crate::domain::background::Background;
 use crate::domain::clients::Clients;
 use crate::domain::core::{Core, TokenRules};
 use crate::domain::feed::Feed;
 use crate::domain::links::{Links, Purpose};
 use crate::domain::mail::{MailGate, MailLimits, Mailer};
+use crate::domain::oauth::Provider;
 use crate::domain::password::{HashParams, PasswordHasher};
 use crate::domain::sessions::{SessionRules, Sessions};
 use crate::domain::signing::{self, KeyRules, SigningKeys};
@@ -366,9 +368,12 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         background,
         settings.require_email_verification,
     );
+    let sessions = Arc::new(sessions);
     Ok(AppState::new(Services {
         limits,
         throttle,
+        authorize: Authorize::new(Arc::clone(&core)),
+        provider: Provider::new(Arc::clone(&core), Arc::clone(&sessions)),
         admin: Arc::new(Admin::new(Arc::clone(&core))),
         clients: Clients::new(Arc::clone(&core)),
         feed: Feed::new(Arc::clone(&core)),
@@ -377,7 +382,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<App
         metrics,
         openapi: crate::http::openapi::to_json(&crate::http::contract()),
         todos: Arc::new(Todos::new(store, clock)),
-        sessions: Arc::new(sessions),
+        sessions,
         accounts: Arc::new(accounts),
         core,
         settings: Arc::new(settings),

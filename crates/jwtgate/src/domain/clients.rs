@@ -420,12 +420,19 @@ impl Clients {
     }
 
     /// Removes client `id`.
+    /// Removes a client; its users' sessions with it end at once (their tokens are refused),
+    /// and what they allowed it is forgotten with it.
     pub async fn remove(&self, id: &str) -> Result<(), ClientError> {
-        if self.core.store().remove_client(id).await? {
-            Ok(())
-        } else {
-            Err(ClientError::NotFound(id.to_owned()))
+        let store = self.core.store();
+        if !store.remove_client(id).await? {
+            return Err(ClientError::NotFound(id.to_owned()));
         }
+        let why = crate::domain::reason::EndReason::AppAccessRevoked;
+        let ended = store
+            .end_client_sessions(id, self.core.clock().now(), why.as_str())
+            .await?;
+        self.core.revoke_sessions(&ended);
+        Ok(())
     }
 }
 

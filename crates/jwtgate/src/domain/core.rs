@@ -26,6 +26,36 @@ pub const CLIENT_ID: &str = "jwtgate";
 pub const DEAD_SESSION_RETENTION: i64 = 7 * 24 * 3600;
 
 /// What access tokens say and how long they live.
+/// Who an access token is for: the web client, or an app with the scope it was granted (the
+/// token's `client_id` and `scope`; an app sees the address only with the `email` scope).
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub client_id: &'a str,
+    pub scope: Option<&'a str>,
+}
+
+impl Recipient<'_> {
+    pub const WEB: Recipient<'static> = Recipient {
+        client_id: CLIENT_ID,
+        scope: None,
+    };
+
+    fn sees_email(&self) -> bool {
+        self.client_id == CLIENT_ID
+            || self
+                .scope
+                .is_some_and(|s| s.split(' ').any(|v| v == "email"))
+    }
+
+    fn scope_claim(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut extra = serde_json::Map::new();
+        if let Some(scope) = self.scope {
+            extra.insert("scope".into(), scope.into());
+        }
+        extra
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenRules {
     pub issuer: String,
@@ -132,6 +162,8 @@ impl Core {
             .prune_dead_sessions(now - DEAD_SESSION_RETENTION)
             .await?;
         let mails = self.store.prune_mail_sends(now - 3600).await?;
+        // Used codes are kept a day past their expiry, so a late replay still ends its session.
+        self.store.prune_codes(now - 24 * 3600).await?;
         // Log entries no unexpired token can match (a minute of clock skew between nodes).
         self.store
             .prune_revocations(now - self.revocations.horizon() - 60)
@@ -203,6 +235,7 @@ impl Core {
         &self,
         user: &UserRow,
         session_id: &str,
+        to: Recipient<'_>,
         now: i64,
     ) -> Result<String, AuthError> {
         // A user-wide cut-off ("sign out everywhere") must not reject tokens minted after it.
@@ -222,10 +255,10 @@ impl Core {
             sid: Some(session_id.to_owned()),
             roles: user.roles.clone(),
             plan: Some(user.plan.clone().unwrap_or_else(|| DEFAULT_PLAN.to_owned())),
-            email: Some(user.email.clone()),
-            email_verified: Some(user.email_verified),
-            client_id: Some(CLIENT_ID.to_owned()),
-            extra: serde_json::Map::new(),
+            email: to.sees_email().then(|| user.email.clone()),
+            email_verified: to.sees_email().then_some(user.email_verified),
+            client_id: Some(to.client_id.to_owned()),
+            extra: to.scope_claim(),
         };
         self.signing
             .signer()
@@ -246,7 +279,7 @@ impl Core {
             .user_by_id(user_id)
             .await?
             .ok_or(AuthError::NotFound)?;
-        let token = self.mint_access(&user, session_id, self.clock.now())?;
+        let token = self.mint_access(&user, session_id, Recipient::WEB, self.clock.now())?;
         Ok((token, self.rules.access_ttl))
     }
 

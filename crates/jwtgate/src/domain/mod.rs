@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod authorize;
 pub mod background;
 pub mod clients;
 pub mod core;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod feed;
 pub mod links;
 pub mod mail;
+pub mod oauth;
 pub mod password;
 pub mod plans;
 pub mod reason;

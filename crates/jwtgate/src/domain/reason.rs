@@ -29,11 +29,17 @@ pub enum EndReason {
     SessionExpired,
     /// A code this version does not know (written by another one).
     SessionEnded,
+    /// An app's session: its authorization code was presented again (RFC 6749 §4.1.2).
+    AuthorizationCodeReused,
+    /// An app's session: the app signed the user out (RP-initiated logout, token revocation).
+    SignedOutByApp,
+    /// An app's session: the user took back the app's access, or the app was removed.
+    AppAccessRevoked,
 }
 
 impl EndReason {
     /// Every reason, each once.
-    pub const ALL: [EndReason; 12] = [
+    pub const ALL: [EndReason; 15] = [
         EndReason::Logout,
         EndReason::SignedOutElsewhere,
         EndReason::RefreshTokenReused,
@@ -46,6 +52,9 @@ impl EndReason {
         EndReason::AccountDeleted,
         EndReason::SessionExpired,
         EndReason::SessionEnded,
+        EndReason::AuthorizationCodeReused,
+        EndReason::SignedOutByApp,
+        EndReason::AppAccessRevoked,
     ];
 
     /// The wire code (and what the store keeps).
@@ -63,6 +72,9 @@ impl EndReason {
             EndReason::AccountDeleted => "account_deleted",
             EndReason::SessionExpired => "session_expired",
             EndReason::SessionEnded => "session_ended",
+            EndReason::AuthorizationCodeReused => "authorization_code_reused",
+            EndReason::SignedOutByApp => "signed_out_by_app",
+            EndReason::AppAccessRevoked => "app_access_revoked",
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::domain::audit::{AuditEvent, Outcome};
-use crate::domain::core::Core;
+use crate::domain::core::{CLIENT_ID, Core, Recipient};
 use crate::domain::device;
 use crate::domain::email::Email;
 use crate::domain::error::AuthError;
@@ -19,7 +19,9 @@ use crate::domain::reason::EndReason;
 use crate::domain::tokens::{self, RefreshToken};
 use crate::metrics::Metrics;
 use crate::shared::throttle::{Attempt, LoginThrottle};
-use crate::store::{Created, NewSession, SessionLimits, SessionRow, UserRow};
+use crate::store::{
+    CodeRow, Created, NewSession, Redeemed, RefreshLookup, SessionLimits, SessionRow, UserRow,
+};
 
 /// How long sessions live and how many an account may have.
 #[derive(Debug, Clone)]
@@ -101,6 +103,8 @@ pub struct SessionView {
     pub created_at: i64,
     pub last_used_at: i64,
     pub current: bool,
+    /// The app signed in with this session (`None`: this web client).
+    pub app: Option<String>,
 }
 
 /// Which sessions `POST /auth/logout` ends.
@@ -267,6 +271,9 @@ impl Sessions {
                     user_agent: req.user_agent,
                     ip: Some(req.ip),
                     refresh_hash: &refresh.hash(),
+                    client_id: CLIENT_ID,
+                    scope: None,
+                    parent_id: None,
                 },
                 &SessionLimits {
                     live: self.rules.max_sessions,
@@ -296,9 +303,72 @@ impl Sessions {
         let detail = format!("session {session_id}");
         self.audit_login(&user.id, req.ip, Outcome::Success, detail)
             .await;
-        let mut issued = self.issue(user, session_id, refresh, absolute, now).await?;
+        let mut issued = self
+            .issue(user, session_id, Recipient::WEB, refresh, absolute, now)
+            .await?;
         issued.device_token = Some(core.device_token(&account, now));
         Ok(issued)
+    }
+
+    /// An app's sign-in: spends the authorization code `code` (hash `code_hash`, already
+    /// checked by the provider) and starts the app's session with its first refresh token, in
+    /// one transaction, under the account's limits like any sign-in. `None` when the code was
+    /// spent or expired meanwhile (a concurrent redemption won).
+    pub async fn redeem(
+        &self,
+        code_hash: &[u8],
+        code: &CodeRow,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<Option<Issued>, AuthError> {
+        let core = &self.core;
+        let store = core.store();
+        let now = core.clock().now();
+        let Some(user) = store.user_by_id(&code.user_id).await? else {
+            return Ok(None);
+        };
+        if store.is_disabled(&user.id).await? {
+            return Err(AuthError::AccountDisabled);
+        }
+        let session_id = tokens::uuid_v4();
+        let refresh = tokens::new_refresh_token();
+        let absolute = now + self.rules.absolute_ttl;
+        let redeemed = store
+            .redeem_code(
+                code_hash,
+                &NewSession {
+                    id: &session_id,
+                    user_id: &user.id,
+                    now,
+                    idle_expires_at: (now + self.rules.idle_ttl).min(absolute),
+                    absolute_expires_at: absolute,
+                    user_agent,
+                    ip: Some(ip),
+                    refresh_hash: &refresh.hash(),
+                    client_id: &code.client_id,
+                    scope: Some(&code.scope),
+                    parent_id: Some(&code.parent_id),
+                },
+                &SessionLimits {
+                    live: self.rules.max_sessions,
+                    per_minute: self.rules.sign_ins_per_minute,
+                    reason: EndReason::SessionLimit.as_str(),
+                },
+            )
+            .await?;
+        match redeemed {
+            Redeemed::Created { ended } => core.revoke_sessions(&ended),
+            Redeemed::TooMany => return Err(AuthError::TooManySignIns),
+            Redeemed::Gone => return Ok(None),
+        }
+        tracing::info!(user_id = %user.id, session_id = %session_id, client_id = %code.client_id, "app sign-in");
+        let to = Recipient {
+            client_id: &code.client_id,
+            scope: Some(&code.scope),
+        };
+        self.issue(user, session_id, to, refresh, absolute, now)
+            .await
+            .map(Some)
     }
 
     /// A sign-in of `user_id` that got past the password, and how it ended.
@@ -316,10 +386,11 @@ impl Sessions {
             .await;
     }
 
-    async fn issue(
+    pub(crate) async fn issue(
         &self,
         mut user: UserRow,
         session_id: String,
+        to: Recipient<'_>,
         refresh_token: RefreshToken,
         absolute_expires_at: i64,
         now: i64,
@@ -333,7 +404,7 @@ impl Sessions {
         {
             user = fresh;
         }
-        let access_token = core.mint_access(&user, &session_id, now)?;
+        let access_token = core.mint_access(&user, &session_id, to, now)?;
         Ok(Issued {
             access_token,
             expires_in: core.rules().access_ttl,
@@ -359,13 +430,21 @@ impl Sessions {
         &self,
         presented: &RefreshToken,
         csrf: Csrf<'_>,
+        client_id: &str,
     ) -> Result<Issued, AuthError> {
-        let result = self.rotate(presented, csrf).await;
+        let result = self.rotate(presented, csrf, client_id).await;
         self.metrics.refresh(outcome(&result));
         result
     }
 
-    async fn rotate(&self, presented: &RefreshToken, csrf: Csrf<'_>) -> Result<Issued, AuthError> {
+    /// Only `client_id`'s sessions: a refresh token presented by another client than the one
+    /// it was issued to is unknown to it (and is not spent).
+    async fn rotate(
+        &self,
+        presented: &RefreshToken,
+        csrf: Csrf<'_>,
+        client_id: &str,
+    ) -> Result<Issued, AuthError> {
         let store = self.core.store();
         let now = self.core.clock().now();
         let hash = presented.hash();
@@ -377,13 +456,10 @@ impl Sessions {
         // other (spent, ended, expired, disabled), takes the path below.
         if matches!(csrf, Csrf::NotRequired)
             && let Some(found) = store
-                .rotate_refresh(&hash, &successor.hash(), now, idle_until)
+                .rotate_refresh(client_id, &hash, &successor.hash(), now, idle_until)
                 .await?
         {
-            let absolute = found.session.absolute_expires_at;
-            return self
-                .issue(found.user, found.session.id, successor, absolute, now)
-                .await;
+            return self.issue_found(found, successor, now).await;
         }
         // Two passes at most: if a concurrent request spends the token between our read and our
         // update, the second pass sees it spent moments ago and converges on the same successor.
@@ -391,6 +467,7 @@ impl Sessions {
             let found = store
                 .find_refresh(&hash)
                 .await?
+                .filter(|f| f.session.client_id == client_id)
                 .ok_or(AuthError::InvalidRefreshToken)?;
             let session = &found.session;
             if let Some(why) = ended(session) {
@@ -414,19 +491,11 @@ impl Sessions {
             match found.spent_at {
                 None => {
                     if store
-                        .rotate_refresh(&hash, &successor.hash(), now, idle_until)
+                        .rotate_refresh(client_id, &hash, &successor.hash(), now, idle_until)
                         .await?
                         .is_some()
                     {
-                        return self
-                            .issue(
-                                found.user,
-                                found.session.id,
-                                successor,
-                                found.session.absolute_expires_at,
-                                now,
-                            )
-                            .await;
+                        return self.issue_found(found, successor, now).await;
                     }
                 }
                 // Racing tabs (inside the grace window), or a client that never got the answer
@@ -438,15 +507,7 @@ impl Sessions {
                     if now - spent_at < self.rules.grace
                         || self.successor_unused(&successor).await? =>
                 {
-                    return self
-                        .issue(
-                            found.user,
-                            found.session.id,
-                            successor,
-                            found.session.absolute_expires_at,
-                            now,
-                        )
-                        .await;
+                    return self.issue_found(found, successor, now).await;
                 }
                 Some(_) => return Err(self.reused(session).await),
             }
@@ -454,6 +515,23 @@ impl Sessions {
         Err(AuthError::Internal(
             "refresh rotation did not settle".into(),
         ))
+    }
+
+    /// The tokens of a refresh of the session `found` names, for its client.
+    async fn issue_found(
+        &self,
+        found: RefreshLookup,
+        successor: RefreshToken,
+        now: i64,
+    ) -> Result<Issued, AuthError> {
+        let session = found.session;
+        let to = Recipient {
+            client_id: &session.client_id,
+            scope: session.scope.as_deref(),
+        };
+        let absolute = session.absolute_expires_at;
+        self.issue(found.user, session.id.clone(), to, successor, absolute, now)
+            .await
     }
 
     /// A spent refresh token came back after its successor was used: someone else holds this
@@ -522,6 +600,7 @@ impl Sessions {
                 ip: r.ip,
                 created_at: r.created_at,
                 last_used_at: r.last_used_at,
+                app: r.app,
             })
             .collect())
     }

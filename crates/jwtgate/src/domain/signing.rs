@@ -53,7 +53,7 @@ use crate::store::{KeyChanges, KeyRow, NewKey, Store, StoreError, Unique};
 pub const MAX_CLOCK_SKEW: i64 = 60;
 
 /// The algorithm of ID tokens' keys (OpenID Connect Core §15.1: RS256 must be supported).
-const ID_TOKEN_ALG: Algorithm = Algorithm::RS256;
+pub const ID_TOKEN_ALG: Algorithm = Algorithm::RS256;
 
 /// How keys are made and how long they live.
 #[derive(Debug, Clone)]
@@ -813,27 +813,6 @@ impl SigningKeys {
             .map(|e| e.jwk.clone())
             .collect();
         Jwks { keys }
-    }
-
-    /// The algorithms of the keys that verify now, sorted (for discovery).
-    pub fn algorithms(&self) -> Vec<&'static str> {
-        let now = self.clock.now();
-        let ring = self.ring.load();
-        let mut algs: Vec<&'static str> = ring
-            .entries
-            .iter()
-            .filter(|e| ring.state(e, now, self.rules.retain).verifies())
-            .map(|e| e.alg.name())
-            .chain(
-                self.hs
-                    .iter()
-                    .chain(&self.hs_previous)
-                    .map(|k| k.algorithm().name()),
-            )
-            .collect();
-        algs.sort_unstable();
-        algs.dedup();
-        algs
     }
 
     /// Every key with its state now: the HS256 secrets first, then the database's by

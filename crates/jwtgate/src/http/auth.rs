@@ -19,6 +19,7 @@ use super::extract::{
 use super::openapi::{AccessToken, Internal, JsonBody};
 use crate::config::SameSite;
 use crate::domain::accounts::Registered;
+use crate::domain::core::CLIENT_ID;
 use crate::domain::password::Password;
 use crate::domain::sessions::{Csrf, Issued, LoginRequest, LogoutScope, User};
 use crate::domain::tokens::{DEVICE_TOKEN_TTL, RefreshToken};
@@ -376,7 +377,7 @@ async fn refresh(
     };
     match state
         .sessions
-        .refresh(&token, csrf_for(transport, &headers))
+        .refresh(&token, csrf_for(transport, &headers), CLIENT_ID)
         .await
     {
         Ok(issued) => respond(&state, issued, transport),

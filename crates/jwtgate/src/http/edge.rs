@@ -226,6 +226,10 @@ impl Client {
     }
 }
 
+/// Marks an RFC 6749 §5.2 error of the token, introspection and revocation endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct OAuthAnswer;
+
 /// The answer of a service that cannot fail.
 fn answer(result: Result<Response, Infallible>) -> Response {
     match result {
@@ -236,7 +240,8 @@ fn answer(result: Result<Response, Infallible>) -> Response {
 
 /// The net under every error: a 4xx or 5xx that is not problem+json (the rejection of an
 /// extractor we do not wrap, a layer's own answer) is rewritten as one, headers kept, so a
-/// client only ever parses one shape of error.
+/// client only ever parses one shape of error. The one other shape is the OAuth endpoints'
+/// RFC 6749 §5.2 errors, which standard client libraries parse (marked [`OAuthAnswer`]).
 fn problem_only(response: Response) -> Response {
     let status = response.status();
     let is_error = status.is_client_error() || status.is_server_error();
@@ -244,7 +249,7 @@ fn problem_only(response: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/problem+json");
-    if !is_error || is_problem {
+    if !is_error || is_problem || response.extensions().get::<OAuthAnswer>().is_some() {
         return response;
     }
     let (mut parts, _) = response.into_parts();

@@ -262,6 +262,9 @@ pub const END_REASONS: &[&str] = &[
     "account_deleted",
     "session_expired",
     "session_ended",
+    "authorization_code_reused",
+    "signed_out_by_app",
+    "app_access_revoked",
 ];
 
 /// The `title` of a problem `code`: one `type` always has one title, written for that code.

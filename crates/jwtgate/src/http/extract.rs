@@ -251,6 +251,16 @@ impl Authenticated {
             TokenSource::Bearer => Transport::Bearer,
             TokenSource::Cookie => Transport::Cookie,
         };
+        // jwtgate's own API is the web client's: a token issued to an app (through /authorize
+        // or client_credentials) is for the services that app calls, never for acting as the
+        // user here (an app must not read sessions, change the password or administer).
+        if verified.claims.client_id.as_deref() != Some(crate::domain::core::CLIENT_ID) {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "this access token was issued to another app",
+                true,
+            ));
+        }
         // A browser attaches the cookie to cross-site requests too; only a same-origin script
         // can read the CSRF token, so a state change by cookie must prove it knows it.
         if transport == Transport::Cookie && is_state_changing(method) {

@@ -12,6 +12,7 @@ pub mod feed;
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod oauth;
 pub mod openapi;
 pub mod password;
 pub mod ratelimit;
@@ -36,9 +37,11 @@ use utoipa_axum::routes;
 use crate::config::Settings;
 use crate::domain::accounts::Accounts;
 use crate::domain::admin::Admin;
+use crate::domain::authorize::Authorize;
 use crate::domain::clients::Clients;
 use crate::domain::core::Core;
 use crate::domain::feed::Feed;
+use crate::domain::oauth::Provider;
 use crate::domain::sessions::Sessions;
 use crate::domain::todos::Todos;
 use crate::shared::limits::PlanLimiter;
@@ -80,6 +83,9 @@ pub struct Services {
     pub admin: Arc<Admin>,
     /// The OAuth client registry.
     pub clients: Clients,
+    /// The OpenID Connect provider: the authorization step, and the token side.
+    pub authorize: Authorize,
+    pub provider: Provider,
     pub todos: Arc<Todos>,
     /// This node's login throttle (pruned by the sweeper).
     pub throttle: Arc<LoginThrottle>,
@@ -120,6 +126,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(wellknown::router())
         .merge(health::router())
         .merge(feed::router())
+        .merge(oauth::router())
         .routes(routes!(openapi::serve))
 }
 
@@ -168,7 +175,8 @@ async fn propagate(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if request.method().is_safe() {
+    // RP-initiated logout is a GET (a browser navigation) that ends sessions.
+    if request.method().is_safe() && request.uri().path() != "/end-session" {
         return next.run(request).await;
     }
     let (response, revoked) = crate::shared::revocation::REVOKED

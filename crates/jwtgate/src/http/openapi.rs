@@ -79,6 +79,18 @@ impl Modify for SecuritySchemes {
             ))),
         );
         components.add_security_scheme(
+            "client_secret_basic",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A confidential OAuth client: `client_id:client_secret` \
+                         (`jwtgate client add`). Or `client_id` and `client_secret` in the form.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "feed",
             SecurityScheme::Http(
                 Http::builder()

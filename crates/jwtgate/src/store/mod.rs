@@ -31,21 +31,28 @@ macro_rules! refresh_lookup_columns {
             "r.spent_at, s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
              s.last_used_at AS s_last_used_at, s.idle_expires_at AS s_idle_expires_at, \
              s.absolute_expires_at AS s_absolute_expires_at, s.ended_at AS s_ended_at, \
-             s.end_reason AS s_end_reason, u.disabled_at IS NOT NULL AS u_disabled, ",
+             s.end_reason AS s_end_reason, s.client_id AS s_client_id, s.scope AS s_scope, \
+             s.parent_id AS s_parent_id, u.disabled_at IS NOT NULL AS u_disabled, ",
             user_columns!()
         )
     };
 }
 
-/// Spends the refresh token `$2` at `$1` if it is unspent, its session live at `$1` and its
-/// account enabled: one conditional UPDATE, the guard of every rotation.
+/// Spends the refresh token `$2` at `$1` if it is unspent, its session live at `$1`, its
+/// account enabled and its session the client's named by the placeholder `$client` (a refresh
+/// token works only for the client it was issued to): one conditional UPDATE, the guard of
+/// every rotation.
 macro_rules! spend_live_refresh {
-    () => {
-        "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
-         AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.id = refresh_tokens.session_id AND s.ended_at IS NULL \
-                     AND s.idle_expires_at > $1 AND s.absolute_expires_at > $1 \
-                     AND u.disabled_at IS NULL)"
+    ($client:literal) => {
+        concat!(
+            "UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL \
+             AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id \
+                         WHERE s.id = refresh_tokens.session_id AND s.ended_at IS NULL \
+                         AND s.idle_expires_at > $1 AND s.absolute_expires_at > $1 \
+                         AND u.disabled_at IS NULL AND s.client_id = ",
+            $client,
+            ")"
+        )
     };
 }
 
@@ -74,6 +81,69 @@ macro_rules! lock {
                 .await?;
         }
     };
+}
+
+/// Inside a transaction `$tx` of a store method: creates the session `$s` with its first
+/// refresh token under the account's `$limits` (see [`Store::create_session`]). Evaluates to
+/// the ids of the sessions that ended to make room, or `None` when the account had its
+/// sign-ins of the minute already (the caller rolls back).
+macro_rules! insert_session {
+    ($store:expr, $tx:ident, $s:expr, $limits:expr) => {{
+        let (s, limits) = ($s, $limits);
+        lock!($store, $tx, locks::SIGN_INS, s.user_id);
+        // One statement checks the rate and inserts: two sign-ins at once cannot both see room.
+        let created = sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, \
+               absolute_expires_at, user_agent, ip, client_id, scope, parent_id) \
+             SELECT $1, $2, $3, $3, $4, $5, $6, $7, $9, $10, $11 \
+             WHERE (SELECT COUNT(*) FROM sessions WHERE user_id = $2 AND created_at > $3 - 60) < $8",
+        )
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(s.now)
+        .bind(s.idle_expires_at)
+        .bind(s.absolute_expires_at)
+        .bind(s.user_agent)
+        .bind(s.ip)
+        .bind(i64::from(limits.per_minute))
+        .bind(s.client_id)
+        .bind(s.scope)
+        .bind(s.parent_id)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if created == 1 {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)",
+            )
+            .bind(s.refresh_hash)
+            .bind(s.id)
+            .bind(s.now)
+            .execute(&mut *$tx)
+            .await?;
+            let ended = sqlx::query(
+                "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id IN ( \
+                   SELECT id FROM ( \
+                     SELECT id, ROW_NUMBER() OVER (ORDER BY last_used_at DESC, created_at DESC, id) AS n \
+                     FROM sessions WHERE user_id = $3 AND ended_at IS NULL \
+                     AND idle_expires_at > $1 AND absolute_expires_at > $1 \
+                   ) ranked WHERE n > $4 \
+                 ) RETURNING id",
+            )
+            .bind(s.now)
+            .bind(limits.reason)
+            .bind(s.user_id)
+            .bind(i64::from(limits.live))
+            .fetch_all(&mut *$tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<Vec<String>, _>>()?;
+            Some(ended)
+        } else {
+            None
+        }
+    }};
 }
 
 /// Ends the sessions `$end` (an [`EndSessions`]) names inside the transaction `$tx`; their ids.
@@ -147,6 +217,7 @@ mod doctor;
 mod feed;
 mod keys;
 mod mail;
+mod oauth;
 mod one_time;
 mod revocations;
 mod sessions;
@@ -157,6 +228,7 @@ pub use clients::{ClientRow, NewClientRow};
 pub use feed::FeedCredentialRow;
 pub use keys::{KeyChanges, KeyRow, NewKey};
 pub use mail::MailRequest;
+pub use oauth::{CodeRow, ConsentRow, NewCode, Redeemed};
 pub use one_time::Consumed;
 pub use revocations::{LogEntry, LogListener, LogPage, LogSignal, Revoked};
 pub use sessions::{EndSessions, SessionListRow};
@@ -275,6 +347,10 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub refresh_hash: &'a [u8],
+    /// `jwtgate`, or the registered app it is for.
+    pub client_id: &'a str,
+    pub scope: Option<&'a str>,
+    pub parent_id: Option<&'a str>,
 }
 
 /// How many sessions an account may have (see [`Store::create_session`]).
@@ -307,6 +383,12 @@ pub struct SessionRow {
     pub absolute_expires_at: i64,
     pub ended_at: Option<i64>,
     pub end_reason: Option<String>,
+    /// The client the session belongs to: `jwtgate` (the web client) or a registered app.
+    pub client_id: String,
+    /// The scope an app was granted (`None` for the web client).
+    pub scope: Option<String>,
+    /// The web session an app's session was authorised from.
+    pub parent_id: Option<String>,
 }
 
 /// A refresh token looked up by hash, with its session and user.
@@ -788,56 +870,17 @@ impl Store {
     ) -> Result<Created, StoreError> {
         with_pool!(self, pool, {
             let mut tx = pool.begin().await?;
-            lock!(self, tx, locks::SIGN_INS, s.user_id);
-            // One statement checks the rate and inserts: two sign-ins at once cannot both see room.
-            let created = sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_used_at, idle_expires_at, absolute_expires_at, user_agent, ip) \
-             SELECT $1, $2, $3, $3, $4, $5, $6, $7 \
-             WHERE (SELECT COUNT(*) FROM sessions WHERE user_id = $2 AND created_at > $3 - 60) < $8",
-        )
-        .bind(s.id)
-        .bind(s.user_id)
-        .bind(s.now)
-        .bind(s.idle_expires_at)
-        .bind(s.absolute_expires_at)
-        .bind(s.user_agent)
-        .bind(s.ip)
-        .bind(i64::from(limits.per_minute))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-            if created != 1 {
-                tx.rollback().await?;
-                return Ok(Created::TooMany);
+            let created = insert_session!(self, tx, s, limits);
+            match created {
+                Some(ended) => {
+                    tx.commit().await?;
+                    Ok(Created::Created { ended })
+                }
+                None => {
+                    tx.rollback().await?;
+                    Ok(Created::TooMany)
+                }
             }
-            sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)",
-        )
-        .bind(s.refresh_hash)
-        .bind(s.id)
-        .bind(s.now)
-        .execute(&mut *tx)
-        .await?;
-            let ended = sqlx::query(
-            "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id IN ( \
-               SELECT id FROM ( \
-                 SELECT id, ROW_NUMBER() OVER (ORDER BY last_used_at DESC, created_at DESC, id) AS n \
-                 FROM sessions WHERE user_id = $3 AND ended_at IS NULL \
-                 AND idle_expires_at > $1 AND absolute_expires_at > $1 \
-               ) ranked WHERE n > $4 \
-             ) RETURNING id",
-        )
-        .bind(s.now)
-        .bind(limits.reason)
-        .bind(s.user_id)
-        .bind(i64::from(limits.live))
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<Vec<String>, _>>()?;
-            tx.commit().await?;
-            Ok(Created::Created { ended })
         })
     }
 
@@ -866,6 +909,7 @@ impl Store {
     /// round trip for the whole refresh; on SQLite, in process, a transaction of four.
     pub async fn rotate_refresh(
         &self,
+        client_id: &str,
         token_hash: &[u8],
         successor_hash: &[u8],
         now: i64,
@@ -875,7 +919,7 @@ impl Store {
             Pool::Postgres(pool) => {
                 let row = sqlx::query(concat!(
                     "WITH r AS (",
-                    spend_live_refresh!(),
+                    spend_live_refresh!("$5"),
                     " RETURNING session_id, spent_at), \
                      successor AS (INSERT INTO refresh_tokens (token_hash, session_id, issued_at) \
                        SELECT $3, session_id, $1 FROM r ON CONFLICT (token_hash) DO NOTHING), \
@@ -890,15 +934,17 @@ impl Store {
                 .bind(token_hash)
                 .bind(successor_hash)
                 .bind(idle_until)
+                .bind(client_id)
                 .fetch_optional(pool)
                 .await?;
                 row.as_ref().map(lookup_from_row).transpose()
             }
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                let spent = sqlx::query(spend_live_refresh!())
+                let spent = sqlx::query(spend_live_refresh!("$3"))
                     .bind(now)
                     .bind(token_hash)
+                    .bind(client_id)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -995,6 +1041,9 @@ fn lookup_from_row(row: &impl Columns) -> Result<RefreshLookup, StoreError> {
             absolute_expires_at: row.column("s_absolute_expires_at")?,
             ended_at: row.column("s_ended_at")?,
             end_reason: row.column("s_end_reason")?,
+            client_id: row.column("s_client_id")?,
+            scope: row.column("s_scope")?,
+            parent_id: row.column("s_parent_id")?,
         },
         user: user_from_row(row)?,
     })
@@ -1057,6 +1106,9 @@ mod tests {
                     user_agent: None,
                     ip: None,
                     refresh_hash: b"h1",
+                    client_id: "jwtgate",
+                    scope: None,
+                    parent_id: None,
                 },
                 &SessionLimits {
                     live: 50,
@@ -1068,7 +1120,7 @@ mod tests {
             .expect("session");
         assert_eq!(created, Created::Created { ended: vec![] });
         let spent = s
-            .rotate_refresh(b"h1", b"h2", 11, 111)
+            .rotate_refresh("jwtgate", b"h1", b"h2", 11, 111)
             .await
             .expect("rotate")
             .expect("spent now");
@@ -1078,7 +1130,7 @@ mod tests {
             ("s", 100)
         );
         assert!(
-            s.rotate_refresh(b"h1", b"h2", 12, 112)
+            s.rotate_refresh("jwtgate", b"h1", b"h2", 12, 112)
                 .await
                 .expect("rotate")
                 .is_none()
@@ -1089,7 +1141,7 @@ mod tests {
         assert!(s.end_session("s", 20, "logout").await.expect("end"));
         assert!(!s.end_session("s", 21, "other").await.expect("end"));
         assert!(
-            s.rotate_refresh(b"h2", b"h3", 22, 122)
+            s.rotate_refresh("jwtgate", b"h2", b"h3", 22, 122)
                 .await
                 .expect("rotate")
                 .is_none()

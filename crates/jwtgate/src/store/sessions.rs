@@ -23,6 +23,8 @@ pub struct SessionListRow {
     pub last_used_at: i64,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The registered app's name, for an app's session (`None` for the web client's).
+    pub app: Option<String>,
 }
 
 impl Store {
@@ -35,15 +37,17 @@ impl Store {
     ) -> Result<Vec<SessionListRow>, StoreError> {
         with_pool!(self, pool, {
             let rows = sqlx::query(
-            "SELECT id, created_at, last_used_at, user_agent, ip FROM sessions \
-             WHERE user_id = $1 AND ended_at IS NULL AND idle_expires_at > $2 AND absolute_expires_at > $3 \
-             ORDER BY last_used_at DESC, created_at DESC, id",
-        )
-        .bind(user_id)
-        .bind(now)
-        .bind(now)
-        .fetch_all(pool)
-        .await?;
+                "SELECT s.id, s.created_at, s.last_used_at, s.user_agent, s.ip, c.name AS app \
+             FROM sessions s LEFT JOIN oauth_clients c ON c.id = s.client_id \
+             WHERE s.user_id = $1 AND s.ended_at IS NULL AND s.idle_expires_at > $2 \
+             AND s.absolute_expires_at > $3 \
+             ORDER BY s.last_used_at DESC, s.created_at DESC, s.id",
+            )
+            .bind(user_id)
+            .bind(now)
+            .bind(now)
+            .fetch_all(pool)
+            .await?;
             rows.iter()
                 .map(|r| {
                     Ok(SessionListRow {
@@ -52,6 +56,7 @@ impl Store {
                         last_used_at: r.try_get("last_used_at")?,
                         user_agent: r.try_get("user_agent")?,
                         ip: r.try_get("ip")?,
+                        app: r.try_get("app")?,
                     })
                 })
                 .collect()

@@ -270,3 +270,9 @@ pub fn cookie_value(set_cookie: &str) -> String {
         .map(|(_, v)| v.to_owned())
         .expect("cookie value")
 }
+
+/// A number no other call in this test binary gets (distinct names within one test).
+pub fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

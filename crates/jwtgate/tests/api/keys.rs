@@ -863,7 +863,12 @@ async fn starting_the_id_token_chain_publishes_an_rs256_key_beside_the_es256_one
         .expect("json");
     assert_eq!(
         discovery["id_token_signing_alg_values_supported"],
-        serde_json::json!(["ES256", "RS256"])
+        serde_json::json!(["RS256"])
+    );
+    // The ID-token chain signs no access token.
+    assert_eq!(
+        discovery["access_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256"])
     );
 
     let admin = sign_in_admin(&app, "root@example.com").await;

@@ -25,6 +25,7 @@ mod logout;
 mod logs;
 mod mail_limits;
 mod metrics;
+mod oauth;
 mod openapi;
 mod outbox;
 mod password;

@@ -194,9 +194,18 @@ async fn openid_configuration_points_at_the_endpoints() {
     let base = app.address.as_str();
     assert_eq!(config["issuer"], base);
     assert_eq!(config["jwks_uri"], format!("{base}/.well-known/jwks.json"));
-    assert_eq!(config["token_endpoint"], format!("{base}/auth/login"));
+    assert_eq!(config["token_endpoint"], format!("{base}/token"));
+    assert_eq!(
+        config["authorization_endpoint"],
+        format!("{base}/authorize")
+    );
+    // OpenID Connect's ID tokens are RS256; access tokens keep the configured algorithm.
     assert_eq!(
         config["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    assert_eq!(
+        config["access_token_signing_alg_values_supported"],
         json!(["ES256"])
     );
 }
