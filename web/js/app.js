@@ -17,6 +17,7 @@ import { changeEmailPage, deleteAccountPage, passwordPage } from './pages/passwo
 import { todosPage } from './pages/todos.js';
 import { activityPage } from './pages/activity.js';
 import { adminOnlyPage, adminPage } from './pages/admin.js';
+import { authorizePage, oauthErrorPage } from './pages/authorize.js';
 
 // access: 'guest' pages are for signed-out visitors, 'user' pages need a session, 'admin' pages a
 // session whose roles include "admin", 'any' pages (the email links) open either way.
@@ -39,6 +40,8 @@ const ROUTES = {
   '/verify-email': { page: verifyEmailPage, access: 'any', title: 'Confirm your email' },
   '/confirm-email': { page: confirmEmailPage, access: 'any', title: 'Confirm your new address' },
   '/undo-email': { page: undoEmailPage, access: 'any', title: 'Undo the address change' },
+  '/authorize': { page: authorizePage, access: 'user', title: 'Sign in to an app' },
+  '/oauth-error': { page: oauthErrorPage, access: 'any', title: 'This sign-in link does not work' },
 };
 
 const NAV = {

@@ -208,6 +208,9 @@ const ADMINS_ONLY = 'Only administrators can do this, and this session is not an
  * how long to wait). Exported for the test that walks the server's codes.
  */
 export const MESSAGES = {
+  // Signing in to an app (OpenID Connect): links that cannot go back to their app.
+  invalid_client: 'The app that sent you here is not registered with this server, so you cannot sign in to it from here.',
+  invalid_redirect_uri: 'The app that sent you here asked to send you back to an address it never registered. For your safety, the sign-in stops here.',
   // Registration and sign-in.
   invalid_email: (e) => invalidEmail(e.detail),
   weak_password: (e) => weakPassword(e.detail),

@@ -291,6 +291,8 @@ fn title(code: &str, status: StatusCode) -> &'static str {
         "token_used" => "Link already used",
         "token_expired" => "Link expired",
         "invalid_link" => "Invalid link",
+        "invalid_client" => "Unknown app",
+        "invalid_redirect_uri" => "Redirect address not registered",
         "internal_error" => "Internal error",
         "duplicate_cookie" => "Sign-in cookie sent twice",
         "bad_request" => "Bad request",

@@ -136,6 +136,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         JS,
         include_bytes!("../../../../web/js/pages/clients.js"),
     ),
+    (
+        "/js/pages/authorize.js",
+        JS,
+        include_bytes!("../../../../web/js/pages/authorize.js"),
+    ),
 ];
 
 pub fn router() -> Router<AppState> {
