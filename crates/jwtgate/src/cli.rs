@@ -382,26 +382,28 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let url = format!("{scheme}://{}", app.local_addr());
     let signer = app.handle().signing().signer()?;
-    println!("jwtgate listening on {url}");
-    println!("  data dir:  {}", data_dir.display());
-    println!(
-        "  signing:   {} key {}{}",
+    let kind = if hs256 {
+        " (JWT_SECRET)"
+    } else {
+        " (public keys at /.well-known/jwks.json; `jwtgate keys list`)"
+    };
+    let credentials = r#"{"email":"ada@example.com","password":"correct horse battery staple"}"#;
+    let banner = format!(
+        "jwtgate listening on {url}\n  data dir:  {}\n  signing:   {} key {}{kind}\nnext steps:\n  \
+         curl -s -X POST {url}/auth/register -H 'content-type: application/json' -d '{credentials}'\n  \
+         curl -s -X POST {url}/auth/login -H 'content-type: application/json' -d '{credentials}'\n  \
+         curl -s {url}/api/me -H 'authorization: Bearer <access_token>'\n",
+        data_dir.display(),
         signer.algorithm(),
         signer.kid(),
-        if hs256 {
-            " (JWT_SECRET)"
-        } else {
-            " (public keys at /.well-known/jwks.json; `jwtgate keys list`)"
-        }
     );
-    println!("next steps:");
-    println!(
-        "  curl -s -X POST {url}/auth/register -H 'content-type: application/json' -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery staple\"}}'"
-    );
-    println!(
-        "  curl -s -X POST {url}/auth/login -H 'content-type: application/json' -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery staple\"}}'"
-    );
-    println!("  curl -s {url}/api/me -H 'authorization: Bearer <access_token>'");
+    // Written once, and a closed stdout (`jwtgate serve | head -1`, a supervisor that stopped
+    // reading) never stops the server: `println!` would panic on the broken pipe.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     app.run_until_stopped().await
 }
 
