@@ -179,6 +179,7 @@ impl Params {
 /// The client's redirect URI with the parameters of an answer added (its own query kept).
 pub fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> String {
     match url::Url::parse(redirect_uri) {
+        Ok(url) if pairs.is_empty() => url.to_string(),
         Ok(mut url) => {
             {
                 let mut query = url.query_pairs_mut();
@@ -489,6 +490,10 @@ mod tests {
                 &[("code", "a b"), ("state", "&")]
             ),
             "https://app.example/cb?x=1&code=a+b&state=%26"
+        );
+        assert_eq!(
+            redirect_with("https://app.example/cb", &[]),
+            "https://app.example/cb"
         );
     }
 }

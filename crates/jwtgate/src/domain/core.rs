@@ -260,10 +260,16 @@ impl Core {
             client_id: Some(to.client_id.to_owned()),
             extra: to.scope_claim(),
         };
+        self.sign(ACCESS_TOKEN_TYP, &claims)
+    }
+
+    /// Signs `claims` as a token of type `typ` with the key that signs access tokens now (access
+    /// tokens, service tokens, the mailed links' tokens).
+    pub fn sign(&self, typ: &str, claims: &Claims) -> Result<String, AuthError> {
         self.signing
             .signer()
             .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?
-            .sign(ACCESS_TOKEN_TYP, &claims)
+            .sign(typ, claims)
             .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))
     }
 

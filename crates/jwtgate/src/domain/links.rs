@@ -231,13 +231,7 @@ impl Links {
             client_id: None,
             extra: serde_json::Map::new(),
         };
-        let token = self
-            .core
-            .signing()
-            .signer()
-            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?
-            .sign(purpose.typ(), &claims)
-            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
+        let token = self.core.sign(purpose.typ(), &claims)?;
         self.core
             .store()
             .insert_one_time(

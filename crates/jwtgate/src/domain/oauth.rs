@@ -94,7 +94,7 @@ pub enum TokenRequest {
 
 /// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TokenResponse {
+pub struct GrantedTokens {
     pub access_token: String,
     /// Always `Bearer`.
     pub token_type: &'static str,
@@ -249,7 +249,7 @@ impl Provider {
         request: TokenRequest,
         ip: &str,
         user_agent: Option<&str>,
-    ) -> Result<TokenResponse, OAuthError> {
+    ) -> Result<GrantedTokens, OAuthError> {
         let grant = match &request {
             TokenRequest::AuthorizationCode { .. } => Grant::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => Grant::RefreshToken,
@@ -286,7 +286,7 @@ impl Provider {
         code_verifier: Option<String>,
         ip: &str,
         user_agent: Option<&str>,
-    ) -> Result<TokenResponse, OAuthError> {
+    ) -> Result<GrantedTokens, OAuthError> {
         let invalid = |d: &str| OAuthError::InvalidGrant(d.to_owned());
         let hash = RefreshToken::new(code.to_owned()).hash();
         let store = self.core.store();
@@ -391,14 +391,14 @@ impl Provider {
         issued: Issued,
         id_token: Option<String>,
         scope: String,
-    ) -> TokenResponse {
+    ) -> GrantedTokens {
         // A client without the refresh_token grant gets none; its session still records the
         // sign-in (the session list, revocation by session).
         let refresh = client
             .grants
             .contains(&Grant::RefreshToken)
             .then(|| issued.refresh_token.expose().to_owned());
-        TokenResponse {
+        GrantedTokens {
             access_token: issued.access_token,
             token_type: "Bearer",
             expires_in: issued.expires_in,
@@ -413,7 +413,7 @@ impl Provider {
         client: &Client,
         presented: &RefreshToken,
         scope: Option<String>,
-    ) -> Result<TokenResponse, OAuthError> {
+    ) -> Result<GrantedTokens, OAuthError> {
         let issued = match self
             .sessions
             .refresh(presented, Csrf::NotRequired, &client.client_id)
@@ -461,7 +461,7 @@ impl Provider {
         &self,
         client: &Client,
         scope: Option<String>,
-    ) -> Result<TokenResponse, OAuthError> {
+    ) -> Result<GrantedTokens, OAuthError> {
         if scope.as_deref().is_some_and(|s| !s.trim().is_empty()) {
             return Err(OAuthError::InvalidScope(
                 "client_credentials tokens carry no scope".into(),
@@ -485,15 +485,9 @@ impl Provider {
             client_id: Some(client.client_id.clone()),
             extra: serde_json::Map::new(),
         };
-        let token = self
-            .core
-            .signing()
-            .signer()
-            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?
-            .sign(jwtgate_verify::ACCESS_TOKEN_TYP, &claims)
-            .map_err(|e| AuthError::Internal(format!("signing failed: {e}")))?;
+        let token = self.core.sign(jwtgate_verify::ACCESS_TOKEN_TYP, &claims)?;
         tracing::info!(client_id = %client.client_id, "client_credentials token issued");
-        Ok(TokenResponse {
+        Ok(GrantedTokens {
             access_token: token,
             token_type: "Bearer",
             expires_in: rules.access_ttl,
@@ -678,10 +672,10 @@ impl Provider {
             .transpose()?
             .ok_or_else(|| bad("the id_token_hint's app is no longer registered"))?;
         let redirect = match post_logout_redirect_uri {
-            Some(uri) if client.redirect_uris.iter().any(|u| u == uri) => Some(match state {
-                Some(state) => redirect_with(uri, &[("state", state)]),
-                None => uri.to_owned(),
-            }),
+            Some(uri) if client.redirect_uris.iter().any(|u| u == uri) => {
+                let state: Vec<(&str, &str)> = state.map(|s| ("state", s)).into_iter().collect();
+                Some(redirect_with(uri, &state))
+            }
             Some(_) => {
                 return Err(bad(
                     "post_logout_redirect_uri is not one of the app's registered redirect URIs",

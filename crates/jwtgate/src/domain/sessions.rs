@@ -275,11 +275,7 @@ impl Sessions {
                     scope: None,
                     parent_id: None,
                 },
-                &SessionLimits {
-                    live: self.rules.max_sessions,
-                    per_minute: self.rules.sign_ins_per_minute,
-                    reason: EndReason::SessionLimit.as_str(),
-                },
+                &self.limits(),
             )
             .await?;
         match created {
@@ -349,11 +345,7 @@ impl Sessions {
                     scope: Some(&code.scope),
                     parent_id: Some(&code.parent_id),
                 },
-                &SessionLimits {
-                    live: self.rules.max_sessions,
-                    per_minute: self.rules.sign_ins_per_minute,
-                    reason: EndReason::SessionLimit.as_str(),
-                },
+                &self.limits(),
             )
             .await?;
         match redeemed {
@@ -369,6 +361,15 @@ impl Sessions {
         self.issue(user, session_id, to, refresh, absolute, now)
             .await
             .map(Some)
+    }
+
+    /// What every new session of an account is held to.
+    fn limits(&self) -> SessionLimits<'static> {
+        SessionLimits {
+            live: self.rules.max_sessions,
+            per_minute: self.rules.sign_ins_per_minute,
+            reason: EndReason::SessionLimit.as_str(),
+        }
     }
 
     /// A sign-in of `user_id` that got past the password, and how it ended.

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -22,7 +22,7 @@ use super::openapi::{AccessToken, Internal, JsonBody};
 use crate::config::SecretString;
 use crate::domain::authorize::{AuthorizeError, Decision, Next, NotRedirected};
 use crate::domain::oauth::{
-    AllowedApp, ClientCredentials, Introspection, OAuthError, TokenRequest, TokenResponse,
+    AllowedApp, ClientCredentials, GrantedTokens, Introspection, OAuthError, TokenRequest,
     UserInfo, UserInfoError,
 };
 use crate::domain::tokens::RefreshToken;
@@ -40,13 +40,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(forget_app))
 }
 
+/// 303 to `to`. Every address here is ASCII (a request's own query, or a URL the `url` crate
+/// serialised), but a redirect must never panic on a request path, so a value that is not a
+/// header value is a 500 with its cause logged instead of `Redirect::to`'s panic.
+fn see_other(to: &str) -> Response {
+    match HeaderValue::try_from(to) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => ApiError::internal("a redirect address is not a header value").into_response(),
+    }
+}
+
 /// The web client's page for a request that cannot go back to its app.
 fn error_page(code: &str, description: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("error", code)
         .append_pair("error_description", description)
         .finish();
-    Redirect::to(&format!("/#/oauth-error?{query}")).into_response()
+    see_other(&format!("/#/oauth-error?{query}"))
 }
 
 /// Starts a sign-in for an app (RFC 6749 §4.1.1): a request for an unknown app or a redirect
@@ -56,15 +66,17 @@ fn error_page(code: &str, description: &str) -> Response {
     get,
     path = "/authorize",
     tag = "oauth",
+    // Every parameter is documented optional: whatever is missing or wrong, the answer is a
+    // redirect that says so (to the app, or to jwtgate's error page), never a 4xx.
     params(
-        ("client_id" = String, Query, description = "The app's client_id"),
-        ("redirect_uri" = String, Query, description = "One of the app's registered redirect URIs, exactly"),
-        ("response_type" = String, Query, description = "`code`"),
+        ("client_id" = Option<String>, Query, description = "The app's client_id (required by OAuth)"),
+        ("redirect_uri" = Option<String>, Query, description = "One of the app's registered redirect URIs, exactly (required)"),
+        ("response_type" = Option<String>, Query, description = "`code` (required)"),
         ("scope" = Option<String>, Query, description = "`openid`, `email` (default `openid`)"),
         ("state" = Option<String>, Query, description = "Returned as given"),
         ("nonce" = Option<String>, Query, description = "Copied into the ID token"),
-        ("code_challenge" = String, Query, description = "BASE64URL(SHA-256(code_verifier))"),
-        ("code_challenge_method" = String, Query, description = "`S256`"),
+        ("code_challenge" = Option<String>, Query, description = "BASE64URL(SHA-256(code_verifier)) (required)"),
+        ("code_challenge_method" = Option<String>, Query, description = "`S256` (required)"),
     ),
     responses(
         (status = 303, description = "To the hosted page, to the app with an error, or to jwtgate's error page", headers(("Location" = String))),
@@ -73,9 +85,9 @@ fn error_page(code: &str, description: &str) -> Response {
 async fn authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let query = query.unwrap_or_default();
     match state.authorize.check(&query).await {
-        Ok(_) => Redirect::to(&format!("/#/authorize?{query}")).into_response(),
+        Ok(_) => see_other(&format!("/#/authorize?{query}")),
         Err(AuthorizeError::NotRedirected(e)) => not_redirected(&e),
-        Err(AuthorizeError::Redirect(to)) => Redirect::to(&to).into_response(),
+        Err(AuthorizeError::Redirect(to)) => see_other(&to),
         Err(AuthorizeError::Internal(e)) => ApiError::from(e).into_response(),
     }
 }
@@ -159,7 +171,7 @@ async fn decide(
 
 /// An RFC 6749 §5.2 error body.
 #[derive(Serialize, utoipa::ToSchema)]
-struct OAuthErrorBody {
+pub(super) struct OAuthErrorBody {
     /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
     /// `unsupported_grant_type`, `invalid_scope` or `unsupported_token_type`.
     error: &'static str,
@@ -357,7 +369,7 @@ impl utoipa::IntoResponses for OAuthFailures {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     security((), ("client_secret_basic" = [])),
     responses(
-        (status = 200, description = "The tokens", body = TokenResponse),
+        (status = 200, description = "The tokens", body = GrantedTokens),
         OAuthFailures,
     ),
 )]
@@ -421,13 +433,13 @@ async fn token(
     ),
 )]
 async fn userinfo_get(
-    State(state): State<AppState>,
+    state: State<AppState>,
     verified: jwtgate_verify::axum::Authenticated,
 ) -> Result<Json<UserInfo>, ApiError> {
     userinfo(state, verified).await
 }
 
-/// As `GET /userinfo` (OpenID Connect allows both).
+/// As `GET /userinfo` (OpenID Connect Core §5.3.1 allows both methods).
 #[utoipa::path(
     post,
     path = "/userinfo",
@@ -443,14 +455,14 @@ async fn userinfo_get(
     ),
 )]
 async fn userinfo_post(
-    State(state): State<AppState>,
+    state: State<AppState>,
     verified: jwtgate_verify::axum::Authenticated,
 ) -> Result<Json<UserInfo>, ApiError> {
     userinfo(state, verified).await
 }
 
 async fn userinfo(
-    state: AppState,
+    State(state): State<AppState>,
     verified: jwtgate_verify::axum::Authenticated,
 ) -> Result<Json<UserInfo>, ApiError> {
     match state.provider.userinfo(&verified.claims).await {
@@ -582,8 +594,8 @@ async fn end_session(
         )
         .await
     {
-        Ok(Some(to)) => Redirect::to(&to).into_response(),
-        Ok(None) => Redirect::to("/#/sign-in").into_response(),
+        Ok(Some(to)) => see_other(&to),
+        Ok(None) => see_other("/#/sign-in"),
         Err(OAuthError::Internal(e)) => ApiError::from(e).into_response(),
         Err(e) => error_page(e.code(), &e.to_string()),
     }

@@ -17,6 +17,7 @@ use utoipa::{IntoResponses, Modify};
 use super::AppState;
 use super::cookies::ACCESS_COOKIE;
 use super::error::Problem;
+use super::oauth::OAuthErrorBody;
 
 /// The problems' media type (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -30,7 +31,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
             `WWW-Authenticate`, every 429 `Retry-After`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, OAuthErrorBody)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Sign-up, sign-in, refresh, sign-out, sessions, activity"),
@@ -38,6 +39,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
         (name = "api", description = "The caller's own resources (per-plan rate limit)"),
         (name = "admin", description = "Administration (the `admin` role)"),
         (name = "feed", description = "The revocation feed, for other services"),
+        (name = "oauth", description = "The OpenID Connect provider: apps signing users in"),
         (name = "discovery", description = "Public keys, discovery and this document"),
         (name = "health", description = "Probes"),
     )
