@@ -1,24 +1,28 @@
 // Standard relying-party libraries sign people in with jwtgate unchanged: node openid-client (v6)
-// through the whole OpenID Connect flow with Debian's Chromium signing in on jwtgate's hosted
-// page, and the attacks a provider must refuse.
+// and Python's Authlib, each through the whole OpenID Connect flow with Debian's Chromium signing
+// in on jwtgate's hosted page, and the attacks a provider must refuse.
 //
 // jwtgate runs over TLS (a certificate made here with openssl), as providers do: openid-client
-// refuses http:// unless told to. Node reads NODE_EXTRA_CA_CERTS only at start, so openid-client
-// is handed a fetch (its `customFetch` extension point) over node:https trusting this
-// certificate; Chromium is told to accept it. The app's redirect target is a tiny HTTP
+// refuses http:// unless told to, and Authlib's metadata validation demands https. Node reads
+// NODE_EXTRA_CA_CERTS only at start, so openid-client is handed a fetch (its `customFetch`
+// extension point) over node:https trusting this certificate; Python trusts it through
+// REQUESTS_CA_BUNDLE; Chromium is told to accept it. The app's redirect target is a tiny HTTP
 // server on 127.0.0.1 (jwtgate allows http on loopback), which records every request it gets.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { request as httpsRequest, Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
 import { PASSWORD, addClientWithCli, addUserWithCli, launchBrowser, startServer, uniqueEmail } from './harness.mjs';
+
+const here = import.meta.dirname;
 
 let certDir;
 let certFile;
@@ -335,4 +339,74 @@ test('a public app presenting a secret and a confidential app without its secret
     assert.deepEqual(await refusal(client.authorizationCodeGrant(withoutSecret, confidentialCode.callback, confidentialCode.checks)), INVALID_CLIENT);
     await client.authorizationCodeGrant(asConfidential, confidentialCode.callback, confidentialCode.checks);
   });
+});
+
+/** web/tests/authlib_rp.py for a registered client, one JSON object a line each way. */
+function startAuthlib(registered) {
+  const child = spawn(
+    'python3',
+    [join(here, 'authlib_rp.py'), server.url, registered.client_id, registered.client_secret, app.callback, app.signedOut],
+    { env: { ...process.env, REQUESTS_CA_BUNDLE: certFile, PYTHONUNBUFFERED: '1' }, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  const stderr = [];
+  child.stderr.on('data', (chunk) => stderr.push(chunk.toString()));
+  const exited = new Promise((r) => child.on('close', (code) => r(code)));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    async read() {
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`Authlib's app exited with ${await exited}:\n${stderr.join('')}`);
+      return JSON.parse(value);
+    },
+    send(message) {
+      child.stdin.write(`${JSON.stringify(message)}\n`);
+    },
+    /** Closes its input and resolves to its exit code and stderr once it has exited. */
+    async end() {
+      child.stdin.end();
+      return { code: await exited, stderr: stderr.join('') };
+    },
+    /** After a failure: ends it if it still runs (waiting for a line, it exits on end of input). */
+    async stop() {
+      child.stdin.end();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+test('Authlib accepts the discovery document and signs a person in (code + PKCE), checks the ID token, refreshes, and is refused after its logout', async () => {
+  const email = addUserWithCli(server.dataDir, uniqueEmail('authlib'));
+  const rp = startAuthlib(confidential);
+  try {
+    await inBrowser(async (page) => {
+      const { authorize: url } = await rp.read();
+      assert.equal(new URL(url).searchParams.get('code_challenge_method'), 'S256');
+      const callback = await signInAndAllow(page, url, { email, consent: true });
+      rp.send({ callback: callback.href });
+
+      const signedIn = await rp.read();
+      assert.deepEqual(signedIn.id_token, {
+        alg: 'RS256',
+        iss: server.url,
+        aud: confidential.client_id,
+        sub: signedIn.userinfo.sub,
+        email,
+        nonce_matches: true,
+      });
+      assert.equal(signedIn.userinfo.email, email);
+      assert.deepEqual(signedIn.refreshed, { rotated: true, new_access_token: true, userinfo_status: 200 });
+
+      const back = app.arrival('/signed-out');
+      await page.goto(signedIn.end_session);
+      const landed = await back;
+      assert.equal(landed.searchParams.get('state'), signedIn.logout_state);
+      rp.send({ signed_out: landed.href });
+      assert.deepEqual(await rp.read(), { refresh_after_logout: { error: 'invalid_grant' } });
+    });
+    const { code, stderr } = await rp.end();
+    assert.equal(code, 0, stderr);
+  } finally {
+    await rp.stop();
+  }
 });
