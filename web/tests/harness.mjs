@@ -117,6 +117,20 @@ export function addUserWithCli(dataDir, email, roles = []) {
   return email;
 }
 
+/**
+ * Registers an OpenID Connect client with the CLI (`jwtgate client add ... --json`) in a running
+ * server's data dir; resolves to its JSON: client_id, and client_secret for a confidential one.
+ * `kind` is 'public' or 'confidential'.
+ */
+export function addClientWithCli(dataDir, { name, kind, redirectUris, firstParty = false }) {
+  const args = [
+    'client', 'add', '--name', name, `--${kind}`, '--json', '--data-dir', dataDir,
+    ...redirectUris.flatMap((uri) => ['--redirect-uri', uri]),
+    ...(firstParty ? ['--first-party'] : []),
+  ];
+  return JSON.parse(execFileSync(serverBinary(), args, { env: serverEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 }));
+}
+
 export async function launchBrowser() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   if (process.env.WEB_FROM_DISK === '1') serveWebFromDisk(browser);
