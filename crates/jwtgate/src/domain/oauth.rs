@@ -26,10 +26,10 @@ use crate::store::ConsentRow;
 pub enum OAuthError {
     #[error("{0}")]
     InvalidRequest(String),
-    /// Client authentication failed; `basic` when the client tried HTTP Basic (the answer is
-    /// then 401 with `WWW-Authenticate: Basic`).
-    #[error("{detail}")]
-    InvalidClient { detail: String, basic: bool },
+    /// Client authentication failed (401, with `WWW-Authenticate: Basic` as every 401 has a
+    /// challenge).
+    #[error("{0}")]
+    InvalidClient(String),
     #[error("{0}")]
     InvalidGrant(String),
     #[error("{0}")]
@@ -48,7 +48,7 @@ impl OAuthError {
     pub fn code(&self) -> &'static str {
         match self {
             OAuthError::InvalidRequest(_) => "invalid_request",
-            OAuthError::InvalidClient { .. } => "invalid_client",
+            OAuthError::InvalidClient(_) => "invalid_client",
             OAuthError::InvalidGrant(_) => "invalid_grant",
             OAuthError::UnauthorizedClient(_) => "unauthorized_client",
             OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
@@ -71,8 +71,6 @@ pub struct ClientCredentials {
     pub client_id: String,
     /// The secret, if one was sent.
     pub secret: Option<crate::config::SecretString>,
-    /// It came in an `Authorization: Basic` header.
-    pub basic: bool,
 }
 
 /// A token request's grant and its parameters (RFC 6749 §4.1.3, §6, §4.4.2).
@@ -208,11 +206,7 @@ impl Provider {
     /// Every failure is `invalid_client`, saying which rule failed but never whether a
     /// secret was close.
     pub async fn authenticate(&self, presented: &ClientCredentials) -> Result<Client, OAuthError> {
-        let basic = presented.basic;
-        let refuse = |detail: &str| OAuthError::InvalidClient {
-            detail: detail.to_owned(),
-            basic,
-        };
+        let refuse = |detail: &str| OAuthError::InvalidClient(detail.to_owned());
         let store = self.core.store();
         let Some(row) = store.client(&presented.client_id).await? else {
             return Err(refuse("unknown client"));

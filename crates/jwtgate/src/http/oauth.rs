@@ -190,7 +190,7 @@ fn oauth_error(e: OAuthError) -> Response {
         return ApiError::from(cause).into_response();
     }
     let status = match &e {
-        OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+        OAuthError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
         _ => StatusCode::BAD_REQUEST,
     };
     let mut response = (
@@ -262,10 +262,7 @@ impl Form {
                 v.strip_prefix("Basic ")
                     .or_else(|| v.strip_prefix("basic "))
             });
-        let bad = |d: &str| OAuthError::InvalidClient {
-            detail: d.to_owned(),
-            basic: basic.is_some(),
-        };
+        let bad = |d: &str| OAuthError::InvalidClient(d.to_owned());
         match (basic, in_body) {
             (Some(encoded), (id, None)) => {
                 let decoded = base64::engine::general_purpose::STANDARD
@@ -291,7 +288,6 @@ impl Form {
                 Ok(ClientCredentials {
                     client_id,
                     secret: Some(SecretString::new(decode(raw_secret))),
-                    basic: true,
                 })
             }
             (Some(_), (_, Some(_))) => Err(OAuthError::InvalidRequest(
@@ -300,7 +296,6 @@ impl Form {
             (None, (Some(client_id), secret)) => Ok(ClientCredentials {
                 client_id,
                 secret: secret.map(SecretString::new),
-                basic: false,
             }),
             (None, (None, _)) => Err(bad(
                 "no client authentication: send client_id (and a confidential client's secret)",

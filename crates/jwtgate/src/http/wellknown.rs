@@ -95,7 +95,7 @@ struct Discovery {
     introspection_endpoint_auth_methods_supported: [&'static str; 2],
     revocation_endpoint_auth_methods_supported: [&'static str; 3],
     code_challenge_methods_supported: [&'static str; 1],
-    claims_supported: [&'static str; 9],
+    claims_supported: [&'static str; 11],
     /// RFC 9207: authorization responses carry `iss`.
     authorization_response_iss_parameter_supported: bool,
     /// The algorithms of the keys that verify access tokens now (RFC 9068).
@@ -141,6 +141,8 @@ async fn discovery(State(state): State<AppState>) -> Response {
             "iat",
             "auth_time",
             "nonce",
+            "sid",
+            "jti",
             "email",
             "email_verified",
         ],
