@@ -919,3 +919,43 @@ async fn discovery_lists_the_provider_as_it_is() {
     assert_eq!(d["subject_types_supported"], json!(["public"]));
     assert!(d.get("registration_endpoint").is_none());
 }
+
+#[tokio::test]
+async fn a_redemption_that_fails_midway_leaves_the_code_unspent_and_no_session() {
+    let app = spawn_app().await;
+    let client = confidential(&app, true).await;
+    let user = sign_in(&app, "ada@example.com").await;
+    let good = pkce("midway");
+    let code = code_for(&app, &user, &client, &good).await;
+    // The redemption's last write (the app session's first refresh token) fails, as a crash
+    // there would: the code's spending and the session's insert go with it.
+    let (inject, remove) = if app.store().backend() == "postgres" {
+        (
+            "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$; \
+             CREATE TRIGGER injected_fault BEFORE INSERT ON refresh_tokens \
+             FOR EACH ROW EXECUTE FUNCTION injected_fault()",
+            "DROP TRIGGER injected_fault ON refresh_tokens",
+        )
+    } else {
+        (
+            "CREATE TRIGGER injected_fault BEFORE INSERT ON refresh_tokens \
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+            "DROP TRIGGER injected_fault",
+        )
+    };
+    app.store().test_sql(inject).await.expect("trigger");
+    let failed = redeem(&app, &client, &code, &good.verifier).await;
+    assert_eq!(failed.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let sessions = "SELECT COUNT(*) FROM sessions WHERE client_id <> 'jwtgate'";
+    assert_eq!(app.store().test_count(sessions).await.expect("count"), 0);
+
+    app.store().test_sql(remove).await.expect("heal");
+    let retried = redeem(&app, &client, &code, &good.verifier).await;
+    assert_eq!(
+        retried.status(),
+        StatusCode::OK,
+        "the code was not spent by the failure"
+    );
+    assert_eq!(app.store().test_count(sessions).await.expect("count"), 1);
+}
