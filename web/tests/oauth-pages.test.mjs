@@ -122,15 +122,31 @@ async function consentShown(page, name) {
   await page.locator('#consent-allow').waitFor();
 }
 
+/** A new account, signed in in a new browser context: { context, page, decisions }. */
+async function signedIn(label, viewport = DESKTOP) {
+  const email = await registerByApi(server.url, uniqueEmail(label));
+  const { context, decisions } = await contextWithDecisions(viewport);
+  const page = await context.newPage();
+  await signInThroughPage(page, server.url, email);
+  return { context, page, decisions };
+}
+
+/** Does `act` and waits for the browser at the app's callback: the URL the app was sent. */
+async function arriveAtApp(page, act) {
+  const arrived = app.nextRequest();
+  await act();
+  const url = await arrived;
+  assert.equal(url.pathname, '/callback');
+  await page.waitForURL(`${app.callback}?**`);
+  return url;
+}
+
 /** Follows the app's link with a signed-in page, allows, and returns the code and verifier. */
 async function allowAndArrive(page, client) {
   const request = appLink(client);
   await page.goto(request.url);
   await consentShown(page, client.name);
-  const arrived = app.nextRequest();
-  await page.locator('#consent-allow').click();
-  const url = await arrived;
-  await page.waitForURL(`${app.callback}?**`);
+  const url = await arriveAtApp(page, () => page.locator('#consent-allow').click());
   return { code: url.searchParams.get('code'), verifier: request.verifier };
 }
 
@@ -163,24 +179,17 @@ describe('signing in to an app through jwtgate', () => {
     await page.waitForFunction(() => document.getElementById('announcer').textContent.startsWith('Allow Orders dashboard?'));
     await screenshot(page, 'consent-desktop');
 
-    const arrived = app.nextRequest();
-    await page.locator('#consent-allow').click();
-    const url = await arrived;
-    assert.equal(url.pathname, '/callback');
+    const url = await arriveAtApp(page, () => page.locator('#consent-allow').click());
     assert.deepEqual([...url.searchParams.keys()].sort(), ['code', 'iss', 'state']);
     assert.match(url.searchParams.get('code'), /^[A-Za-z0-9_-]{20,}$/);
     assert.equal(url.searchParams.get('state'), request.state);
     assert.equal(url.searchParams.get('iss'), server.url);
-    await page.waitForURL(`${app.callback}?**`);
     assert.deepEqual(decisions(), ['consent', 'redirect']);
     await context.close();
   });
 
   test('the consent screen fits a phone: the question, what the app gets, and both buttons without scrolling sideways', async () => {
-    const email = await registerByApi(server.url, uniqueEmail('oauth-phone'));
-    const { context } = await contextWithDecisions(PHONE);
-    const page = await context.newPage();
-    await signInThroughPage(page, server.url, email);
+    const { context, page } = await signedIn('oauth-phone', PHONE);
     await page.goto(appLink(orders).url);
     await consentShown(page, 'Orders dashboard');
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), PHONE.width, 'no sideways scrolling');
@@ -194,23 +203,16 @@ describe('signing in to an app through jwtgate', () => {
   });
 
   test('Cancel sends the browser back with access_denied and the state, and nothing is remembered: the next request asks again', async () => {
-    const email = await registerByApi(server.url, uniqueEmail('oauth-deny'));
-    const { context, decisions } = await contextWithDecisions();
-    const page = await context.newPage();
-    await signInThroughPage(page, server.url, email);
+    const { context, page, decisions } = await signedIn('oauth-deny');
     const request = appLink(orders);
     await page.goto(request.url);
     await consentShown(page, 'Orders dashboard');
 
-    const arrived = app.nextRequest();
-    await page.locator('#consent-deny').click();
-    const url = await arrived;
-    assert.equal(url.pathname, '/callback');
+    const url = await arriveAtApp(page, () => page.locator('#consent-deny').click());
     assert.equal(url.searchParams.get('error'), 'access_denied');
     assert.equal(url.searchParams.get('state'), request.state);
     assert.equal(url.searchParams.get('iss'), server.url);
     assert.equal(url.searchParams.get('code'), null);
-    await page.waitForURL(`${app.callback}?**`);
 
     const apps = await context.request.get(`${server.url}/api/me/apps`); // the browser's cookies
     assert.equal(apps.status(), 200);
@@ -222,46 +224,31 @@ describe('signing in to an app through jwtgate', () => {
   });
 
   test('after allowing once, the same app’s next request goes straight back without the consent screen', async () => {
-    const email = await registerByApi(server.url, uniqueEmail('oauth-again'));
-    const { context, decisions } = await contextWithDecisions();
-    const page = await context.newPage();
-    await signInThroughPage(page, server.url, email);
+    const { context, page, decisions } = await signedIn('oauth-again');
     await allowAndArrive(page, orders);
     assert.deepEqual(decisions(), ['consent', 'redirect']);
 
     const request = appLink(orders);
-    const arrived = app.nextRequest();
-    await page.goto(request.url);
-    const url = await arrived;
+    const url = await arriveAtApp(page, () => page.goto(request.url));
     assert.equal(url.searchParams.get('state'), request.state);
     assert.ok(url.searchParams.get('code'));
-    await page.waitForURL(`${app.callback}?**`);
     assert.deepEqual(decisions(), ['consent', 'redirect', 'redirect'], 'the second request was not asked');
     await context.close();
   });
 
   test('a first-party app never shows the consent screen', async () => {
-    const email = await registerByApi(server.url, uniqueEmail('oauth-first'));
-    const { context, decisions } = await contextWithDecisions();
-    const page = await context.newPage();
-    await signInThroughPage(page, server.url, email);
+    const { context, page, decisions } = await signedIn('oauth-first');
     const request = appLink(handbook);
-    const arrived = app.nextRequest();
-    await page.goto(request.url);
-    const url = await arrived;
+    const url = await arriveAtApp(page, () => page.goto(request.url));
     assert.equal(url.searchParams.get('state'), request.state);
     assert.equal(url.searchParams.get('iss'), server.url);
     assert.ok(url.searchParams.get('code'));
-    await page.waitForURL(`${app.callback}?**`);
     assert.deepEqual(decisions(), ['redirect']);
     await context.close();
   });
 
   test('an unregistered redirect URI stops on jwtgate’s error page, which says why, and never reaches the app', async () => {
-    const email = await registerByApi(server.url, uniqueEmail('oauth-uri'));
-    const context = await browser.newContext({ viewport: DESKTOP });
-    const page = await context.newPage();
-    await signInThroughPage(page, server.url, email);
+    const { context, page } = await signedIn('oauth-uri');
     const before = app.requests.length;
 
     await page.goto(appLink(orders, { redirectUri: `${app.origin}/elsewhere` }).url);
@@ -293,10 +280,7 @@ describe('signing in to an app through jwtgate', () => {
 
 describe('an app on the Sessions page, and signing out from the app', () => {
   test('the Sessions page names the app’s session and the allowed app; Remove access, once confirmed, takes it back and the app’s refresh token fails with invalid_grant', async () => {
-    const email = await registerByApi(server.url, uniqueEmail('oauth-sessions'));
-    const { context } = await contextWithDecisions();
-    const page = await context.newPage();
-    await signInThroughPage(page, server.url, email);
+    const { context, page } = await signedIn('oauth-sessions');
     const { code, verifier } = await allowAndArrive(page, orders);
     const tokens = await redeem(orders, code, verifier);
     assert.ok(tokens.refresh_token);
@@ -355,21 +339,14 @@ describe('an app on the Sessions page, and signing out from the app', () => {
   });
 
   test('the app’s logout (end-session with the ID token) sends the browser back to the app and signs jwtgate’s page out too, saying an app did it', async () => {
-    const email = await registerByApi(server.url, uniqueEmail('oauth-logout'));
-    const { context } = await contextWithDecisions();
-    const page = await context.newPage();
-    await signInThroughPage(page, server.url, email);
+    const { context, page } = await signedIn('oauth-logout');
     const { code, verifier } = await allowAndArrive(page, orders);
     const tokens = await redeem(orders, code, verifier);
     assert.ok(tokens.id_token);
 
     const logout = new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: app.callback, state: 'bye' });
-    const arrived = app.nextRequest();
-    await page.goto(`${server.url}/end-session?${logout}`);
-    const url = await arrived;
-    assert.equal(url.pathname, '/callback');
-    assert.equal(url.searchParams.get('state'), 'bye');
-    await page.waitForURL(`${app.callback}?state=bye`);
+    const url = await arriveAtApp(page, () => page.goto(`${server.url}/end-session?${logout}`));
+    assert.deepEqual(Object.fromEntries(url.searchParams), { state: 'bye' });
 
     await page.goto(`${server.url}/#/profile`);
     const notice = page.locator('#session-ended[data-reason="signed_out_by_app"]');
