@@ -40,7 +40,14 @@ const ROUTES = {
   '/verify-email': { page: verifyEmailPage, access: 'any', title: 'Confirm your email' },
   '/confirm-email': { page: confirmEmailPage, access: 'any', title: 'Confirm your new address' },
   '/undo-email': { page: undoEmailPage, access: 'any', title: 'Undo the address change' },
-  '/authorize': { page: authorizePage, access: 'user', title: 'Sign in to an app' },
+  // signInLead: what the sign-in page says on the way to this page, where "Sign in to continue
+  // to <title>" would not read well.
+  '/authorize': {
+    page: authorizePage,
+    access: 'user',
+    title: 'Sign in to an app',
+    signInLead: 'An app asked you to sign in with your account on this server. Sign in here; then you choose whether to let it.',
+  },
   '/oauth-error': { page: oauthErrorPage, access: 'any', title: 'This sign-in link does not work' },
 };
 
@@ -194,17 +201,20 @@ function render() {
   const firstRender = current === null;
   current?.cleanup?.();
   const next = nextPage();
-  const view = route.page({ navigate, announce, next, nextTitle: next ? ROUTES[next.split('?')[0]].title : null });
+  const nextRoute = next ? ROUTES[next.split('?')[0]] : null;
+  const view = route.page({ navigate, announce, next, nextTitle: nextRoute?.title ?? null, nextLead: nextRoute?.signInLead ?? null });
   current = { path, cleanup: view.cleanup };
   main.replaceChildren(view.node);
-  document.title = `${route.title} · jwtgate`;
+  // A page may name itself more exactly than its route (the error page, by what went wrong).
+  const title = view.title || route.title;
+  document.title = `${title} · jwtgate`;
   renderNav(path);
   // Move focus to the new page's heading so keyboard and screen-reader users land on it.
   const heading = main.querySelector('h1');
   if (!firstRender && heading) {
     heading.setAttribute('tabindex', '-1');
     heading.focus();
-    announce(route.title);
+    announce(title);
   }
 }
 

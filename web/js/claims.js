@@ -1,5 +1,7 @@
 // The access token's claims, each with one line of plain language. The token itself is in an
 // HttpOnly cookie (script cannot read it, by design), so the claims come from GET /api/me.
+// Also what each scope an app may be given lets it see (an app's token carries them in its
+// `scope` claim): said on the consent screen and again on the Sessions page, in the same words.
 
 const EXPLAIN = {
   sub: 'Subject: your user id. Services use it to know who is calling.',
@@ -51,4 +53,15 @@ export function describeClaims(profile) {
     ...display(name, value),
     explanation: EXPLAIN[name] || 'A claim added by this server.',
   }));
+}
+
+/** What each scope lets an app do, in words (the scopes of /.well-known/openid-configuration). */
+const SCOPE_WORDS = {
+  openid: 'Know who you are: your account id on this server.',
+  email: 'See your email address, and whether you confirmed it.',
+};
+
+/** One sentence for a scope the server names; an unknown one as it came. */
+export function scopeWords(scope) {
+  return SCOPE_WORDS[scope] || scope;
 }

@@ -371,7 +371,12 @@ export async function restore() {
   try {
     await reloadCsrf();
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return false;
+    if (error instanceof ApiError && error.status === 401) {
+      // No session. If it ended while no page of it was open (an app signed the user out, an
+      // administrator ended it), the server says why, and the sign-in page says it too.
+      if (error.code !== 'missing_credentials' && error.code !== 'invalid_token') state.ended = { code: error.code, elsewhere: false };
+      return false;
+    }
     throw error;
   }
   state.user = state.user || {};

@@ -1,4 +1,5 @@
-// Accessibility: axe-core's WCAG 2.x A/AA and best-practice rules find nothing on the main pages, desktop and phone.
+// Accessibility: axe-core's WCAG 2.x A/AA and best-practice rules find nothing on the main pages (the
+// hosted pages of "Sign in with jwtgate" included), desktop and phone.
 // axe is injected with bypassCSP (the page's own CSP rightly refuses foreign script).
 
 import assert from 'node:assert/strict';
@@ -6,12 +7,15 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  addClientWithCli,
   addUserWithCli,
+  authorizeRequest,
   launchBrowser,
   registerByApi,
   registerThroughPage,
   screenshotDir,
   signInThroughPage,
+  startEvilSite,
   startServer,
   uniqueEmail,
   useNav,
@@ -22,15 +26,20 @@ const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 let server;
 let browser;
 let adminEmail;
+let appSite; // where an app sends the browser back after "Sign in with jwtgate"
+let app;
 
 before(async () => {
   server = await startServer();
   adminEmail = addUserWithCli(server.dataDir, uniqueEmail('admin'), ['admin']);
+  appSite = await startEvilSite('127.0.0.1', '<!doctype html><html lang="en"><title>An app</title><h1>An app</h1></html>');
+  app = addClientWithCli(server.dataDir, { name: 'Orders dashboard', redirectUris: [`${appSite.url}callback`] });
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
+  await appSite?.stop();
   await server?.stop();
 });
 
@@ -93,6 +102,29 @@ describe('accessibility', () => {
       await page.getByRole('button', { name: 'End all sessions' }).click();
       await page.getByRole('dialog').waitFor();
       assert.deepEqual(await violations(page), [], 'the confirmation');
+      await context.close();
+    });
+  }
+
+  for (const [label, viewport] of [
+    ['desktop', { width: 1280, height: 800 }],
+    ['phone', { width: 390, height: 844 }],
+  ]) {
+    test(`an app's consent screen, the page a bad app link stops on, and the Sessions page with an allowed app pass axe (${label})`, async () => {
+      const context = await browser.newContext({ viewport, bypassCSP: true });
+      const page = await context.newPage();
+      await registerThroughPage(page, server.url);
+      await page.goto(authorizeRequest(server.url, { clientId: app.client_id, redirectUri: `${appSite.url}callback` }).url);
+      await page.getByRole('heading', { level: 1, name: 'Allow Orders dashboard?' }).waitFor();
+      assert.deepEqual(await violations(page), [], 'consent');
+      await page.locator('#consent-allow').click();
+      await page.waitForURL(`${appSite.url}callback?**`);
+      await page.goto(`${server.url}/#/sessions`);
+      await page.locator('#apps-list li').first().waitFor();
+      assert.deepEqual(await violations(page), [], 'sessions with an allowed app');
+      await page.goto(authorizeRequest(server.url, { clientId: 'no-such-app', redirectUri: `${appSite.url}callback` }).url);
+      await page.locator('#oauth-error').waitFor();
+      assert.deepEqual(await violations(page), [], 'the error page');
       await context.close();
     });
   }

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -118,17 +119,37 @@ export function addUserWithCli(dataDir, email, roles = []) {
 }
 
 /**
- * Registers an OpenID Connect client with the CLI (`jwtgate client add ... --json`) in a running
- * server's data dir; resolves to its JSON: client_id, and client_secret for a confidential one.
- * `kind` is 'public' or 'confidential'.
+ * Registers an app (an OAuth client) with the CLI, as an operator would (`jwtgate client add`),
+ * in a running server's data dir. Resolves to the CLI's JSON: { client_id, client_secret, ... }.
  */
-export function addClientWithCli(dataDir, { name, kind, redirectUris, firstParty = false }) {
+export function addClientWithCli(dataDir, { name, redirectUris, kind = 'public', firstParty = false }) {
   const args = [
-    'client', 'add', '--name', name, `--${kind}`, '--json', '--data-dir', dataDir,
+    'client', 'add', '--name', name, `--${kind}`,
     ...redirectUris.flatMap((uri) => ['--redirect-uri', uri]),
     ...(firstParty ? ['--first-party'] : []),
+    '--json', '--data-dir', dataDir,
   ];
   return JSON.parse(execFileSync(serverBinary(), args, { env: serverEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 }));
+}
+
+/**
+ * The link an app sends the browser to for "Sign in with jwtgate" (/authorize with PKCE S256, a
+ * fresh state and nonce): { url, state, verifier }, the verifier for the app's code exchange.
+ */
+export function authorizeRequest(baseUrl, { clientId, redirectUri, scope = 'openid email' }) {
+  const verifier = randomBytes(32).toString('base64url');
+  const state = randomBytes(12).toString('base64url');
+  const query = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    scope,
+    state,
+    nonce: randomBytes(12).toString('base64url'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  });
+  return { url: `${baseUrl}/authorize?${query}`, state, verifier };
 }
 
 export async function launchBrowser() {

@@ -59,7 +59,17 @@ export function clientsSection({ onChange = () => {} } = {}) {
     'table',
     { class: 'table', id: 'admin-clients' },
     h('caption', { class: 'visually-hidden' }, 'Apps'),
-    h('thead', {}, h('tr', {}, ...['Name', 'Client ID', 'Kind', 'Redirect URIs', 'Created', ''].map((label) => h('th', { scope: 'col' }, label)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ...['Name', 'Client ID', 'Kind', 'Redirect URIs', 'Created'].map((label) => h('th', { scope: 'col' }, label)),
+        // The buttons' column: named for screen readers, empty on screen.
+        h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')),
+      ),
+    ),
     rows,
   );
   const note = h('div', { class: 'notice', role: 'status', id: 'clients-note', hidden: true });

@@ -1,7 +1,11 @@
 // Your sessions (GET /auth/sessions): where you are signed in, each with its browser and system
 // (the server's label for the User-Agent), its address, when it was first used (the sign-in) and
-// last used; this device first and marked. Any other can be signed out, or all of them but this.
+// last used; this device first and marked; an app's session under the app's name. Any other can
+// be signed out, or all of them but this. Below, the apps you allowed on a consent screen
+// (GET /api/me/apps), each with what it may see and a way to take its access back.
 
+import { scopeWords } from '../claims.js';
+import { confirmAction } from '../dialog.js';
 import { h } from '../dom.js';
 import { describeError } from '../messages.js';
 import * as session from '../session.js';
@@ -42,7 +46,10 @@ export function sessionsPage() {
   const others = h('button', { type: 'button', class: 'button button--quiet', id: 'sign-out-others', onclick: signOutOthers }, 'Sign out everywhere else');
 
   function row(item) {
-    const label = item.device || 'Unknown device';
+    // An app's session goes by the app's name, so it is not taken for one of your browsers;
+    // the browser or server it signs in from is one of its facts.
+    const device = item.device || 'Unknown device';
+    const label = item.app || device;
     const fact = (term, ...value) => [h('dt', {}, term), h('dd', {}, ...value)];
     const children = [
       h(
@@ -50,10 +57,12 @@ export function sessionsPage() {
         { class: 'card__header' },
         h('h2', { class: 'session__device' }, label),
         item.current ? h('span', { class: 'badge badge--here', id: 'this-device' }, 'This device') : null,
+        item.app ? h('span', { class: 'badge badge--app' }, 'App') : null,
       ),
       h(
         'dl',
         { class: 'facts' },
+        ...(item.app ? fact('Signed in from', device) : []),
         ...fact('Address', item.ip || 'unknown'),
         ...fact('First used', when(item.created_at)),
         ...fact('Last used', item.current ? 'Now, on this page' : when(item.last_used_at)),
@@ -74,7 +83,7 @@ export function sessionsPage() {
   }
 
   /** Loads the list; `said` (what just happened) stays in front of the count. */
-  async function load(said = '') {
+  async function loadSessions(said = '') {
     status.textContent = `${said} Loading…`.trim();
     try {
       const { data } = await session.call('GET', '/auth/sessions');
@@ -97,11 +106,11 @@ export function sessionsPage() {
     let said;
     try {
       await session.call('DELETE', `/auth/sessions/${encodeURIComponent(item.id)}`);
-      said = `Signed out ${item.device || 'that device'}.`;
+      said = `Signed out ${item.app || item.device || 'that device'}.`;
     } catch (error) {
       said = `Could not sign it out. ${describeError(error)}`;
     }
-    await load(said);
+    await loadSessions(said);
   }
 
   async function signOutOthers() {
@@ -114,10 +123,12 @@ export function sessionsPage() {
       said = `Could not sign out the other sessions. ${describeError(error)}`;
     }
     others.disabled = false;
-    await load(said);
+    await loadSessions(said);
   }
 
-  load();
+  const apps = allowedApps(loadSessions);
+  loadSessions();
+  apps.load();
   const node = h(
     'div',
     { class: 'stack' },
@@ -136,6 +147,84 @@ export function sessionsPage() {
       status,
     ),
     list,
+    apps.node,
   );
   return { node };
+}
+
+/**
+ * The "Apps you allowed" section: each app, what it may see (in the consent screen's words) and
+ * since when; "Remove access" asks first, then forgets the consent, which also ends the app's
+ * sessions, so `reloadSessions` reads that list again too.
+ */
+function allowedApps(reloadSessions) {
+  const title = h('h2', { id: 'apps-title' }, 'Apps you allowed');
+  const list = h('ul', { class: 'allowed-apps', id: 'apps-list', 'aria-labelledby': 'apps-title' });
+  const status = h('p', { class: 'muted', role: 'status', id: 'apps-status' });
+  const empty = h(
+    'p',
+    { id: 'apps-empty', hidden: true },
+    'You have not allowed any apps. When an app asks to sign you in with this account and you allow it, it is listed here.',
+  );
+
+  function item(app) {
+    return h(
+      'li',
+      { class: 'allowed-app', 'data-client': app.client_id },
+      h('h3', {}, app.name),
+      h('p', { class: 'allowed-app__may' }, 'It may:'),
+      h('ul', { class: 'allowed-app__scopes' }, ...app.scopes.map((s) => h('li', {}, scopeWords(s)))),
+      h('p', { class: 'muted' }, 'Allowed ', when(app.granted_at), '.'),
+      h(
+        'button',
+        { type: 'button', class: 'button button--quiet', 'aria-label': `Remove access for ${app.name}`, onclick: () => remove(app) },
+        'Remove access',
+      ),
+    );
+  }
+
+  async function load(said = '') {
+    status.textContent = `${said} Loading…`.trim();
+    try {
+      const { data } = await session.call('GET', '/api/me/apps');
+      const apps = data?.apps || [];
+      list.replaceChildren(...apps.map(item));
+      empty.hidden = apps.length > 0;
+      status.textContent = said;
+    } catch (error) {
+      status.textContent = `Could not load the apps you allowed. ${describeError(error)}`;
+    }
+  }
+
+  async function remove(app) {
+    const yes = await confirmAction({
+      id: 'remove-app-dialog',
+      title: `Remove access for ${app.name}?`,
+      text: `${app.name} is signed out wherever it has a session of yours, and it has to ask you again before it can sign you in.`,
+      confirm: 'Remove access',
+    });
+    if (!yes) return;
+    let said;
+    try {
+      await session.call('DELETE', `/api/me/apps/${encodeURIComponent(app.client_id)}`);
+      said = `Removed access for ${app.name}.`;
+    } catch (error) {
+      said = `Could not remove access for ${app.name}. ${describeError(error)}`;
+    }
+    await Promise.all([load(said), reloadSessions()]);
+    // Its button is gone with it: the keyboard goes on from the section, where the outcome is said.
+    title.setAttribute('tabindex', '-1');
+    title.focus();
+  }
+
+  const node = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'apps-title' },
+    title,
+    h('p', { class: 'lead' }, 'Apps you let sign you in with this account on a consent screen. Removing one signs it out and it has to ask again.'),
+    status,
+    empty,
+    list,
+  );
+  return { node, load };
 }

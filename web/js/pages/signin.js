@@ -5,7 +5,7 @@ import { describeError, endMessage } from '../messages.js';
 import * as session from '../session.js';
 import { resendLinkControl } from './resend-link.js';
 
-export function signInPage({ next = null, nextTitle = null } = {}) {
+export function signInPage({ next = null, nextTitle = null, nextLead = null } = {}) {
   const ended = session.endReason();
   const email = field({ id: 'email', label: 'Email', type: 'email', autocomplete: 'username', inputmode: 'email' });
   const password = field({ id: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' });
@@ -60,6 +60,7 @@ export function signInPage({ next = null, nextTitle = null } = {}) {
   }
 
   function leadText() {
+    if (nextLead) return nextLead;
     if (nextTitle) return `Sign in to continue to ${nextTitle[0].toLowerCase()}${nextTitle.slice(1)}.`;
     // Right under "Your account was deleted", a welcome back would be odd.
     if (ended?.code === 'account_deleted') return 'Sign in with another account, or create a new one.';

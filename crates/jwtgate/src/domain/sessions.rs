@@ -565,23 +565,22 @@ impl Sessions {
         Ok(found.is_some_and(|f| f.spent_at.is_none()))
     }
 
-    /// The id of the live session a refresh token belongs to, without spending it.
+    /// The id of the live session a refresh token belongs to, without spending it. A session
+    /// that was ended is `SessionEnded` with its reason, so a page loaded after it ended (an
+    /// app signed the user out, an administrator ended it) can say why.
     pub async fn active_session_for_refresh(
         &self,
         presented: &RefreshToken,
     ) -> Result<Option<String>, AuthError> {
         let now = self.core.clock().now();
-        Ok(self
-            .core
-            .store()
-            .find_refresh(&presented.hash())
-            .await?
-            .filter(|f| {
-                f.session.ended_at.is_none()
-                    && now < f.session.idle_expires_at
-                    && now < f.session.absolute_expires_at
-            })
-            .map(|f| f.session.id))
+        let Some(found) = self.core.store().find_refresh(&presented.hash()).await? else {
+            return Ok(None);
+        };
+        if let Some(why) = ended(&found.session) {
+            return Err(AuthError::SessionEnded(why));
+        }
+        let live = now < found.session.idle_expires_at && now < found.session.absolute_expires_at;
+        Ok(live.then_some(found.session.id))
     }
 
     /// The user's live sessions, most recently used first.

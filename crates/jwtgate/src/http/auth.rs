@@ -20,6 +20,7 @@ use super::openapi::{AccessToken, Internal, JsonBody};
 use crate::config::SameSite;
 use crate::domain::accounts::Registered;
 use crate::domain::core::CLIENT_ID;
+use crate::domain::error::AuthError;
 use crate::domain::password::Password;
 use crate::domain::sessions::{Csrf, Issued, LoginRequest, LogoutScope, User};
 use crate::domain::tokens::{DEVICE_TOKEN_TTL, RefreshToken};
@@ -505,10 +506,20 @@ async fn csrf(
         Ok(Some(caller)) => caller.claims.sid.clone(),
         refused_or_none => match cookie(&headers, REFRESH_COOKIE)? {
             Some(rt) => {
-                state
+                match state
                     .sessions
                     .active_session_for_refresh(&RefreshToken::new(rt.to_owned()))
-                    .await?
+                    .await
+                {
+                    Ok(sid) => sid,
+                    // Why it ended, and the dead cookies cleared, as a refresh would.
+                    Err(e @ AuthError::SessionEnded(_)) => {
+                        let mut response = ApiError::from(e).into_response();
+                        clear_cookies(response.headers_mut());
+                        return Ok(response);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             None => {
                 refused_or_none?;

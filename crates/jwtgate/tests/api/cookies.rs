@@ -419,3 +419,49 @@ async fn a_revoked_access_cookie_stands_in_the_way_of_neither_refresh_nor_sign_o
         (StatusCode::UNAUTHORIZED, "logout")
     );
 }
+
+#[tokio::test]
+async fn a_page_loaded_after_its_session_ended_learns_why_from_the_csrf_request_and_the_cookies_are_cleared()
+ {
+    let app = spawn_app().await;
+    let browser = logged_in(&app).await;
+    let elsewhere: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ended = app
+        .client
+        .post(app.url("/auth/logout"))
+        .bearer_auth(elsewhere["access_token"].as_str().expect("access"))
+        .json(&json!({"scope": "others"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+
+    // The page's reload: both cookies, the access one refused, the refresh one's session over.
+    let response = app
+        .client
+        .get(app.url("/auth/csrf"))
+        .header(
+            "cookie",
+            format!("{AT}={}; {RT}={}", browser.access, browser.refresh),
+        )
+        .send()
+        .await
+        .expect("request");
+    let cleared = set_cookies(&response);
+    for name in [AT, RT] {
+        assert!(
+            cleared.get(name).is_some_and(|c| c.contains("Max-Age=0")),
+            "{name} not cleared in {cleared:?}"
+        );
+    }
+    let (status, code, _) = problem(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNAUTHORIZED, "signed_out_elsewhere")
+    );
+}
