@@ -26,8 +26,14 @@ let renewing = null; // the refresh under way, shared by every caller
 
 const $ = (id) => document.getElementById(id);
 
-/** A failure to show the person as it is: `message` is already in words. */
-class Trouble extends Error {}
+/** A failure to show the person as it is: `message` is already in words; `ended` when the
+ * session is over (the refresh token refused). */
+class Trouble extends Error {
+  constructor(message, { ended = false } = {}) {
+    super(message);
+    this.ended = ended;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // What the page shows
@@ -221,13 +227,10 @@ async function tokenRequest(fields) {
   });
   const body = await jsonOf(response);
   if (response.ok && body.access_token) return body;
-  if (body.error === 'invalid_grant') {
-    throw new Trouble(
-      fields.grant_type === 'refresh_token'
-        ? 'Your jwtgate session has ended (signed out, or ended elsewhere). Sign in again.'
-        : 'That sign-in was already used or has expired. Sign in again.',
-    );
+  if (body.error === 'invalid_grant' && fields.grant_type === 'refresh_token') {
+    throw new Trouble('Your jwtgate session has ended (signed out, or ended elsewhere). Sign in again.', { ended: true });
   }
+  if (body.error === 'invalid_grant') throw new Trouble('That sign-in was already used or has expired. Sign in again.');
   throw new Trouble(`jwtgate refused to give this app tokens (${body.error || response.status}${body.error_description ? `: ${body.error_description}` : ''}).`);
 }
 
@@ -248,7 +251,7 @@ function renew() {
     try {
       keep(await tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh }));
     } catch (error) {
-      if (error instanceof Trouble && /session has ended/.test(error.message)) signedOut();
+      if (error.ended) signedOut();
       throw error;
     }
   })().finally(() => {

@@ -17,7 +17,8 @@
 //   refuses the old access token (through the feed), /token the refresh token, and jwtgate's own
 //   web session is over;
 // - failures in words, with no token: jwtgate not listing the app's origin in cors_origins, a
-//   sign-in answer the page did not ask for, and "Cancel" on the consent screen.
+//   sign-in answer the page did not ask for, the app's access taken back on jwtgate (its refresh
+//   refused: the app signs out), and "Cancel" on the consent screen.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -368,6 +369,44 @@ describe('failures, in words and without tokens', () => {
     assert.equal(page.url(), spa.url, 'the code is dropped from the address bar');
     assert.deepEqual(seen.calls, [], 'no call to /token');
     assert.equal(await page.getByRole('button', { name: 'Sign in with jwtgate' }).isEnabled(), true);
+    await context.close();
+  });
+
+  test('access taken back on jwtgate: the app\'s next call finds the session over, says so and signs out', async () => {
+    const email = addUserWithCli(jwtgate.dataDir, uniqueEmail('spa-forget'));
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const seen = watchCalls(page, jwtgate, api);
+    await signInThroughJwtgate(page, jwtgate, spa, email);
+    await page.locator('#consent-allow').click();
+    await page.locator('#todos li', { hasText: 'Nothing to do yet.' }).waitFor();
+    await seen.settled();
+    const { access_token: access } = seen.of('token').at(-1).body;
+
+    // The user takes the app's access back, as the Sessions page of jwtgate does.
+    const login = await fetch(`${jwtgate.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD }),
+    });
+    const forgotten = await fetch(`${jwtgate.url}/api/me/apps/${clientId}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${(await login.json()).access_token}` },
+    });
+    assert.equal(forgotten.status, 204);
+    const todos = () => fetch(`${api.url}/todos`, { headers: { Authorization: `Bearer ${access}` } });
+    await until('the API refuses the app\'s token', async () => (await todos()).status === 401);
+
+    await page.getByLabel('New todo').fill('Never stored');
+    await page.getByRole('button', { name: 'Add' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Your jwtgate session has ended (signed out, or ended elsewhere). Sign in again.' }).waitFor();
+    await seen.settled();
+    assert.equal(await page.getByRole('button', { name: 'Sign in with jwtgate' }).isVisible(), true);
+    assert.equal(await page.locator('#signed-in').isVisible(), false);
+    const [renewal] = seen.tokenCalls('refresh_token');
+    assert.equal(renewal.status, 400);
+    assert.equal(renewal.body.error, 'invalid_grant');
+    assert.deepEqual(seen.of('api POST /todos').map((c) => c.status), [401], 'refused, and not sent again');
     await context.close();
   });
 
