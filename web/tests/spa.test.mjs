@@ -130,7 +130,7 @@ function watchCalls(page, jwtgate, api) {
 }
 
 /** From the app's page: through jwtgate's sign-in page to its consent screen. */
-async function signInThroughJwtgate(page, jwtgate, spa, email) {
+async function signInThroughJwtgate(page, email) {
   await page.goto(spa.url);
   await page.getByRole('button', { name: 'Sign in with jwtgate' }).click();
   await page.waitForURL((url) => url.origin === jwtgate.url && url.hash.startsWith('#/sign-in'));
@@ -139,6 +139,33 @@ async function signInThroughJwtgate(page, jwtgate, spa, email) {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Allow Todos SPA?' }).waitFor();
 }
+
+/** A new user in a fresh browser, at jwtgate's consent screen for the app: { email, context, page, seen }. */
+async function atConsent(label) {
+  const email = addUserWithCli(jwtgate.dataDir, uniqueEmail(label));
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const seen = watchCalls(page, jwtgate, api);
+  await signInThroughJwtgate(page, email);
+  return { email, context, page, seen };
+}
+
+/** A web-client access token of jwtgate's own (POST /auth/login), for its /api. */
+async function jwtgateAccess(email) {
+  const login = await fetch(`${jwtgate.url}/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  assert.equal(login.status, 200);
+  return (await login.json()).access_token;
+}
+
+/** GET /todos of the API with `access`. */
+const apiTodos = (access) => fetch(`${api.url}/todos`, { headers: { Authorization: `Bearer ${access}` } });
+
+/** Until the API refuses `access` (it hears of revocations through jwtgate's feed). */
+const refusedByApi = (what, access) => until(what, async () => (await apiTodos(access)).status === 401);
 
 let browser;
 let jwtgate;
@@ -191,7 +218,7 @@ describe('signed in through jwtgate, the app keeps todos in the API', () => {
   const latestTokens = () => seen.of('token').at(-1).body;
 
   test('the app signs in with code and PKCE through jwtgate\'s pages and shows the user\'s email', async () => {
-    await signInThroughJwtgate(page, jwtgate, spa, email);
+    await signInThroughJwtgate(page, email);
     await page.locator('#consent-allow').click();
     await page.locator('#who').filter({ hasText: email }).waitFor();
     await page.locator('#todos li', { hasText: 'Nothing to do yet.' }).waitFor(); // the API answered
@@ -233,7 +260,7 @@ describe('signed in through jwtgate, the app keeps todos in the API', () => {
     assert.equal(added.authorization, `Bearer ${access}`);
     assert.deepEqual(added.body, { id: 1, title: 'Write the SPA tutorial' });
     // The API has it under the user, as the app's token says.
-    const listed = await fetch(`${api.url}/todos`, { headers: { Authorization: `Bearer ${access}` } });
+    const listed = await apiTodos(access);
     assert.equal(listed.status, 200);
     assert.deepEqual(await listed.json(), [{ id: 1, title: 'Write the SPA tutorial' }]);
     assert.deepEqual(seen.tokenCalls('refresh_token'), [], 'no refresh yet: the token is fresh');
@@ -271,18 +298,12 @@ describe('signed in through jwtgate, the app keeps todos in the API', () => {
     const { access_token: access } = latestTokens();
     const kid = JSON.parse(Buffer.from(access.split('.')[0], 'base64url')).kid;
     const admin = addUserWithCli(jwtgate.dataDir, uniqueEmail('spa-admin'), ['admin']);
-    const login = await fetch(`${jwtgate.url}/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ email: admin, password: PASSWORD }),
-    });
     const revoked = await fetch(`${jwtgate.url}/api/admin/keys/${kid}/revoke`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${(await login.json()).access_token}` },
+      headers: { Authorization: `Bearer ${await jwtgateAccess(admin)}` },
     });
     assert.equal(revoked.status, 200);
-    const todos = () => fetch(`${api.url}/todos`, { headers: { Authorization: `Bearer ${access}` } });
-    await until('the API refuses the revoked key\'s token', async () => (await todos()).status === 401);
+    await refusedByApi('the API refuses the revoked key\'s token', access);
     const renewalsBefore = seen.tokenCalls('refresh_token').length;
 
     await page.getByLabel('New todo').fill('Survive a key revocation');
@@ -316,9 +337,8 @@ describe('signed in through jwtgate, the app keeps todos in the API', () => {
     assert.equal(endSession.url.searchParams.get('post_logout_redirect_uri'), spa.url);
 
     // The API hears of it through the feed, within about a second.
-    const todos = () => fetch(`${api.url}/todos`, { headers: { Authorization: `Bearer ${access}` } });
-    await until('the API refuses the signed-out token', async () => (await todos()).status === 401);
-    assert.equal((await (await todos()).json()).code, 'invalid_token');
+    await refusedByApi('the API refuses the signed-out token', access);
+    assert.equal((await (await apiTodos(access)).json()).code, 'invalid_token');
     const again = await fetch(`${jwtgate.url}/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -373,29 +393,19 @@ describe('failures, in words and without tokens', () => {
   });
 
   test('access taken back on jwtgate: the app\'s next call finds the session over, says so and signs out', async () => {
-    const email = addUserWithCli(jwtgate.dataDir, uniqueEmail('spa-forget'));
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const seen = watchCalls(page, jwtgate, api);
-    await signInThroughJwtgate(page, jwtgate, spa, email);
+    const { email, context, page, seen } = await atConsent('spa-forget');
     await page.locator('#consent-allow').click();
     await page.locator('#todos li', { hasText: 'Nothing to do yet.' }).waitFor();
     await seen.settled();
     const { access_token: access } = seen.of('token').at(-1).body;
 
     // The user takes the app's access back, as the Sessions page of jwtgate does.
-    const login = await fetch(`${jwtgate.url}/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ email, password: PASSWORD }),
-    });
     const forgotten = await fetch(`${jwtgate.url}/api/me/apps/${clientId}`, {
       method: 'DELETE',
-      headers: { Authorization: `Bearer ${(await login.json()).access_token}` },
+      headers: { Authorization: `Bearer ${await jwtgateAccess(email)}` },
     });
     assert.equal(forgotten.status, 204);
-    const todos = () => fetch(`${api.url}/todos`, { headers: { Authorization: `Bearer ${access}` } });
-    await until('the API refuses the app\'s token', async () => (await todos()).status === 401);
+    await refusedByApi('the API refuses the app\'s token', access);
 
     await page.getByLabel('New todo').fill('Never stored');
     await page.getByRole('button', { name: 'Add' }).click();
@@ -411,11 +421,7 @@ describe('failures, in words and without tokens', () => {
   });
 
   test('Cancel on jwtgate\'s consent screen: the app says no access was given, and has no token', async () => {
-    const email = addUserWithCli(jwtgate.dataDir, uniqueEmail('spa-deny'));
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const seen = watchCalls(page, jwtgate, api);
-    await signInThroughJwtgate(page, jwtgate, spa, email);
+    const { context, page, seen } = await atConsent('spa-deny');
     await page.locator('#consent-deny').click();
     await page.getByRole('alert').filter({ hasText: 'You chose not to let this app use your jwtgate account, so you are not signed in.' }).waitFor();
     assert.equal(page.url(), spa.url);
