@@ -15,10 +15,9 @@
 // come from `npm ci` in examples/express-api (scripts/test does it before this suite).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { PASSWORD, addUserWithCli, registerByApi, repoRoot, startServer, uniqueEmail } from './harness.mjs';
+import { PASSWORD, addUserWithCli, registerByApi, repoRoot, startListening, startServer, uniqueEmail } from './harness.mjs';
 
 const exampleDir = join(repoRoot, 'examples', 'express-api');
 
@@ -28,40 +27,8 @@ let token; // a user's access token (no roles)
 let adminToken;
 
 /** Starts examples/express-api/server.js on a free port; resolves once it prints its URL. */
-async function startExpressApi(env) {
-  const child = spawn(process.execPath, [join(exampleDir, 'server.js')], {
-    cwd: exampleDir,
-    env: { PATH: process.env.PATH, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs = [];
-  const url = await new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`express-api did not start:\n${logs.join('')}`)), 30_000);
-    child.stdout.on('data', (chunk) => {
-      logs.push(chunk.toString());
-      const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(logs.join(''));
-      if (match) {
-        clearTimeout(timer);
-        resolveUrl(match[1]);
-      }
-    });
-    child.stderr.on('data', (chunk) => logs.push(chunk.toString()));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`express-api exited with ${code}:\n${logs.join('')}`));
-    });
-  });
-  child.removeAllListeners('exit');
-  return {
-    url,
-    logs,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+function startExpressApi(env) {
+  return startListening('express-api', process.execPath, [join(exampleDir, 'server.js')], { cwd: exampleDir, env: { PORT: '0', ...env } });
 }
 
 async function signIn(email) {

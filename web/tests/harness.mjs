@@ -41,11 +41,16 @@ export function serverBinary() {
 
 /** Builds `jwtgate` and returns the binary's path, from cargo's own idea of the target dir. */
 export function buildServer() {
-  execFileSync('cargo', ['build', '-p', 'jwtgate', '--locked'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+  return buildBinary('jwtgate');
+}
+
+/** Builds the workspace's package `name` (its binary has the same name) and returns its path. */
+export function buildBinary(name) {
+  execFileSync('cargo', ['build', '-p', name, '--locked'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
   const metadata = JSON.parse(
     execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 << 20 }),
   );
-  return join(metadata.target_directory, 'debug', process.platform === 'win32' ? 'jwtgate.exe' : 'jwtgate');
+  return join(metadata.target_directory, 'debug', process.platform === 'win32' ? `${name}.exe` : name);
 }
 
 /** The environment of every jwtgate process of the tests: cheap hashing, explicitly opted in. */
@@ -150,6 +155,52 @@ export function authorizeRequest(baseUrl, { clientId, redirectUri, scope = 'open
     code_challenge_method: 'S256',
   });
   return { url: `${baseUrl}/authorize?${query}`, state, verifier };
+}
+
+/** Runs a jwtgate command on a running server's data dir, as an operator would; returns its stdout. */
+export function jwtgateCli(dataDir, args) {
+  return execFileSync(serverBinary(), [...args, '--data-dir', dataDir], {
+    env: serverEnv(),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 60_000,
+  });
+}
+
+/**
+ * Starts a service that prints `listening on http://127.0.0.1:PORT` once it serves (the
+ * examples do), and resolves to { url, logs, stop } when it has: never a sleep.
+ */
+export async function startListening(name, command, args, { cwd = repoRoot, env = {} } = {}) {
+  const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs = [];
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${logs.join('')}`)), 30_000);
+    child.stdout.on('data', (chunk) => {
+      logs.push(chunk.toString());
+      const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(logs.join(''));
+      if (match) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    });
+    child.stderr.on('data', (chunk) => logs.push(chunk.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}:\n${logs.join('')}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    url,
+    logs,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 export async function launchBrowser() {

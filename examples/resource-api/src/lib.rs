@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,6 +18,7 @@ use jwtgate_verify::remote::{RemoteError, RemoteJwks, RevocationFeed, WhenStale}
 use jwtgate_verify::{KeySet, Policy, Verifier};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Where jwtgate is and how to trust it.
 #[derive(Debug, Clone)]
@@ -32,11 +33,15 @@ pub struct Config {
     /// [`WhenStale::Accept`], checked against what was heard).
     pub max_staleness: Duration,
     pub when_stale: WhenStale,
+    /// The origins whose pages may call the API from the browser (a single-page app such as
+    /// `examples/spa`), matched exactly; none by default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Config {
-    /// From `JWTGATE_URL`, `FEED_CREDENTIAL`, `AUDIENCE` (jwtgate), `MAX_STALENESS_SECS` (30)
-    /// and `WHEN_STALE` (`refuse` or `accept`).
+    /// From `JWTGATE_URL`, `FEED_CREDENTIAL`, `AUDIENCE` (jwtgate), `MAX_STALENESS_SECS` (30),
+    /// `WHEN_STALE` (`refuse` or `accept`) and `CORS_ORIGINS` (comma-separated, e.g.
+    /// `http://127.0.0.1:8000`).
     ///
     /// # Errors
     /// A message naming the variable that is missing or invalid.
@@ -61,6 +66,13 @@ impl Config {
             feed_credential: required("FEED_CREDENTIAL")?,
             max_staleness,
             when_stale,
+            cors_origins: var("CORS_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }
@@ -144,7 +156,28 @@ pub async fn service(config: &Config) -> Result<Service, RemoteError> {
         .route("/todos", get(list).post(add))
         .route("/admin/stats", get(stats))
         .with_state(state);
+    let router = match cors(&config.cors_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     Ok(Service { router, feed })
+}
+
+/// Browser calls from the listed origins alone, with a Bearer token (never cookies: no
+/// credentials mode), so a single-page app elsewhere can read the answers. Any other origin
+/// gets no CORS header and its page cannot read a thing.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    (!origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([header::WWW_AUTHENTICATE])
+    })
 }
 
 /// Up, and how the revocation feed stands (a load balancer may drain a service whose view is

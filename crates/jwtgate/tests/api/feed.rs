@@ -497,6 +497,7 @@ async fn resource_api(app: &TestApp, secret: &str) -> (String, Arc<RevocationFee
         feed_credential: secret.to_owned(),
         max_staleness: Duration::from_secs(3),
         when_stale: WhenStale::Refuse,
+        cors_origins: Vec::new(),
     };
     let service = resource_api::service(&config)
         .await
