@@ -24,7 +24,9 @@ try {
   const files = process.argv.slice(2).length
     ? process.argv.slice(2)
     : readdirSync(here).filter((f) => f.endsWith('.test.mjs')).sort();
-  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], {
+  // A test that hangs (a response never read to its end, a browser that never navigates) fails
+  // after five minutes instead of holding CI to its limit.
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...files], {
     cwd: here,
     stdio: 'inherit',
     env: { ...process.env, JWTGATE_BIN: binary },
