@@ -307,6 +307,15 @@ impl Provider {
         if !pkce_matches(&verifier, &found.code_challenge) {
             return Err(invalid("code_verifier does not match the code_challenge"));
         }
+        // The sign-in that authorised the code must still be on: a user who signed out (or was
+        // signed out) between the consent and the exchange has not signed in to the app.
+        let parent_live = store
+            .session(&found.parent_id)
+            .await?
+            .is_some_and(|p| p.ended_at.is_none() && now < p.absolute_expires_at);
+        if !parent_live {
+            return Err(invalid("the sign-in that authorised this code has ended"));
+        }
         let issued = match self.sessions.redeem(&hash, &found, ip, user_agent).await {
             Ok(Some(issued)) => issued,
             Ok(None) => return Err(self.code_replayed(&hash).await),

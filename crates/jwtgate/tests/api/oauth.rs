@@ -959,3 +959,24 @@ async fn a_redemption_that_fails_midway_leaves_the_code_unspent_and_no_session()
     );
     assert_eq!(app.store().test_count(sessions).await.expect("count"), 1);
 }
+
+#[tokio::test]
+async fn a_code_whose_jwtgate_sign_in_ended_before_the_exchange_is_refused() {
+    let app = spawn_app().await;
+    let client = confidential(&app, true).await;
+    let user = sign_in(&app, "ada@example.com").await;
+    let good = pkce("signed-out");
+    let code = code_for(&app, &user, &client, &good).await;
+    assert_eq!(
+        app.logout(&user.access).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let refused = redeem(&app, &client, &code, &good.verifier).await;
+    assert_eq!(
+        oauth_error(refused).await,
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    let sessions = "SELECT COUNT(*) FROM sessions WHERE client_id <> 'jwtgate'";
+    assert_eq!(app.store().test_count(sessions).await.expect("count"), 0);
+}
