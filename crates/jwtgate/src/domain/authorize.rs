@@ -92,6 +92,16 @@ pub enum NotRedirected {
     InvalidRedirectUri(String),
 }
 
+impl NotRedirected {
+    /// The problem `code` the page and the API show it with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NotRedirected::InvalidClient(_) => "invalid_client",
+            NotRedirected::InvalidRedirectUri(_) => "invalid_redirect_uri",
+        }
+    }
+}
+
 /// What `/authorize` makes of a request.
 #[derive(Debug)]
 pub enum AuthorizeError {
@@ -384,14 +394,20 @@ impl Authorize {
         let session = store
             .session(web_session)
             .await?
-            .filter(|s| s.client_id == CLIENT_ID && s.ended_at.is_none() && s.user_id == user_id)
+            .filter(|s| s.client_id == CLIENT_ID && s.user_id == user_id && s.live_at(now))
             .ok_or(AuthError::SessionEnded(EndReason::SessionEnded))?;
         let client_id = request.client.client_id.clone();
-        let allowed = request.client.first_party
-            || store
+        let earlier = if request.client.first_party {
+            None
+        } else {
+            store
                 .consent(user_id, &client_id)
                 .await?
                 .and_then(|s| Scope::parse(&s).ok())
+        };
+        let allowed = request.client.first_party
+            || earlier
+                .as_ref()
                 .is_some_and(|granted| granted.covers(&request.scope));
         let issuer = self.issuer().to_owned();
         let back = |answer: &[(&str, &str)]| {
@@ -421,12 +437,9 @@ impl Authorize {
                 }));
             }
             (false, Some(Decision::Allow)) => {
-                let earlier = store
-                    .consent(user_id, &client_id)
-                    .await?
-                    .and_then(|s| Scope::parse(&s).ok())
-                    .unwrap_or(Scope(Vec::new()));
-                let scope = earlier.union(&request.scope).to_text();
+                let scope = earlier
+                    .map_or_else(|| request.scope.clone(), |e| e.union(&request.scope))
+                    .to_text();
                 store
                     .grant_consent(user_id, &client_id, &scope, now)
                     .await?;

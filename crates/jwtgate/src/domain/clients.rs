@@ -423,16 +423,19 @@ impl Clients {
     /// Removes a client; its users' sessions with it end at once (their tokens are refused),
     /// and what they allowed it is forgotten with it.
     pub async fn remove(&self, id: &str) -> Result<(), ClientError> {
+        // Its sessions end first: a crash between the two steps leaves a client whose sessions
+        // are over (removing it again finishes the job), never a removed client's live session.
         let store = self.core.store();
-        if !store.remove_client(id).await? {
-            return Err(ClientError::NotFound(id.to_owned()));
-        }
         let why = crate::domain::reason::EndReason::AppAccessRevoked;
         let ended = store
             .end_client_sessions(id, self.core.clock().now(), why.as_str())
             .await?;
         self.core.revoke_sessions(&ended);
-        Ok(())
+        if store.remove_client(id).await? {
+            Ok(())
+        } else {
+            Err(ClientError::NotFound(id.to_owned()))
+        }
     }
 }
 

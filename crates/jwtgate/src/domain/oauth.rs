@@ -208,7 +208,7 @@ impl Provider {
     pub async fn authenticate(&self, presented: &ClientCredentials) -> Result<Client, OAuthError> {
         let refuse = |detail: &str| OAuthError::InvalidClient(detail.to_owned());
         let store = self.core.store();
-        let Some(row) = store.client(&presented.client_id).await? else {
+        let Some((row, stored)) = store.client_with_secret(&presented.client_id).await? else {
             return Err(refuse("unknown client"));
         };
         let client = Client::try_from(row)?;
@@ -222,7 +222,6 @@ impl Provider {
                  (client_secret_basic or client_secret_post)",
             )),
             (ClientKind::Confidential, Some(secret)) => {
-                let stored = store.client_secret_sha256(&client.client_id).await?;
                 let presented = tokens::secret_sha256(secret.expose());
                 let matches = stored.is_some_and(|s| {
                     aws_lc_rs::constant_time::verify_slices_are_equal(&s, &presented).is_ok()
@@ -291,7 +290,7 @@ impl Provider {
             .filter(|c| c.client_id == client.client_id)
             .ok_or_else(|| invalid("unknown authorization code"))?;
         if found.used_at.is_some() {
-            return Err(self.code_replayed(&hash).await);
+            return Err(self.code_replayed(found.session_id.as_deref()).await);
         }
         if now >= found.expires_at {
             return Err(invalid("the authorization code has expired"));
@@ -312,13 +311,17 @@ impl Provider {
         let parent_live = store
             .session(&found.parent_id)
             .await?
-            .is_some_and(|p| p.ended_at.is_none() && now < p.absolute_expires_at);
+            .is_some_and(|p| p.live_at(now));
         if !parent_live {
             return Err(invalid("the sign-in that authorised this code has ended"));
         }
         let issued = match self.sessions.redeem(&hash, &found, ip, user_agent).await {
             Ok(Some(issued)) => issued,
-            Ok(None) => return Err(self.code_replayed(&hash).await),
+            // A concurrent redemption won: the session it started is read now.
+            Ok(None) => {
+                let winner = store.code(&hash).await?.and_then(|c| c.session_id);
+                return Err(self.code_replayed(winner.as_deref()).await);
+            }
             Err(AuthError::TooManySignIns) => {
                 return Err(invalid("too many sign-ins to this account this minute"));
             }
@@ -336,15 +339,11 @@ impl Provider {
 
     /// A code came back after its redemption: whoever has it is not (only) the client, so the
     /// session it started ends and its tokens are refused (RFC 6749 §4.1.2).
-    async fn code_replayed(&self, hash: &[u8]) -> OAuthError {
-        let session = match self.core.store().code(hash).await {
-            Ok(code) => code.and_then(|c| c.session_id),
-            Err(e) => return e.into(),
-        };
+    async fn code_replayed(&self, session: Option<&str>) -> OAuthError {
         if let Some(sid) = session {
             if let Err(e) = self
                 .core
-                .end_session(&sid, EndReason::AuthorizationCodeReused)
+                .end_session(sid, EndReason::AuthorizationCodeReused)
                 .await
             {
                 return e.into();
@@ -433,13 +432,7 @@ impl Provider {
             }
             Err(e) => return Err(e.into()),
         };
-        let granted = self
-            .core
-            .store()
-            .session(&issued.session_id)
-            .await?
-            .and_then(|s| s.scope)
-            .unwrap_or_default();
+        let granted = issued.scope.clone().unwrap_or_default();
         if let Some(asked) = scope {
             let asked = Scope::parse(&asked).map_err(OAuthError::InvalidScope)?;
             let granted = Scope::parse(&granted).map_err(AuthError::Internal)?;
@@ -567,10 +560,8 @@ impl Provider {
             Some(f)
                 if f.session.client_id == client.client_id
                     && f.spent_at.is_none()
-                    && f.session.ended_at.is_none()
                     && !f.disabled
-                    && now < f.session.idle_expires_at
-                    && now < f.session.absolute_expires_at =>
+                    && f.session.live_at(now) =>
             {
                 Introspection {
                     active: true,

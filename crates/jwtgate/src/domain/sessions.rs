@@ -75,6 +75,8 @@ pub struct Issued {
     /// A sign-in's fresh device token (see `tokens::device_token`); `None` on refresh.
     pub device_token: Option<String>,
     pub user: User,
+    /// The scope an app's session was granted (`None` for the web client's).
+    pub scope: Option<String>,
 }
 
 /// Whether a request must prove it is same-origin (cookie transport).
@@ -415,6 +417,7 @@ impl Sessions {
             device_token: None,
             session_id,
             user: user.into(),
+            scope: to.scope.map(str::to_owned),
         })
     }
 
@@ -579,8 +582,7 @@ impl Sessions {
         if let Some(why) = ended(&found.session) {
             return Err(AuthError::SessionEnded(why));
         }
-        let live = now < found.session.idle_expires_at && now < found.session.absolute_expires_at;
-        Ok(live.then_some(found.session.id))
+        Ok(found.session.live_at(now).then_some(found.session.id))
     }
 
     /// The user's live sessions, most recently used first.

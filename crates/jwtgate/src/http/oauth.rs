@@ -93,11 +93,7 @@ async fn authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> 
 }
 
 fn not_redirected(e: &NotRedirected) -> Response {
-    let code = match e {
-        NotRedirected::InvalidClient(_) => "invalid_client",
-        NotRedirected::InvalidRedirectUri(_) => "invalid_redirect_uri",
-    };
-    error_page(code, &e.to_string())
+    error_page(e.code(), &e.to_string())
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -158,13 +154,9 @@ async fn decide(
         Err(AuthorizeError::Redirect(to)) => Ok(Json(DecideAnswer {
             next: Next::RedirectTo(to),
         })),
-        Err(AuthorizeError::NotRedirected(e)) => Err(ApiError::bad_request(
-            match e {
-                NotRedirected::InvalidClient(_) => "invalid_client",
-                NotRedirected::InvalidRedirectUri(_) => "invalid_redirect_uri",
-            },
-            e.to_string(),
-        )),
+        Err(AuthorizeError::NotRedirected(e)) => {
+            Err(ApiError::bad_request(e.code(), e.to_string()))
+        }
         Err(AuthorizeError::Internal(e)) => Err(e.into()),
     }
 }

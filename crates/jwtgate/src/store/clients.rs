@@ -117,6 +117,27 @@ impl Store {
         })
     }
 
+    /// The client `id` with its secret's SHA-256 (`None` for a public client), for client
+    /// authentication alone: one read.
+    pub async fn client_with_secret(
+        &self,
+        id: &str,
+    ) -> Result<Option<(ClientRow, Option<Vec<u8>>)>, StoreError> {
+        with_pool!(self, pool, {
+            sqlx::query(concat!(
+                "SELECT ",
+                client_columns!(),
+                ", secret_sha256 FROM oauth_clients WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .as_ref()
+            .map(|row| Ok((client_from_row(row)?, row.column("secret_sha256")?)))
+            .transpose()
+        })
+    }
+
     /// Removes the client `id`; whether there was one.
     pub async fn remove_client(&self, id: &str) -> Result<bool, StoreError> {
         with_pool!(self, pool, {

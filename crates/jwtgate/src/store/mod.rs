@@ -391,6 +391,13 @@ pub struct SessionRow {
     pub parent_id: Option<String>,
 }
 
+impl SessionRow {
+    /// Not ended, and neither idle nor past its lifetime at `now`.
+    pub fn live_at(&self, now: i64) -> bool {
+        self.ended_at.is_none() && now < self.idle_expires_at && now < self.absolute_expires_at
+    }
+}
+
 /// A refresh token looked up by hash, with its session and user.
 #[derive(Debug, Clone)]
 pub struct RefreshLookup {

@@ -356,19 +356,4 @@ impl Store {
             ids(&rows)
         })
     }
-
-    /// A client's stored secret hash (`None`: no such client, or a public one).
-    pub async fn client_secret_sha256(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        with_pool!(self, pool, {
-            Ok(
-                sqlx::query("SELECT secret_sha256 FROM oauth_clients WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await?
-                    .map(|r| r.try_get::<Option<Vec<u8>>, _>("secret_sha256"))
-                    .transpose()?
-                    .flatten(),
-            )
-        })
-    }
 }
